@@ -1,0 +1,2 @@
+import ConvNetCore
+print("lesson: under construction")
