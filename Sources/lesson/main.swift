@@ -1,2 +1,47 @@
 import ConvNetCore
-print("lesson: under construction")
+import Foundation
+
+/// `lesson`: the command a learner types. Each subcommand lives in its own file.
+let topHelp = """
+USAGE: lesson <command> [options]
+
+ConvNet case studies from the kernels up: run a lesson, print a network's layer table,
+check the kernels against PyTorch fixtures, time naive against fast kernels.
+
+COMMANDS:
+  list                 every lesson, one line each
+  run NAME             run one lesson (--quick for seconds, --json for results)
+  summary NAME         layer table of a network: output shape, parameters, MACs
+  verify DIR...        check against reference fixtures (PASS/FAIL per case)
+  bench                naive vs fast kernels: GFLOP/s and % of this machine's peak
+
+Run `lesson <command> --help` for a command's options. Build in release mode:
+  swift run -c release lesson list
+"""
+
+func runCommand(_ arguments: [String]) throws -> Int32 {
+    guard let command = arguments.first else {
+        print(topHelp)
+        return 0
+    }
+    let rest = Array(arguments.dropFirst())
+    switch command {
+    case "-h", "--help", "help":
+        print(topHelp)
+        return 0
+    case "verify": return try VerifyCommand.run(rest)
+    default:
+        throw CommandError.usage("lesson: unknown command '\(command)' (commands: list, run, summary, verify, bench; see lesson --help)")
+    }
+}
+
+do {
+    let status = try runCommand(Array(CommandLine.arguments.dropFirst()))
+    exit(status)
+} catch let error as CommandError {
+    printError(error.description)
+    exit(error.status)
+} catch {
+    printError("lesson: \(error)")
+    exit(1)
+}

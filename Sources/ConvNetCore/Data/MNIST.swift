@@ -1,0 +1,75 @@
+import Foundation
+
+/// The 5,000 MNIST digits of `Fixtures/mnist-5k` (500 per class, stored sorted by class):
+/// `images.npy` uint8 `[5000, 28, 28]` (0 background, 255 ink) and `labels.npy` uint8 `[5000]`.
+public struct DigitDataset {
+    /// `[count, 1, side, side]`, ink scaled to [0, 1] (then normalised if asked).
+    public var images: Tensor
+    public var labels: [Int]
+
+    public var count: Int { labels.count }
+
+    public init(images: Tensor, labels: [Int]) {
+        precondition(images.rank == 4 && images.shape[0] == labels.count,
+                     "DigitDataset: \(labels.count) labels for images of shape \(images.shape)")
+        self.images = images
+        self.labels = labels
+    }
+
+    /// Reads `directory/images.npy` and `directory/labels.npy`, scales pixels to [0, 1] and
+    /// zero-pads each side by `padding` (2 gives LeNet-5's 32x32, as the 1998 paper did).
+    public static func load(directory: URL, padding: Int = 0) throws -> DigitDataset {
+        let imageURL = directory.appendingPathComponent("images.npy")
+        let labelURL = directory.appendingPathComponent("labels.npy")
+        let raw = try NumPy.read(imageURL)
+        guard raw.shape.count == 3 else {
+            throw FileFormatError(path: imageURL.path, reason: "expected images of shape [N, H, W], got \(raw.shape)")
+        }
+        let labels = try NumPy.read(labelURL).integers
+        guard labels.count == raw.shape[0] else {
+            throw FileFormatError(path: labelURL.path, reason: "\(labels.count) labels for \(raw.shape[0]) images")
+        }
+        guard labels.allSatisfy({ (0...9).contains($0) }) else {
+            throw FileFormatError(path: labelURL.path, reason: "labels outside 0...9")
+        }
+        let (n, h, w) = (raw.shape[0], raw.shape[1], raw.shape[2])
+        let pixels = raw.floats
+        let (ph, pw) = (h + 2 * padding, w + 2 * padding)
+        var data = [Float](repeating: 0, count: n * ph * pw)
+        for i in 0..<n {
+            for y in 0..<h {
+                for x in 0..<w {
+                    data[(i * ph + y + padding) * pw + x + padding] = pixels[(i * h + y) * w + x] / 255
+                }
+            }
+        }
+        return DigitDataset(images: Tensor(shape: [n, 1, ph, pw], data: data), labels: labels)
+    }
+
+    /// The examples at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> DigitDataset {
+        let per = images.count / max(count, 1)
+        var data = [Float]()
+        data.reserveCapacity(indices.count * per)
+        for i in indices { data.append(contentsOf: images.data[i * per..<(i + 1) * per]) }
+        var shape = images.shape
+        shape[0] = indices.count
+        return DigitDataset(images: Tensor(shape: shape, data: data), labels: indices.map { labels[$0] })
+    }
+
+    /// A seeded shuffle split into a training set of `trainCount` and a held-out set of
+    /// `validationCount` (the data are sorted by class, so never split without shuffling).
+    public func split(trainCount: Int, validationCount: Int, seed: UInt64) -> (train: DigitDataset, validation: DigitDataset) {
+        precondition(trainCount + validationCount <= count,
+                     "split: \(trainCount) + \(validationCount) examples asked of \(count)")
+        var generator = SeededGenerator(seed: seed)
+        var order = Array(0..<count)
+        order.shuffle(using: &generator)
+        return (subset(Array(order[0..<trainCount])), subset(Array(order[trainCount..<trainCount + validationCount])))
+    }
+
+    /// Subtracts `mean` and divides by `std` (per pixel, in place).
+    public mutating func normalize(mean: Float, std: Float) {
+        for i in images.data.indices { images.data[i] = (images.data[i] - mean) / std }
+    }
+}

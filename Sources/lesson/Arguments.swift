@@ -1,0 +1,103 @@
+import Foundation
+
+/// A bad command line or bad input: printed as one line on standard error, exit status 2
+/// for usage errors and 1 for failures.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    var status: Int32 = 1
+    static func usage(_ message: String) -> CommandError { CommandError(description: message, status: 2) }
+}
+
+/// The words after a subcommand: `--flag`, `--option value` (or `--option=value`) and
+/// positional arguments. Every option a command reads is removed; whatever is left is
+/// reported as unknown, so a typo never passes silently.
+struct Arguments {
+    private(set) var positionals: [String] = []
+    private var options: [String: String] = [:]
+    private var flags: Set<String> = []
+    private let command: String
+
+    /// `valueOptions` are the options that take a value; every other `--word` is a flag.
+    init(_ words: [String], command: String, valueOptions: Set<String>) throws {
+        self.command = command
+        var i = 0
+        while i < words.count {
+            let word = words[i]
+            if word.hasPrefix("--") && word.count > 2 {
+                var name = String(word.dropFirst(2))
+                var value: String?
+                if let eq = name.firstIndex(of: "=") {
+                    value = String(name[name.index(after: eq)...])
+                    name = String(name[..<eq])
+                }
+                if valueOptions.contains(name) {
+                    if value == nil {
+                        i += 1
+                        guard i < words.count else { throw CommandError.usage("lesson \(command): --\(name) needs a value") }
+                        value = words[i]
+                    }
+                    options[name] = value
+                } else {
+                    if value != nil { throw CommandError.usage("lesson \(command): --\(name) takes no value") }
+                    flags.insert(name)
+                }
+            } else if word == "-h" {
+                flags.insert("help")
+            } else {
+                positionals.append(word)
+            }
+            i += 1
+        }
+    }
+
+    mutating func flag(_ name: String) -> Bool { flags.remove(name) != nil }
+
+    mutating func option(_ name: String) -> String? { options.removeValue(forKey: name) }
+
+    mutating func intOption(_ name: String, default fallback: Int) throws -> Int {
+        guard let text = option(name) else { return fallback }
+        guard let value = Int(text) else { throw CommandError.usage("lesson \(command): --\(name) expects an integer, got '\(text)'") }
+        return value
+    }
+
+    mutating func doubleOption(_ name: String, default fallback: Double) throws -> Double {
+        guard let text = option(name) else { return fallback }
+        guard let value = Double(text) else { throw CommandError.usage("lesson \(command): --\(name) expects a number, got '\(text)'") }
+        return value
+    }
+
+    /// A comma-separated list of integers (`--threads 1,2`).
+    mutating func intListOption(_ name: String) throws -> [Int]? {
+        guard let text = option(name) else { return nil }
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw CommandError.usage("lesson \(command): --\(name) expects positive integers like 1,2, got '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
+    /// Throws for any option or flag no command read.
+    func finish() throws {
+        if let unknown = (Array(flags) + Array(options.keys)).sorted().first {
+            throw CommandError.usage("lesson \(command): unknown option --\(unknown) (see lesson \(command) --help)")
+        }
+    }
+}
+
+/// Writes `text` to a file atomically: a temporary file beside it, then a rename.
+func writeAtomically(_ text: String, to url: URL) throws {
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: url, options: .atomic)
+}
+
+/// Prints to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A JSON object as one line with sorted keys.
+func jsonLine(_ object: Any) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+          let text = String(data: data, encoding: .utf8) else { return "{}" }
+    return text
+}

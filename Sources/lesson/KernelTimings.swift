@@ -1,0 +1,94 @@
+import ConvNetCore
+
+/// Times the fast kernel of each bench case at every thread count, and the naive kernel
+/// once (batch 1, one thread) where it finishes in reasonable time.
+struct KernelTimings {
+    var samples: Int
+    /// Multiply-accumulates above which the naive kernel is not run.
+    var naiveLimit: Double
+
+    typealias Row = BenchCommand.Row
+
+    func gemm(_ c: BenchCases.GEMM, threads: [Int]) -> [Row] {
+        var g = SeededGenerator(seed: 1)
+        let a = Tensor.randomNormal([c.m, c.k], using: &g).data
+        let b = Tensor.randomNormal([c.k, c.n], using: &g).data
+        var out = [Float](repeating: 0, count: c.m * c.n)
+        let macs = Double(c.m * c.n * c.k)
+        let naive: Double? = macs <= naiveLimit ? Stopwatch.seconds { _ = Naive.gemm(m: c.m, n: c.n, k: c.k, a: a, b: b) } : nil
+        return threads.map { t in
+            Parallelism.threadCount = t
+            let s = a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { o in
+                        Stopwatch.medianSeconds(samples: samples) {
+                            Fast.gemm(m: c.m, n: c.n, k: c.k, a: a.baseAddress!, lda: c.k, b: b.baseAddress!, ldb: c.n,
+                                      c: o.baseAddress!, ldc: c.n)
+                        }
+                    }
+                }
+            }
+            return Row(name: c.name, kind: "gemm", batch: 1, threads: t, seconds: s, flops: 2 * macs,
+                       naiveSeconds: t == 1 ? naive : nil)
+        }
+    }
+
+    func conv(_ c: BenchCases.Conv, batches: [Int], threads: [Int]) -> [Row] {
+        var rows: [Row] = []
+        for batch in batches {
+            let geometry = c.geometry(batch: batch)
+            var g = SeededGenerator(seed: 2)
+            let x = Tensor.randomNormal(geometry.inputShape.dimensions, using: &g).data
+            let w = Tensor.randomNormal(geometry.weightShape, std: 0.05, using: &g).data
+            let bias = Tensor.randomNormal([c.outChannels], std: 0.01, using: &g).data
+            let macs = Double(geometry.macs)
+            let naive: Double? = batch == 1 && macs <= naiveLimit
+                ? Stopwatch.seconds { _ = Naive.conv2d(x, weight: w, bias: bias, geometry: geometry) } : nil
+            for t in threads {
+                Parallelism.threadCount = t
+                let s = Stopwatch.medianSeconds(samples: samples) { _ = Fast.conv2d(x, weight: w, bias: bias, geometry: geometry) }
+                rows.append(Row(name: c.name, kind: "conv", batch: batch, threads: t, seconds: s, flops: 2 * macs,
+                                naiveSeconds: t == 1 ? naive : nil))
+            }
+        }
+        return rows
+    }
+
+    func lrn(_ c: BenchCases.LRN, batches: [Int], threads: [Int]) -> [Row] {
+        var rows: [Row] = []
+        for batch in batches {
+            let shape = FeatureMapShape(batch: batch, channels: c.channels, height: c.height, width: c.width)
+            var g = SeededGenerator(seed: 3)
+            let x = Tensor.randomNormal(shape.dimensions, using: &g).data
+            let naive: Double? = batch == 1 && naiveLimit > 0
+                ? Stopwatch.seconds { _ = Naive.localResponseNorm(x, shape: shape, size: c.size, alpha: c.alpha, beta: c.beta, k: c.k) } : nil
+            for t in threads {
+                Parallelism.threadCount = t
+                let s = Stopwatch.medianSeconds(samples: samples) {
+                    _ = Fast.localResponseNorm(x, shape: shape, size: c.size, alpha: c.alpha, beta: c.beta, k: c.k)
+                }
+                rows.append(Row(name: c.name, kind: "lrn", batch: batch, threads: t, seconds: s,
+                                elements: Double(shape.count), naiveSeconds: t == 1 ? naive : nil))
+            }
+        }
+        return rows
+    }
+
+    func maxPool(_ c: BenchCases.MaxPool, batches: [Int], threads: [Int]) -> [Row] {
+        var rows: [Row] = []
+        for batch in batches {
+            let shape = FeatureMapShape(batch: batch, channels: c.channels, height: c.height, width: c.width)
+            let geometry = Pool2DGeometry(input: shape, kernel: c.kernel, stride: c.stride, padding: c.padding)
+            var g = SeededGenerator(seed: 4)
+            let x = Tensor.randomNormal(shape.dimensions, using: &g).data
+            let naive: Double? = batch == 1 && naiveLimit > 0 ? Stopwatch.seconds { _ = Naive.maxPool2d(x, geometry: geometry) } : nil
+            for t in threads {
+                Parallelism.threadCount = t
+                let s = Stopwatch.medianSeconds(samples: samples) { _ = Fast.maxPool2d(x, geometry: geometry) }
+                rows.append(Row(name: c.name, kind: "max_pool", batch: batch, threads: t, seconds: s,
+                                elements: Double(shape.count), naiveSeconds: t == 1 ? naive : nil))
+            }
+        }
+        return rows
+    }
+}
