@@ -60,8 +60,7 @@ public final class DenseBlock: Layer {
     private func concatenate(_ a: Tensor, _ b: Tensor) -> Tensor {
         let (n, spatial) = (a.shape[0], a.shape[2] * a.shape[3])
         let channels = [a.shape[1], b.shape[1]]
-        let y = kernels == .fast ? Fast.concatenateChannels([a.data, b.data], channels: channels, batch: n, spatial: spatial)
-                                 : Naive.concatenateChannels([a.data, b.data], channels: channels, batch: n, spatial: spatial)
+        let y = backend.concatenateChannels([a.data, b.data], channels: channels, batch: n, spatial: spatial)
         return Tensor(shape: [n, channels[0] + channels[1], a.shape[2], a.shape[3]], data: y)
     }
 
@@ -82,9 +81,7 @@ public final class DenseBlock: Layer {
         let (n, h, w) = (g.shape[0], g.shape[2], g.shape[3])
         for (layer, channels) in zip(layers, inputChannels).reversed() {
             let split = [channels, growthRate]
-            let parts = kernels == .fast
-                ? Fast.concatenateChannelsBackward(outputGradient: g.data, channels: split, batch: n, spatial: h * w)
-                : Naive.concatenateChannelsBackward(outputGradient: g.data, channels: split, batch: n, spatial: h * w)
+            let parts = backend.concatenateChannelsBackward(outputGradient: g.data, channels: split, batch: n, spatial: h * w)
             let old = Tensor(shape: [n, channels, h, w], data: parts[0])
             let new = Tensor(shape: [n, growthRate, h, w], data: parts[1])
             g = add(old, layer.backward(new))

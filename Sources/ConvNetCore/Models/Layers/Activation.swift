@@ -26,9 +26,9 @@ public class ElementwiseActivation: Layer {
 public final class ReLU: ElementwiseActivation {
     public override init() {}
     public override var description: String { "ReLU" }
-    public override func apply(_ x: [Float]) -> [Float] { kernels == .fast ? Fast.relu(x) : Naive.relu(x) }
+    public override func apply(_ x: [Float]) -> [Float] { backend.relu(x) }
     public override func derivative(_ x: [Float], _ dy: [Float]) -> [Float] {
-        kernels == .fast ? Fast.reluBackward(x, outputGradient: dy) : Naive.reluBackward(x, outputGradient: dy)
+        backend.reluBackward(x, outputGradient: dy)
     }
 }
 
@@ -36,9 +36,9 @@ public final class ReLU: ElementwiseActivation {
 public final class Tanh: ElementwiseActivation {
     public override init() {}
     public override var description: String { "Tanh" }
-    public override func apply(_ x: [Float]) -> [Float] { kernels == .fast ? Fast.tanh(x) : Naive.tanh(x) }
+    public override func apply(_ x: [Float]) -> [Float] { backend.tanh(x) }
     public override func derivative(_ x: [Float], _ dy: [Float]) -> [Float] {
-        kernels == .fast ? Fast.tanhBackward(x, outputGradient: dy) : Naive.tanhBackward(x, outputGradient: dy)
+        backend.tanhBackward(x, outputGradient: dy)
     }
 }
 
@@ -46,8 +46,8 @@ public final class Tanh: ElementwiseActivation {
 public final class Sigmoid: ElementwiseActivation {
     public override init() {}
     public override var description: String { "Sigmoid" }
-    public override func apply(_ x: [Float]) -> [Float] { kernels == .fast ? Fast.sigmoid(x) : Naive.sigmoid(x) }
+    public override func apply(_ x: [Float]) -> [Float] { backend.sigmoid(x) }
     public override func derivative(_ x: [Float], _ dy: [Float]) -> [Float] {
-        kernels == .fast ? Fast.sigmoidBackward(x, outputGradient: dy) : Naive.sigmoidBackward(x, outputGradient: dy)
+        backend.sigmoidBackward(x, outputGradient: dy)
     }
 }

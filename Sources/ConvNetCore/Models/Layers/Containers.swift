@@ -87,9 +87,7 @@ open class Concatenate: Layer {
         let shape = concatenatedShape(outputs.map(\.shape))
         branchChannels = outputs.map { $0.shape[1] }
         let parts = outputs.map(\.data), spatial = shape[2] * shape[3]
-        let y = kernels == .fast
-            ? Fast.concatenateChannels(parts, channels: branchChannels, batch: shape[0], spatial: spatial)
-            : Naive.concatenateChannels(parts, channels: branchChannels, batch: shape[0], spatial: spatial)
+        let y = backend.concatenateChannels(parts, channels: branchChannels, batch: shape[0], spatial: spatial)
         return Tensor(shape: shape, data: y)
     }
 
@@ -97,9 +95,7 @@ open class Concatenate: Layer {
         precondition(!branchChannels.isEmpty, "\(description): backward called without a forward")
         let s = outputGradient.shape
         let spatial = s[2] * s[3]
-        let parts = kernels == .fast
-            ? Fast.concatenateChannelsBackward(outputGradient: outputGradient.data, channels: branchChannels, batch: s[0], spatial: spatial)
-            : Naive.concatenateChannelsBackward(outputGradient: outputGradient.data, channels: branchChannels, batch: s[0], spatial: spatial)
+        let parts = backend.concatenateChannelsBackward(outputGradient: outputGradient.data, channels: branchChannels, batch: s[0], spatial: spatial)
         var inputGradient: Tensor?
         for (branch, (part, channels)) in zip(branches, zip(parts, branchChannels)) {
             let dx = branch.backward(Tensor(shape: [s[0], channels, s[2], s[3]], data: part))

@@ -85,8 +85,7 @@ public final class Conv2d: Layer {
         let g = geometry(for: x.shape)
         input = x
         let w = weight.value.data, b = bias?.value.data
-        let y = kernels == .fast ? Fast.conv2d(x.data, weight: w, bias: b, geometry: g)
-                                 : Naive.conv2d(x.data, weight: w, bias: b, geometry: g)
+        let y = backend.conv2d(x.data, weight: w, bias: b, geometry: g)
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
 
@@ -95,9 +94,7 @@ public final class Conv2d: Layer {
         let g = geometry(for: x.shape)
         checkShape(outputGradient.shape, equals: g.outputShape.dimensions, in: "\(description) backward")
         let w = weight.value.data
-        let grads = kernels == .fast
-            ? Fast.conv2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
-            : Naive.conv2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
+        let grads = backend.conv2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
         weight.accumulateGradient(grads.weight)
         bias?.accumulateGradient(grads.bias)
         return Tensor(shape: x.shape, data: grads.input)
@@ -171,8 +168,7 @@ public final class ConvTranspose2d: Layer {
         let g = geometry(for: x.shape)
         input = x
         let w = weight.value.data, b = bias?.value.data
-        let y = kernels == .fast ? Fast.convTranspose2d(x.data, weight: w, bias: b, geometry: g)
-                                 : Naive.convTranspose2d(x.data, weight: w, bias: b, geometry: g)
+        let y = backend.convTranspose2d(x.data, weight: w, bias: b, geometry: g)
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
 
@@ -181,9 +177,7 @@ public final class ConvTranspose2d: Layer {
         let g = geometry(for: x.shape)
         checkShape(outputGradient.shape, equals: g.outputShape.dimensions, in: "\(description) backward")
         let w = weight.value.data
-        let grads = kernels == .fast
-            ? Fast.convTranspose2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
-            : Naive.convTranspose2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
+        let grads = backend.convTranspose2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
         weight.accumulateGradient(grads.weight)
         bias?.accumulateGradient(grads.bias)
         return Tensor(shape: x.shape, data: grads.input)

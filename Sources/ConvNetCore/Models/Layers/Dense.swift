@@ -31,9 +31,7 @@ public final class Linear: Layer {
         let n = batch(of: x.shape)
         input = x
         let w = weight.value.data, b = bias?.value.data
-        let y = kernels == .fast
-            ? Fast.linear(x.data, weight: w, bias: b, batch: n, inFeatures: inFeatures, outFeatures: outFeatures)
-            : Naive.linear(x.data, weight: w, bias: b, batch: n, inFeatures: inFeatures, outFeatures: outFeatures)
+        let y = backend.linear(x.data, weight: w, bias: b, batch: n, inFeatures: inFeatures, outFeatures: outFeatures)
         return Tensor(shape: [n, outFeatures], data: y)
     }
 
@@ -42,9 +40,7 @@ public final class Linear: Layer {
         let n = x.shape[0]
         checkShape(outputGradient.shape, equals: [n, outFeatures], in: "\(description) backward")
         let w = weight.value.data
-        let grads = kernels == .fast
-            ? Fast.linearBackward(x.data, weight: w, outputGradient: outputGradient.data, batch: n, inFeatures: inFeatures, outFeatures: outFeatures)
-            : Naive.linearBackward(x.data, weight: w, outputGradient: outputGradient.data, batch: n, inFeatures: inFeatures, outFeatures: outFeatures)
+        let grads = backend.linearBackward(x.data, weight: w, outputGradient: outputGradient.data, batch: n, inFeatures: inFeatures, outFeatures: outFeatures)
         weight.accumulateGradient(grads.weight)
         bias?.accumulateGradient(grads.bias)
         return Tensor(shape: x.shape, data: grads.input)
@@ -95,16 +91,14 @@ public final class Dropout: Layer {
         guard isTraining && probability > 0 else { keepMask = nil; return x }
         let mask = DropoutMask.sample(count: x.count, probability: Double(probability), using: &generator)
         keepMask = mask
-        let y = kernels == .fast ? Fast.dropout(x.data, keepMask: mask, probability: probability)
-                                 : Naive.dropout(x.data, keepMask: mask, probability: probability)
+        let y = backend.dropout(x.data, keepMask: mask, probability: probability)
         return Tensor(shape: x.shape, data: y)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         guard let mask = keepMask else { return outputGradient }
         checkCount(outputGradient.count, equals: mask.count, "output gradient", in: description)
-        let dx = kernels == .fast ? Fast.dropoutBackward(outputGradient: outputGradient.data, keepMask: mask, probability: probability)
-                                  : Naive.dropoutBackward(outputGradient: outputGradient.data, keepMask: mask, probability: probability)
+        let dx = backend.dropoutBackward(outputGradient: outputGradient.data, keepMask: mask, probability: probability)
         return Tensor(shape: outputGradient.shape, data: dx)
     }
 }

@@ -47,6 +47,10 @@ open class Layer: CustomStringConvertible {
 
     public init() {}
 
+    /// The kernels of `kernels`, behind one interface: `backend.conv2d(…)` runs
+    /// ``Fast/conv2d(_:weight:bias:geometry:)`` or its naive twin.
+    public var backend: KernelBackend { kernels == .fast ? FastKernels() : NaiveKernels() }
+
     /// A one-line description of the layer and its configuration, e.g.
     /// `Conv2d(3, 64, kernel 7x7, stride 2, padding 3, bias false)`.
     open var description: String { String(describing: type(of: self)) }
@@ -203,7 +207,7 @@ open class Layer: CustomStringConvertible {
     /// at a branch point).
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         checkShape(b.shape, equals: a.shape, in: "\(description) add")
-        let sum = kernels == .fast ? Fast.add(a.data, b.data) : Naive.add(a.data, b.data)
+        let sum = backend.add(a.data, b.data)
         return Tensor(shape: a.shape, data: sum)
     }
 

@@ -51,9 +51,7 @@ public final class BatchNorm2d: Layer {
         if isTraining {
             let values = s.batch * s.spatial
             precondition(values > 1, "\(description): training needs more than one value per channel, got input \(x.shape)")
-            let r = kernels == .fast
-                ? Fast.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon)
-                : Naive.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon)
+            let r = backend.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon)
             // Running statistics: PyTorch blends in the unbiased variance n/(n-1) * var.
             let unbias = Float(values) / Float(values - 1)
             var mean = runningMean.value, variance = runningVariance.value
@@ -67,9 +65,7 @@ public final class BatchNorm2d: Layer {
             return Tensor(shape: x.shape, data: r.output)
         }
         let mean = runningMean.value.data, variance = runningVariance.value.data
-        let y = kernels == .fast
-            ? Fast.batchNormInference(x.data, weight: gamma, bias: beta, runningMean: mean, runningVariance: variance, shape: s, epsilon: epsilon)
-            : Naive.batchNormInference(x.data, weight: gamma, bias: beta, runningMean: mean, runningVariance: variance, shape: s, epsilon: epsilon)
+        let y = backend.batchNormInference(x.data, weight: gamma, bias: beta, runningMean: mean, runningVariance: variance, shape: s, epsilon: epsilon)
         return Tensor(shape: x.shape, data: y)
     }
 
@@ -80,14 +76,10 @@ public final class BatchNorm2d: Layer {
         let gamma = weight.value.data, dy = outputGradient.data
         let grads: (input: [Float], weight: [Float], bias: [Float])
         if forwardUsedBatchStatistics {
-            grads = kernels == .fast
-                ? Fast.batchNormTrainingBackward(x.data, weight: gamma, outputGradient: dy, shape: s, epsilon: epsilon)
-                : Naive.batchNormTrainingBackward(x.data, weight: gamma, outputGradient: dy, shape: s, epsilon: epsilon)
+            grads = backend.batchNormTrainingBackward(x.data, weight: gamma, outputGradient: dy, shape: s, epsilon: epsilon)
         } else {
             let mean = runningMean.value.data, variance = runningVariance.value.data
-            grads = kernels == .fast
-                ? Fast.batchNormInferenceBackward(x.data, weight: gamma, runningMean: mean, runningVariance: variance, outputGradient: dy, shape: s, epsilon: epsilon)
-                : Naive.batchNormInferenceBackward(x.data, weight: gamma, runningMean: mean, runningVariance: variance, outputGradient: dy, shape: s, epsilon: epsilon)
+            grads = backend.batchNormInferenceBackward(x.data, weight: gamma, runningMean: mean, runningVariance: variance, outputGradient: dy, shape: s, epsilon: epsilon)
         }
         weight.accumulateGradient(grads.weight)
         bias.accumulateGradient(grads.bias)
@@ -127,9 +119,7 @@ public final class LocalResponseNorm: Layer {
     public override func forward(_ x: Tensor) -> Tensor {
         let s = shape(of: x.shape)
         input = x
-        let y = kernels == .fast
-            ? Fast.localResponseNorm(x.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
-            : Naive.localResponseNorm(x.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
+        let y = backend.localResponseNorm(x.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
         return Tensor(shape: x.shape, data: y)
     }
 
@@ -137,9 +127,7 @@ public final class LocalResponseNorm: Layer {
         let x = cached(input)
         let s = shape(of: x.shape)
         checkShape(outputGradient.shape, equals: x.shape, in: "\(description) backward")
-        let dx = kernels == .fast
-            ? Fast.localResponseNormBackward(x.data, outputGradient: outputGradient.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
-            : Naive.localResponseNormBackward(x.data, outputGradient: outputGradient.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
+        let dx = backend.localResponseNormBackward(x.data, outputGradient: outputGradient.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
         return Tensor(shape: x.shape, data: dx)
     }
 }

@@ -45,7 +45,7 @@ public final class MaxPool2d: Layer {
     public override func forward(_ x: Tensor) -> Tensor {
         let g = geometry(for: x.shape)
         input = x
-        let y = kernels == .fast ? Fast.maxPool2d(x.data, geometry: g) : Naive.maxPool2d(x.data, geometry: g)
+        let y = backend.maxPool2d(x.data, geometry: g)
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
 
@@ -53,8 +53,7 @@ public final class MaxPool2d: Layer {
         let x = cached(input)
         let g = geometry(for: x.shape)
         checkShape(outputGradient.shape, equals: g.outputShape.dimensions, in: "\(description) backward")
-        let dx = kernels == .fast ? Fast.maxPool2dBackward(x.data, outputGradient: outputGradient.data, geometry: g)
-                                  : Naive.maxPool2dBackward(x.data, outputGradient: outputGradient.data, geometry: g)
+        let dx = backend.maxPool2dBackward(x.data, outputGradient: outputGradient.data, geometry: g)
         return Tensor(shape: x.shape, data: dx)
     }
 }
@@ -102,8 +101,7 @@ public final class AvgPool2d: Layer {
     public override func forward(_ x: Tensor) -> Tensor {
         let g = geometry(for: x.shape)
         inputShape = x.shape
-        let y = kernels == .fast ? Fast.avgPool2d(x.data, geometry: g, countIncludePad: countIncludePad)
-                                 : Naive.avgPool2d(x.data, geometry: g, countIncludePad: countIncludePad)
+        let y = backend.avgPool2d(x.data, geometry: g, countIncludePad: countIncludePad)
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
 
@@ -111,9 +109,7 @@ public final class AvgPool2d: Layer {
         let shape = cached(inputShape, "input shape")
         let g = geometry(for: shape)
         checkShape(outputGradient.shape, equals: g.outputShape.dimensions, in: "\(description) backward")
-        let dx = kernels == .fast
-            ? Fast.avgPool2dBackward(outputGradient: outputGradient.data, geometry: g, countIncludePad: countIncludePad)
-            : Naive.avgPool2dBackward(outputGradient: outputGradient.data, geometry: g, countIncludePad: countIncludePad)
+        let dx = backend.avgPool2dBackward(outputGradient: outputGradient.data, geometry: g, countIncludePad: countIncludePad)
         return Tensor(shape: shape, data: dx)
     }
 }
@@ -142,8 +138,7 @@ public final class AdaptiveAvgPool2d: Layer {
     public override func forward(_ x: Tensor) -> Tensor {
         let s = featureMap(x.shape, description)
         inputShape = x.shape
-        let y = kernels == .fast ? Fast.adaptiveAvgPool2d(x.data, input: s, outputSize: outputSize)
-                                 : Naive.adaptiveAvgPool2d(x.data, input: s, outputSize: outputSize)
+        let y = backend.adaptiveAvgPool2d(x.data, input: s, outputSize: outputSize)
         return Tensor(shape: outputShape(for: x.shape), data: y)
     }
 
@@ -151,9 +146,7 @@ public final class AdaptiveAvgPool2d: Layer {
         let shape = cached(inputShape, "input shape")
         checkShape(outputGradient.shape, equals: outputShape(for: shape), in: "\(description) backward")
         let s = featureMap(shape, description)
-        let dx = kernels == .fast
-            ? Fast.adaptiveAvgPool2dBackward(outputGradient: outputGradient.data, input: s, outputSize: outputSize)
-            : Naive.adaptiveAvgPool2dBackward(outputGradient: outputGradient.data, input: s, outputSize: outputSize)
+        let dx = backend.adaptiveAvgPool2dBackward(outputGradient: outputGradient.data, input: s, outputSize: outputSize)
         return Tensor(shape: shape, data: dx)
     }
 }
