@@ -30,6 +30,7 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
         print(topHelp)
         return 0
     case "verify": return try VerifyCommand.run(rest)
+    case "bench": return try BenchCommand.run(rest)
     default:
         throw CommandError.usage("lesson: unknown command '\(command)' (commands: list, run, summary, verify, bench; see lesson --help)")
     }
