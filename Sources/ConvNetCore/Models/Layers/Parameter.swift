@@ -70,6 +70,15 @@ public final class Parameter {
         }
     }
 
+    /// Changes the values in place (no copy), e.g. an optimiser's step; masked entries
+    /// stay zero.
+    public func update(_ body: (inout [Float]) -> Void) {
+        guard storage != nil else { _ = value; return }
+        body(&storage!.data)
+        checkCount(storage!.data.count, equals: count, "values", in: label)
+        if let mask { applyMask(mask, to: &storage!.data) }
+    }
+
     /// dLoss/dvalue, summed over every `backward` since the last `zeroGradient()`.
     public var gradient: Tensor {
         get { gradientStorage ?? Tensor.zeros(shape) }

@@ -42,21 +42,21 @@ public final class SGD {
     /// Updates every parameter from its accumulated gradient.
     public func step() {
         for (i, p) in parameters.enumerated() {
-            var value = p.value
-            let grad = p.gradient.data
-            var g = grad
-            if weightDecay != 0 { for j in g.indices { g[j] += weightDecay * value.data[j] } }
+            var g = p.gradient.data
+            if weightDecay != 0 {
+                let values = p.value.data
+                for j in g.indices { g[j] += weightDecay * values[j] }
+            }
             if momentum != 0 {
                 if var v = velocity[i] {
+                    velocity[i] = nil                    // v is now the only reference: updated in place
                     for j in v.indices { v[j] = momentum * v[j] + g[j] }
-                    velocity[i] = v
                     g = v
-                } else {
-                    velocity[i] = g
                 }
+                velocity[i] = g
             }
-            for j in g.indices { value.data[j] -= learningRate * g[j] }
-            p.value = value
+            let rate = learningRate
+            p.update { values in for j in values.indices { values[j] -= rate * g[j] } }
         }
     }
 
