@@ -108,5 +108,10 @@ struct ArchitectureCountTests {
     func unknownNames() {
         #expect(throws: ModelZooError.self) { try ModelZoo.summary("resnet51") }
         #expect(throws: ModelZooError.self) { try ModelZoo.build(architecture: ["family": "torchvision.vit"]) }
+        #expect(throws: ModelZooError.self) {
+            try ModelZoo.build(architecture: ["family": "torchvision.resnet", "block": "basic", "layers": [1, 1, 1, 1], "groups": 2])
+        }
+        #expect(throws: ModelZooError.self) { try ModelZoo.build(architecture: ["family": "cifar_resnet", "depth": 21]) }
+        #expect(throws: ModelZooError.self) { try ModelZoo.build(architecture: ["family": "torchvision.densenet"]) }
     }
 }

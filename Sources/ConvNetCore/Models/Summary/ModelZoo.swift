@@ -143,21 +143,35 @@ public enum ModelZoo {
             guard let block = ResNet.Block(rawValue: blockName) else { throw ModelZooError("architecture: unknown ResNet block \(blockName)") }
             let layers = try ints("layers")
             guard layers.count == 4 else { throw ModelZooError("architecture: ResNet needs 4 stage depths, got \(layers)") }
-            return ResNet(block: block, layers: layers, classes: classes,
-                          groups: try int("groups", default: 1), widthPerGroup: try int("width_per_group", default: 64))
+            let groups = try int("groups", default: 1), width = try int("width_per_group", default: 64)
+            guard layers.allSatisfy({ $0 > 0 }), groups > 0, width > 0, classes > 0 else {
+                throw ModelZooError("architecture: ResNet sizes must be positive: \(arch)")
+            }
+            if block == .basic && (groups != 1 || width != 64) {
+                throw ModelZooError("architecture: BasicBlock only supports groups 1 and width_per_group 64 (as torchvision)")
+            }
+            return ResNet(block: block, layers: layers, classes: classes, groups: groups, widthPerGroup: width)
         case "torchvision.densenet":
-            return DenseNet(growthRate: try int("growth_rate", default: 32), blockConfig: try ints("block_config"),
-                            initialFeatures: try int("num_init_features", default: 64), bnSize: try int("bn_size", default: 4),
-                            classes: classes)
+            let growth = try int("growth_rate", default: 32), blocks = try ints("block_config")
+            let initial = try int("num_init_features", default: 64), bnSize = try int("bn_size", default: 4)
+            guard growth > 0, !blocks.isEmpty, blocks.allSatisfy({ $0 > 0 }), initial > 0, bnSize > 0, classes > 0 else {
+                throw ModelZooError("architecture: DenseNet sizes must be positive: \(arch)")
+            }
+            return DenseNet(growthRate: growth, blockConfig: blocks, initialFeatures: initial, bnSize: bnSize, classes: classes)
         case "torchvision.googlenet":
             if try bool("transform_input", default: false) {
                 throw ModelZooError("architecture: GoogLeNet with transform_input is unsupported")
             }
+            guard classes > 0 else { throw ModelZooError("architecture: num_classes must be positive") }
             return GoogLeNet(classes: classes, auxiliaryClassifiers: try bool("aux_logits", default: false))
         case "cifar_resnet":
             let widths = arch["widths"] == nil ? [16, 32, 64] : try ints("widths")
-            return CifarResNet(depth: try int("depth"), preActivation: try bool("preact", default: false),
-                               widths: widths, classes: classes)
+            let depth = try int("depth")
+            guard depth >= 8 && (depth - 2) % 6 == 0 else { throw ModelZooError("architecture: CIFAR ResNet depth must be 6n+2 (n >= 1), got \(depth)") }
+            guard widths.count == 3 && widths.allSatisfy({ $0 > 0 }) && classes > 0 else {
+                throw ModelZooError("architecture: CIFAR ResNet needs 3 positive widths and classes: \(arch)")
+            }
+            return CifarResNet(depth: depth, preActivation: try bool("preact", default: false), widths: widths, classes: classes)
         default:
             throw ModelZooError("architecture: unsupported family \"\(family)\"")
         }
