@@ -26,9 +26,16 @@ let package = Package(
             path: "Sources/ConvNetCore",
             swiftSettings: nativeCPU + optimisedAlways
         ),
+        .target(
+            name: "LeNetLesson",
+            dependencies: ["ConvNetCore"],
+            path: "Lessons/LeNet",
+            exclude: ["README.md"],
+            swiftSettings: nativeCPU + optimisedAlways
+        ),
         .executableTarget(
             name: "lesson",
-            dependencies: ["ConvNetCore"],
+            dependencies: ["ConvNetCore", "LeNetLesson"],
             path: "Sources/lesson",
             swiftSettings: nativeCPU
         ),
@@ -36,6 +43,12 @@ let package = Package(
             name: "ConvNetCoreTests",
             dependencies: ["ConvNetCore"],
             path: "Tests/ConvNetCoreTests",
+            swiftSettings: nativeCPU
+        ),
+        .testTarget(
+            name: "LeNetLessonTests",
+            dependencies: ["LeNetLesson", "ConvNetCore"],
+            path: "Tests/LeNetLessonTests",
             swiftSettings: nativeCPU
         ),
     ],

@@ -17,8 +17,10 @@ struct Arguments {
     private var flags: Set<String> = []
     private let command: String
 
-    /// `valueOptions` are the options that take a value; every other `--word` is a flag.
-    init(_ words: [String], command: String, valueOptions: Set<String>) throws {
+    /// `valueOptions` are the options that take a value; every other `--word` is a flag,
+    /// unless `passUnknown`: then an unknown `--word value` is kept for the lesson
+    /// (`remainingOptions()`).
+    init(_ words: [String], command: String, valueOptions: Set<String>, passUnknown: Bool = false) throws {
         self.command = command
         var i = 0
         while i < words.count {
@@ -30,7 +32,9 @@ struct Arguments {
                     value = String(name[name.index(after: eq)...])
                     name = String(name[..<eq])
                 }
-                if valueOptions.contains(name) {
+                let takesValue = valueOptions.contains(name)
+                    || (passUnknown && value == nil && i + 1 < words.count && !words[i + 1].hasPrefix("--"))
+                if takesValue || (passUnknown && value != nil) {
                     if value == nil {
                         i += 1
                         guard i < words.count else { throw CommandError.usage("lesson \(command): --\(name) needs a value") }
@@ -74,6 +78,15 @@ struct Arguments {
             throw CommandError.usage("lesson \(command): --\(name) expects positive integers like 1,2, got '\(text)'")
         }
         return values.map { $0! }
+    }
+
+    /// The options and flags nobody has read (flags with the value "true").
+    mutating func remainingOptions() -> [String: String] {
+        var result = options
+        for flag in flags { result[flag] = "true" }
+        options = [:]
+        flags = []
+        return result
     }
 
     /// Throws for any option or flag no command read.

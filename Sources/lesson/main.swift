@@ -29,6 +29,8 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     case "-h", "--help", "help":
         print(topHelp)
         return 0
+    case "list": return try ListCommand.run(rest)
+    case "run": return try RunCommand.run(rest)
     case "verify": return try VerifyCommand.run(rest)
     case "bench": return try BenchCommand.run(rest)
     default:

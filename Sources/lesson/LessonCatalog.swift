@@ -1,0 +1,4 @@
+import ConvNetCore
+
+/// Every lesson `lesson list` shows and `lesson run` runs, in course order.
+let lessonCatalog: [any Lesson.Type] = []

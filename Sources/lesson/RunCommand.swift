@@ -1,0 +1,121 @@
+import ConvNetCore
+import Foundation
+
+enum ListCommand {
+    static let help = """
+    USAGE: lesson list
+
+    Every lesson, one line each: its name (for `lesson run NAME`) and what it shows.
+    """
+
+    static func run(_ words: [String]) throws -> Int32 {
+        var args = try Arguments(words, command: "list", valueOptions: [])
+        if args.flag("help") { print(help); return 0 }
+        try args.finish()
+        if let extra = args.positionals.first { throw CommandError.usage("lesson list: unexpected argument '\(extra)'") }
+        let width = lessonCatalog.map { $0.name.count }.max() ?? 0
+        for lesson in lessonCatalog {
+            print(lesson.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + lesson.summary)
+        }
+        return 0
+    }
+}
+
+enum RunCommand {
+    static let help = """
+    USAGE: lesson run NAME [--quick] [--seed N] [--epochs N] [--out DIR] [--json]
+                           [--weights FILE --eval] [--fixtures DIR] [lesson options]
+
+    Runs one lesson on real data: it trains, measures and writes its plots and images
+    under --out, saying where. `lesson list` shows the names; `lesson run NAME --help`
+    shows a lesson's own options and the keys of its --json results.
+
+    OPTIONS:
+      --quick          the same run in seconds (fewer examples and epochs)
+      --seed N         seed of every random choice (default 1); the same seed repeats a run
+      --epochs N       override the lesson's number of epochs
+      --out DIR        output directory (default lesson-output/NAME)
+      --json           end with one JSON object of what the run measured
+      --weights FILE   safetensors weights to load (with --eval: evaluate them and stop)
+      --eval           evaluate only (needs --weights)
+      --fixtures DIR   the Fixtures directory (default ./Fixtures, or beside the package)
+      --threads N      threads for the fast kernels (default: every core)
+    """
+
+    static func run(_ words: [String]) throws -> Int32 {
+        var args = try Arguments(words, command: "run",
+                                 valueOptions: ["seed", "epochs", "out", "weights", "fixtures", "threads"], passUnknown: true)
+        guard let name = args.positionals.first else {
+            if args.flag("help") { print(help); return 0 }
+            throw CommandError.usage("lesson run: name a lesson (lesson list shows them)")
+        }
+        guard let lesson = lessonCatalog.first(where: { $0.name == name }) else {
+            let names = lessonCatalog.map { $0.name }.joined(separator: ", ")
+            throw CommandError.usage("lesson run: unknown lesson '\(name)' (lessons: \(names.isEmpty ? "none yet" : names))")
+        }
+        if args.positionals.count > 1 { throw CommandError.usage("lesson run: unexpected argument '\(args.positionals[1])'") }
+        if args.flag("help") {
+            print(help)
+            print("\n\(lesson.name): \(lesson.summary)\n\n\(lesson.help)")
+            return 0
+        }
+        let fixtures = try locateFixtures(args.option("fixtures"))
+        let out = URL(fileURLWithPath: args.option("out") ?? "lesson-output/\(name)")
+        var options = LessonOptions(outputDirectory: out, fixtures: fixtures)
+        options.quick = args.flag("quick")
+        options.json = args.flag("json")
+        options.evaluateOnly = args.flag("eval")
+        let seed = try args.intOption("seed", default: 1)
+        guard seed >= 0 else { throw CommandError.usage("lesson run: --seed must be non-negative") }
+        options.seed = UInt64(seed)
+        if let epochs = args.option("epochs") {
+            guard let e = Int(epochs), e > 0 else { throw CommandError.usage("lesson run: --epochs expects a positive integer, got '\(epochs)'") }
+            options.epochs = e
+        }
+        if let threads = args.option("threads") {
+            guard let t = Int(threads), t > 0 else { throw CommandError.usage("lesson run: --threads expects a positive integer, got '\(threads)'") }
+            Parallelism.threadCount = t
+        }
+        if let weights = args.option("weights") {
+            guard FileManager.default.fileExists(atPath: weights) else {
+                throw CommandError(description: "lesson run: \(weights): file does not exist")
+            }
+            options.weights = URL(fileURLWithPath: weights)
+        }
+        if options.evaluateOnly && options.weights == nil {
+            throw CommandError.usage("lesson run: --eval needs --weights FILE")
+        }
+        options.extra = args.remainingOptions()
+        let console = Console(showsProgress: true)
+        do {
+            let results = try lesson.run(options, console: console)
+            console.clearProgress()
+            if options.json { print(jsonLine(results)) }
+        } catch let error as LessonError {
+            console.clearProgress()
+            throw CommandError(description: "lesson run \(name): \(error.description)")
+        } catch let error as FileFormatError {
+            console.clearProgress()
+            throw CommandError(description: "lesson run \(name): \(error.description)")
+        }
+        return 0
+    }
+
+    /// `--fixtures DIR`, else `./Fixtures`, else the `Fixtures` of the package this
+    /// executable was built in (`.build/release/lesson` -> `../../Fixtures`).
+    static func locateFixtures(_ given: String?) throws -> URL {
+        let fm = FileManager.default
+        if let given {
+            guard fm.fileExists(atPath: given) else { throw CommandError(description: "lesson run: \(given): no such directory") }
+            return URL(fileURLWithPath: given)
+        }
+        if fm.fileExists(atPath: "Fixtures/mnist-5k") { return URL(fileURLWithPath: "Fixtures") }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = dir.appendingPathComponent("Fixtures")
+            if fm.fileExists(atPath: candidate.appendingPathComponent("mnist-5k").path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw CommandError(description: "lesson run: cannot find the Fixtures directory; run from the package root or pass --fixtures DIR")
+    }
+}
