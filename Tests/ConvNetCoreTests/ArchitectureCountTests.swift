@@ -2,13 +2,9 @@ import Foundation
 import Testing
 @testable import ConvNetCore
 
-/// The package root, found from this file's path (Tests/ConvNetCoreTests/…).
-private let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 /// Fixtures/torchvision-counts.json's "models": name -> {"parameters", "macs", "input", …}.
 private func publishedCounts() throws -> [String: [String: Any]] {
-    let url = packageRoot.appendingPathComponent("Fixtures/torchvision-counts.json")
+    let url = FixtureLocator.url("torchvision-counts.json")
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
     return try #require(json?["models"] as? [String: [String: Any]])
 }
@@ -94,7 +90,7 @@ struct ArchitectureCountTests {
     @Test("the fixture manifests' architectures build with their stated parameter counts")
     func fixtureArchitectures() throws {
         for suite in ["models-public", "grads-public"] {
-            let url = packageRoot.appendingPathComponent("Fixtures/\(suite)/manifest.json")
+            let url = FixtureLocator.url("\(suite)/manifest.json")
             let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
             for case let c as [String: Any] in try #require(manifest["cases"] as? [Any]) {
                 let attrs = try #require(c["attrs"] as? [String: Any])

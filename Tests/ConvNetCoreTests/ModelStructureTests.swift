@@ -2,13 +2,10 @@ import Foundation
 import Testing
 @testable import ConvNetCore
 
-private let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 /// The names and shapes in a safetensors file's JSON header (read here directly, so the
 /// test depends only on the format: 8-byte little-endian length, then the header).
 private func safetensorsHeader(_ path: String) throws -> [String: [Int]] {
-    let data = try Data(contentsOf: packageRoot.appendingPathComponent(path))
+    let data = try Data(contentsOf: FixtureLocator.url(path))
     let length = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
     let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
     var shapes: [String: [Int]] = [:]
@@ -31,7 +28,7 @@ private func modelShapes(_ model: Layer) -> [String: [Int]] {
 struct ModelStructureTests {
     @Test("a ResNet with one basic block per stage has exactly the tensors of torchvision's state_dict")
     func resNetNamesMatchTorchvision() throws {
-        let expected = try safetensorsHeader("Fixtures/models-public/resnet_basic_1111.safetensors")
+        let expected = try safetensorsHeader("models-public/resnet_basic_1111.safetensors")
         let model = ResNet(block: .basic, layers: [1, 1, 1, 1], classes: 10)
         #expect(modelShapes(model) == expected)
         #expect(model.namedParameters().map(\.name).contains("layer2.0.downsample.0.weight"))
@@ -41,8 +38,8 @@ struct ModelStructureTests {
     @Test("CIFAR ResNet-8 has exactly the tensors of reference_models.py, and its gradients are its parameters")
     func cifarNamesMatchReference() throws {
         let model = CifarResNet(depth: 8)
-        #expect(modelShapes(model) == (try safetensorsHeader("Fixtures/grads-public/cifar_resnet8.safetensors")))
-        let gradientNames = try safetensorsHeader("Fixtures/grads-public/cifar_resnet8.grads.safetensors")
+        #expect(modelShapes(model) == (try safetensorsHeader("grads-public/cifar_resnet8.safetensors")))
+        let gradientNames = try safetensorsHeader("grads-public/cifar_resnet8.grads.safetensors")
         #expect(Set(model.namedParameters().map(\.name)) == Set(gradientNames.keys))
         #expect(model.parameterCount == 78_042)
     }
