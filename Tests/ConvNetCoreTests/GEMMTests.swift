@@ -6,7 +6,7 @@ import Testing
 /// (the unused slots hold NaN, so reading one spoils the result), and the padding of C
 /// must come back untouched.
 private func checkAgainstNaive(m: Int, n: Int, k: Int, seed: UInt64, threads: [Int] = [1, 2],
-                               columnBlock: Int? = nil) -> Double {
+                               columnBlock: Int? = nil, narrowKernel: Bool = false) -> Double {
     let opA: [Float] = randomArray(m * k, seed: seed)            // [m, k]
     let opB: [Float] = randomArray(k * n, seed: seed &+ 1)       // [k, n]
     let c0: [Float] = randomArray(m * n, seed: seed &+ 2)
@@ -37,7 +37,8 @@ private func checkAgainstNaive(m: Int, n: Int, k: Int, seed: UInt64, threads: [I
                                 Fast.gemm(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
                                           b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
                                           c: c.baseAddress!, ldc: ldc, accumulate: accumulate,
-                                          threads: t, parallelThreshold: 0, columnBlock: columnBlock)
+                                          threads: t, parallelThreshold: 0, columnBlock: columnBlock,
+                                          narrowKernel: narrowKernel)
                             }
                         }
                     }
@@ -95,6 +96,15 @@ struct GEMMTests {
     func manyBlocks() {
         #expect(checkAgainstNaive(m: 11, n: 150, k: 300, seed: 8, columnBlock: 64) < 1e-5)
         #expect(checkAgainstNaive(m: 2, n: 40, k: 530, seed: 9) < 1e-5)
+    }
+
+    @Test("the 6 x 16 micro-kernel of CPUs without AVX-512 agrees with the naive loop too")
+    func narrowKernel() {
+        for (m, n, k) in [(4, 1, 1), (6, 16, 16), (7, 17, 33), (13, 47, 3), (41, 43, 29), (129, 70, 65)] {
+            let error = checkAgainstNaive(m: m, n: n, k: k, seed: UInt64(m + n + k), narrowKernel: true)
+            #expect(error < 1e-5, "m=\(m) n=\(n) k=\(k)")
+        }
+        #expect(checkAgainstNaive(m: 11, n: 150, k: 300, seed: 3, columnBlock: 32, narrowKernel: true) < 1e-5)
     }
 
     @Test("k = 0 gives zeros, or leaves C unchanged when accumulating")

@@ -4,16 +4,17 @@ import Foundation
 /// The machine's FP32 fused-multiply-add rate, measured: the yardstick of every GFLOP/s
 /// that `lesson bench` prints ("% of peak").
 ///
-/// The loop keeps 16 independent `SIMD16<Float>` accumulators and updates each with
-/// `addProduct` (one fused multiply-add per lane). Sixteen chains are more than
-/// latency x throughput of current cores (4-cycle FMA latency x 2 FMA pipes = 8), so the
-/// pipes never wait on a previous result and the loop runs at the FMA issue rate. Built
-/// with `-march=native`, a `SIMD16<Float>` is one 512-bit zmm register on CPUs with
-/// AVX-512 (one `vfmadd231ps zmm` per `addProduct`), two 256-bit ymm halves on AVX2-only
-/// x86 and four 128-bit registers on arm64, so the figure is the peak of the widest
-/// vectors this build uses. (On AMD Zen 4 a 512-bit FMA is executed as two 256-bit halves,
-/// so its 512-bit and 256-bit peaks coincide; Zen 5 and Intel server cores run them at
-/// full width.) A flop count is 2 per FMA lane.
+/// The loop keeps independent `SIMD16<Float>` accumulators and updates each with
+/// `addProduct` (one fused multiply-add per lane). Built with `-march=native`, a
+/// `SIMD16<Float>` is one 512-bit zmm register on CPUs with AVX-512 (one `vfmadd231ps zmm`
+/// per `addProduct`): there the loop runs 16 accumulators, more than latency x throughput
+/// of current cores (4-cycle FMA latency x 2 FMA pipes = 8), so the pipes never wait on a
+/// previous result. Without AVX-512 a `SIMD16<Float>` is two 256-bit ymm halves (AVX2) or
+/// four 128-bit registers (arm64), and 16 of them would not fit in the register file:
+/// the loop runs 6 accumulators (12 ymm or 24 NEON registers) instead. So the figure is
+/// the peak of the widest vectors this build uses. (On AMD Zen 4 a 512-bit FMA executes
+/// as two 256-bit halves, so its 512-bit and 256-bit peaks coincide; Zen 5 and Intel
+/// server cores run them at full width.) A flop count is 2 per FMA lane.
 public enum FMAPeak {
     /// GFLOP/s of `threads` threads running the FMA loop at once: the best of several
     /// short timed repetitions (about 0.2 s per call in all).
@@ -52,7 +53,8 @@ public enum FMAPeak {
         #endif
     }
 
-    private static let accumulators = 16
+    /// Independent accumulators of the loop: 16 with 32 zmm registers, else 6.
+    private static let accumulators = CPUFeatures.hasAVX512F ? 16 : 6
 
     /// Wall-clock seconds of `threads` concurrent runs of `iterations` loop trips.
     private static func run(threads: Int, iterations: Int) -> Double {
@@ -71,11 +73,18 @@ public enum FMAPeak {
         return Double(end - start) / 1e9
     }
 
+    /// `iterations` trips of `accumulators` independent `SIMD16<Float>` FMAs.
+    @inline(__always)
+    private static func kernel(iterations: Int, seed: Float) -> Float {
+        accumulators == 16 ? kernel16(iterations: iterations, seed: seed)
+                           : kernel6(iterations: iterations, seed: seed)
+    }
+
     /// `iterations` trips of 16 independent `SIMD16<Float>` FMAs. The operands depend on
     /// `seed` so the compiler cannot fold the loop; the result is returned for the same
     /// reason. Values stay finite: each trip adds about 1e-3.
     @inline(never)
-    private static func kernel(iterations: Int, seed: Float) -> Float {
+    private static func kernel16(iterations: Int, seed: Float) -> Float {
         let x = SIMD16<Float>(repeating: 1e-3 * (seed + 1))
         let f = SIMD16<Float>(repeating: 0.999_999 - seed * 1e-7)
         var a0 = SIMD16<Float>(repeating: seed), a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3
@@ -96,6 +105,20 @@ public enum FMAPeak {
         let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
             + ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15))
         return s.sum()
+    }
+
+    /// `iterations` trips of 6 independent `SIMD16<Float>` FMAs (for 16 ymm registers).
+    @inline(never)
+    private static func kernel6(iterations: Int, seed: Float) -> Float {
+        let x = SIMD16<Float>(repeating: 1e-3 * (seed + 1))
+        let f = SIMD16<Float>(repeating: 0.999_999 - seed * 1e-7)
+        var a0 = SIMD16<Float>(repeating: seed), a1 = a0 + 1, a2 = a0 + 2
+        var a3 = a0 + 3, a4 = a0 + 4, a5 = a0 + 5
+        for _ in 0..<iterations {
+            a0 = a0.addingProduct(f, x); a1 = a1.addingProduct(f, x); a2 = a2.addingProduct(f, x)
+            a3 = a3.addingProduct(f, x); a4 = a4.addingProduct(f, x); a5 = a5.addingProduct(f, x)
+        }
+        return ((a0 + a1) + (a2 + a3) + (a4 + a5)).sum()
     }
 
     @inline(never)

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -86,14 +87,15 @@ extension Fast {
     static let gemmParallelThreshold = 1 << 23
 
     /// `gemm` on an explicit number of threads (the public entry passes
-    /// `Parallelism.threadCount`). Tests use `parallelThreshold` to split small products
-    /// and `columnBlock` to force several column blocks (NC) on small matrices.
+    /// `Parallelism.threadCount`). Tests use `parallelThreshold` to split small products,
+    /// `columnBlock` to force several column blocks (NC) on small matrices, and
+    /// `narrowKernel` to run the 6 x 16 micro-kernel of CPUs without AVX-512.
     static func gemm(m: Int, n: Int, k: Int,
                      a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                      b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
                      threads: Int, parallelThreshold: Int = gemmParallelThreshold,
-                     columnBlock: Int? = nil) {
+                     columnBlock: Int? = nil, narrowKernel: Bool = false) {
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
         precondition(lda >= (transposeA ? m : k),
                      "gemm: lda=\(lda) is less than the \(transposeA ? "m=\(m)" : "k=\(k)") columns of the stored A")
@@ -112,7 +114,7 @@ extension Fast {
             thin.run(threads: threads)
             return
         }
-        if CPUFeatures.hasAVX512F {
+        if CPUFeatures.hasAVX512F && !narrowKernel {
             GEMMBlocked<GEMMKernel8x32>(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
                                         b: b, ldb: ldb, transposeB: transposeB,
                                         c: c, ldc: ldc, accumulate: accumulate,
@@ -318,6 +320,38 @@ private let gemmL2Bytes: Int = {
     return 1 << 20
 }()
 
+/// A few packing buffers kept between calls: a fresh megabyte from `malloc` would be
+/// fresh pages from the kernel (page faults) on every call.
+private enum GEMMWorkspaces {
+    struct Buffer {
+        let start: UnsafeMutablePointer<Float>
+        let floats: Int
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var spare: [Buffer] = []
+
+    /// A buffer of at least `floats` values, 64-byte aligned, for the calling thread.
+    static func take(floats: Int) -> Buffer {
+        lock.lock()
+        let reused = spare.popLast()
+        lock.unlock()
+        if let reused, reused.floats >= floats { return reused }
+        if let reused { reused.start.deallocate() }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64)
+        return Buffer(start: raw.bindMemory(to: Float.self, capacity: floats), floats: floats)
+    }
+
+    /// Returns a buffer from `take` (at most 4 are kept, a few MiB in all).
+    static func give(_ buffer: Buffer) {
+        lock.lock()
+        let keep = spare.count < 4
+        if keep { spare.append(buffer) }
+        lock.unlock()
+        if !keep { buffer.start.deallocate() }
+    }
+}
+
 /// Runs `body(t, range)` on `threads` threads with contiguous ranges covering
 /// `0..<count` (like `Parallelism.forEachChunk`, with the thread count as an argument).
 @inline(__always)
@@ -378,10 +412,9 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
         // This thread's workspace: one A block, one B block, one spare tile.
         let aCount = mcMax * kcMax, bCount = ncMax * kcMax, tileCount = mr * nr
         let aStride = (aCount + 15) & ~15, bStride = (bCount + 15) & ~15
-        let workspace = UnsafeMutableRawPointer.allocate(
-            byteCount: (aStride + bStride + tileCount) * MemoryLayout<Float>.stride, alignment: 64)
-        defer { workspace.deallocate() }
-        let packedA = workspace.bindMemory(to: Float.self, capacity: aStride + bStride + tileCount)
+        let workspace = GEMMWorkspaces.take(floats: aStride + bStride + tileCount)
+        defer { GEMMWorkspaces.give(workspace) }
+        let packedA = workspace.start
         let packedB = packedA + aStride
         let tile = packedB + bStride
 
