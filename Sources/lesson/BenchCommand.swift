@@ -108,13 +108,17 @@ enum BenchCommand {
             progress.update("timing \(c.name)...")
             rows += kernels.maxPool(c, batches: batches, threads: threads)
         }
-        for c in cases.networks where wanted(c.name) {
-            rows.append(Row(name: c.name, kind: "network", batch: 1, threads: 1, seconds: .nan,
-                            note: "skipped: whole-network benchmarks arrive with the architectures (issue 4)"))
-        }
-        for c in cases.training where wanted(c.name) {
-            rows.append(Row(name: c.name, kind: "training", batch: c.batch, threads: 1, seconds: .nan,
-                            note: "skipped: the training step arrives with the architectures (issue 4)"))
+        do {
+            for c in cases.networks where wanted(c.name) {
+                progress.update("timing \(c.name) inference...")
+                rows += try kernels.network(c, batches: batches, threads: threads)
+            }
+            for c in cases.training where wanted(c.name) {
+                progress.update("timing \(c.name)...")
+                rows += try kernels.training(c, threads: threads)
+            }
+        } catch {
+            throw CommandError(description: "lesson bench: \(error)")
         }
         progress.clear()
 
@@ -162,7 +166,7 @@ enum BenchCommand {
     }
 
     static func printTable(rows: [Row], peaks: [Int: Double], peers: PeerResults?) {
-        var header = ["case", "batch", "thr", "fast ms", "GFLOP/s", "% peak", "naive ms", "speedup"]
+        var header = ["case", "batch", "thr", "fast ms", "GFLOP/s", "% peak", "throughput", "naive ms", "speedup"]
         if peers != nil { header += ["peer ms", "vs peer"] }
         var table: [[String]] = [header]
         var notes: [String] = []
@@ -174,10 +178,15 @@ enum BenchCommand {
             var line = [row.name, "\(row.batch)", "\(row.threads)", format(row.seconds * 1e3, 3)]
             if let g = row.gflops {
                 line += [format(g, 1), peaks[row.threads].map { format(100 * g / $0, 0) + "%" } ?? "-"]
-            } else if row.elements > 0 {
-                line += [format(row.elements / row.seconds / 1e9, 2) + " Gel/s", "-"]
             } else {
                 line += ["-", "-"]
+            }
+            if row.images > 0 {
+                line.append(format(row.images / row.seconds, 1) + " img/s")
+            } else if row.elements > 0 {
+                line.append(format(row.elements / row.seconds / 1e9, 2) + " Gelem/s")
+            } else {
+                line.append("-")
             }
             if let naive = row.naiveSeconds {
                 line += [format(naive * 1e3, 1), format(naive / row.seconds, 1) + "x"]

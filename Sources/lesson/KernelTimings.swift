@@ -92,3 +92,46 @@ struct KernelTimings {
         return rows
     }
 }
+
+extension KernelTimings {
+    /// Inference of a whole zoo network (eval mode, seeded He weights) on a random batch.
+    func network(_ c: BenchCases.Network, batches: [Int], threads: [Int]) throws -> [Row] {
+        let model = try ModelZoo.build(c.name).initialize(seed: 1)
+        model.eval()
+        var rows: [Row] = []
+        for batch in batches {
+            var g = SeededGenerator(seed: 5)
+            let x = Tensor.randomNormal([batch, c.channels, c.height, c.width], using: &g)
+            let macs = Double(ModelSummary(of: model, inputShape: x.shape).macs)
+            for t in threads {
+                Parallelism.threadCount = t
+                let s = Stopwatch.medianSeconds(samples: max(3, samples / 2)) { _ = model(x) }
+                rows.append(Row(name: c.name, kind: "network", batch: batch, threads: t, seconds: s, flops: 2 * macs,
+                                images: Double(batch)))
+            }
+        }
+        return rows
+    }
+
+    /// One SGD step (forward, loss, backward, update) of a CIFAR ResNet on a random batch.
+    func training(_ c: BenchCases.Training, threads: [Int]) throws -> [Row] {
+        let model = try ModelZoo.build(architecture: [
+            "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
+        ]).initialize(seed: 1)
+        model.train()
+        var g = SeededGenerator(seed: 6)
+        let x = Tensor.randomNormal([c.batch, c.channels, c.height, c.width], using: &g)
+        let targets = (0..<c.batch).map { _ in Int(g.next() % UInt64(c.classes)) }
+        let optimizer = SGD(parameters: model.parameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
+        return threads.map { t in
+            Parallelism.threadCount = t
+            let s = Stopwatch.medianSeconds(samples: max(3, samples / 2)) {
+                let (_, dLogits) = Loss.crossEntropy(model(x), targets: targets)
+                model.zeroGradients()
+                _ = model.backward(dLogits)
+                optimizer.step()
+            }
+            return Row(name: c.name, kind: "training", batch: c.batch, threads: t, seconds: s, images: Double(c.batch))
+        }
+    }
+}

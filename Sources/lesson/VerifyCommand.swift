@@ -32,6 +32,7 @@ enum VerifyCommand {
         guard !args.positionals.isEmpty else {
             throw CommandError.usage("lesson verify: name at least one fixture directory (e.g. Fixtures/ops-public)")
         }
+        ModelCaseRunner.install()
         var passed = 0, failed = 0
         for path in args.positionals {
             let url = URL(fileURLWithPath: path)

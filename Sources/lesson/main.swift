@@ -31,6 +31,7 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
         return 0
     case "list": return try ListCommand.run(rest)
     case "run": return try RunCommand.run(rest)
+    case "summary": return try SummaryCommand.run(rest)
     case "verify": return try VerifyCommand.run(rest)
     case "bench": return try BenchCommand.run(rest)
     default:

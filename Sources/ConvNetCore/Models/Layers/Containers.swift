@@ -1,0 +1,110 @@
+/// `nn.Sequential`: layers applied one after another, y = f_n(...f_2(f_1(x))).
+///
+/// Children are named "0", "1", … (as torchvision's `features.0.weight`) or by the names
+/// given (`Sequential(named: [("conv0", …), ("norm0", …)])`, as DenseNet's `features`).
+/// Most networks of the course are a Sequential of named stages.
+open class Sequential: Layer {
+    /// The layers in order.
+    public private(set) var layers: [Layer] = []
+
+    /// Layers named by their index.
+    public init(_ layers: [Layer]) {
+        super.init()
+        for layer in layers { append(layer) }
+    }
+
+    public convenience init(_ layers: Layer...) { self.init(layers) }
+
+    /// Layers with the names their tensors are saved under.
+    public init(named layers: [(String, Layer)]) {
+        super.init()
+        for (name, layer) in layers { append(layer, named: name) }
+    }
+
+    /// Adds a layer at the end, named by its index unless a name is given.
+    public func append(_ layer: Layer, named name: String? = nil) {
+        register(name ?? String(layers.count), layer)
+        layers.append(layer)
+    }
+
+    /// "2 x BasicBlock" when the layers are all of one kind, else "Sequential(5 layers)".
+    open override var description: String {
+        let kinds = Set(layers.map { String(describing: type(of: $0)) })
+        if kinds.count == 1, let kind = kinds.first { return "\(layers.count) x \(kind)" }
+        return "Sequential(\(layers.count) layers)"
+    }
+
+    open override func forward(_ x: Tensor) -> Tensor {
+        layers.reduce(x) { $1.forward($0) }
+    }
+
+    open override func backward(_ outputGradient: Tensor) -> Tensor {
+        layers.reversed().reduce(outputGradient) { $1.backward($0) }
+    }
+
+    open override func summarize(_ input: [Int], into trace: inout SummaryTrace) -> [Int] {
+        layers.reduce(input) { shape, layer in self.trace(layer, shape, &trace) }
+    }
+}
+
+/// Parallel branches that all read the same input, their outputs concatenated along the
+/// channels: the Inception module's idea ("let the network choose the filter size").
+///
+/// Backward splits dL/dy into each branch's channels, runs each branch backward, and sums
+/// the branches' input gradients (the input fanned out to all of them).
+open class Concatenate: Layer {
+    public private(set) var branches: [Layer] = []
+
+    /// Branches named as their tensors are saved (an empty name puts a branch's own
+    /// children directly in this layer's namespace, as Inception-v3 names them).
+    public init(branches: [(String, Layer)]) {
+        super.init()
+        for (name, branch) in branches { addBranch(branch, named: name) }
+    }
+
+    public func addBranch(_ branch: Layer, named name: String) {
+        register(name, branch)
+        branches.append(branch)
+    }
+
+    open override var description: String { "Concatenate" }
+
+    private var branchChannels: [Int] = []
+
+    /// The concatenated shape of branch outputs, checking they agree but for channels.
+    private func concatenatedShape(_ shapes: [[Int]]) -> [Int] {
+        precondition(!shapes.isEmpty, "\(description): no branches")
+        let first = shapes[0]
+        for s in shapes {
+            precondition(s.count == 4 && s[0] == first[0] && s[2] == first[2] && s[3] == first[3],
+                         "\(description): branch outputs \(shapes) differ in more than their channels")
+        }
+        return [first[0], shapes.reduce(0) { $0 + $1[1] }, first[2], first[3]]
+    }
+
+    open override func forward(_ x: Tensor) -> Tensor {
+        let outputs = branches.map { $0.forward(x) }
+        let shape = concatenatedShape(outputs.map(\.shape))
+        branchChannels = outputs.map { $0.shape[1] }
+        let parts = outputs.map(\.data), spatial = shape[2] * shape[3]
+        let y = backend.concatenateChannels(parts, channels: branchChannels, batch: shape[0], spatial: spatial)
+        return Tensor(shape: shape, data: y)
+    }
+
+    open override func backward(_ outputGradient: Tensor) -> Tensor {
+        precondition(!branchChannels.isEmpty, "\(description): backward called without a forward")
+        let s = outputGradient.shape
+        let spatial = s[2] * s[3]
+        let parts = backend.concatenateChannelsBackward(outputGradient: outputGradient.data, channels: branchChannels, batch: s[0], spatial: spatial)
+        var inputGradient: Tensor?
+        for (branch, (part, channels)) in zip(branches, zip(parts, branchChannels)) {
+            let dx = branch.backward(Tensor(shape: [s[0], channels, s[2], s[3]], data: part))
+            inputGradient = inputGradient.map { add($0, dx) } ?? dx
+        }
+        return inputGradient!
+    }
+
+    open override func summarize(_ input: [Int], into trace: inout SummaryTrace) -> [Int] {
+        concatenatedShape(branches.map { self.trace($0, input, &trace) })
+    }
+}

@@ -1,0 +1,133 @@
+/// `nn.BatchNorm2d`: normalise each channel over the batch and the pixels, then scale
+/// and shift it: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+///
+/// In training mode it uses the batch's mean and (biased) variance and updates the
+/// running statistics as PyTorch does, with the *unbiased* variance:
+/// running = (1 - momentum) * running + momentum * batch statistic. In inference mode it
+/// uses the running statistics. Tensors: `weight` (gamma), `bias` (beta), buffers
+/// `running_mean`, `running_var`, `num_batches_tracked`.
+public final class BatchNorm2d: Layer {
+    public let channels: Int
+    public let epsilon: Float
+    public let momentum: Float
+    public private(set) var weight: Parameter!
+    public private(set) var bias: Parameter!
+    public private(set) var runningMean: Buffer!
+    public private(set) var runningVariance: Buffer!
+    public private(set) var batchesTracked: Buffer!
+    private var input: Tensor?
+    private var forwardUsedBatchStatistics = true
+
+    public init(_ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        precondition(channels > 0, "BatchNorm2d: channels must be positive, got \(channels)")
+        self.channels = channels
+        self.epsilon = epsilon
+        self.momentum = momentum
+        super.init()
+        weight = addParameter("weight", shape: [channels], role: .scale)
+        bias = addParameter("bias", shape: [channels], role: .shift)
+        runningMean = addBuffer("running_mean", shape: [channels], initialValue: 0)
+        runningVariance = addBuffer("running_var", shape: [channels], initialValue: 1)
+        batchesTracked = addBuffer("num_batches_tracked", shape: [], initialValue: 0, isInteger: true)
+        relabel()
+    }
+
+    public override var description: String {
+        "BatchNorm2d(\(channels)" + (epsilon != 1e-5 ? ", eps \(epsilon)" : "") + ")"
+    }
+
+    private func shape(of x: [Int]) -> FeatureMapShape {
+        precondition(x.count == 4 && x[1] == channels, "\(description): expected input [N, \(channels), H, W], got \(x)")
+        return FeatureMapShape(batch: x[0], channels: x[1], height: x[2], width: x[3])
+    }
+
+    public override func outputShape(for inputShape: [Int]) -> [Int] { shape(of: inputShape).dimensions }
+
+    public override func forward(_ x: Tensor) -> Tensor {
+        let s = shape(of: x.shape)
+        input = x
+        forwardUsedBatchStatistics = isTraining
+        let gamma = weight.value.data, beta = bias.value.data
+        if isTraining {
+            let values = s.batch * s.spatial
+            precondition(values > 1, "\(description): training needs more than one value per channel, got input \(x.shape)")
+            let r = backend.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon)
+            // Running statistics: PyTorch blends in the unbiased variance n/(n-1) * var.
+            let unbias = Float(values) / Float(values - 1)
+            var mean = runningMean.value, variance = runningVariance.value
+            for c in 0..<channels {
+                mean.data[c] = (1 - momentum) * mean.data[c] + momentum * r.mean[c]
+                variance.data[c] = (1 - momentum) * variance.data[c] + momentum * r.variance[c] * unbias
+            }
+            runningMean.value = mean
+            runningVariance.value = variance
+            batchesTracked.value = Tensor(shape: [], data: [batchesTracked.value.data[0] + 1])
+            return Tensor(shape: x.shape, data: r.output)
+        }
+        let mean = runningMean.value.data, variance = runningVariance.value.data
+        let y = backend.batchNormInference(x.data, weight: gamma, bias: beta, runningMean: mean, runningVariance: variance, shape: s, epsilon: epsilon)
+        return Tensor(shape: x.shape, data: y)
+    }
+
+    public override func backward(_ outputGradient: Tensor) -> Tensor {
+        let x = cached(input)
+        let s = shape(of: x.shape)
+        checkShape(outputGradient.shape, equals: x.shape, in: "\(description) backward")
+        let gamma = weight.value.data, dy = outputGradient.data
+        let grads: (input: [Float], weight: [Float], bias: [Float])
+        if forwardUsedBatchStatistics {
+            grads = backend.batchNormTrainingBackward(x.data, weight: gamma, outputGradient: dy, shape: s, epsilon: epsilon)
+        } else {
+            let mean = runningMean.value.data, variance = runningVariance.value.data
+            grads = backend.batchNormInferenceBackward(x.data, weight: gamma, runningMean: mean, runningVariance: variance, outputGradient: dy, shape: s, epsilon: epsilon)
+        }
+        weight.accumulateGradient(grads.weight)
+        bias.accumulateGradient(grads.bias)
+        return Tensor(shape: x.shape, data: grads.input)
+    }
+}
+
+/// `nn.LocalResponseNorm` (AlexNet): each activation divided by a power of the sum of
+/// squares of its `size` neighbouring channels:
+/// b_c = a_c / (k + alpha/size * sum_{c'} a_{c'}^2)^beta.
+/// PyTorch divides alpha by `size`; the AlexNet paper does not (its alpha 1e-4 with
+/// size 5 is alpha 5e-4 here).
+public final class LocalResponseNorm: Layer {
+    public let size: Int
+    public let alpha: Float
+    public let beta: Float
+    public let k: Float
+    private var input: Tensor?
+
+    public init(size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) {
+        precondition(size > 0, "LocalResponseNorm: size must be positive, got \(size)")
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+    }
+
+    public override var description: String { "LocalResponseNorm(size \(size), alpha \(alpha), beta \(beta), k \(k))" }
+
+    private func shape(of x: [Int]) -> FeatureMapShape {
+        precondition(x.count == 4, "\(description): expected an NCHW input, got \(x)")
+        return FeatureMapShape(batch: x[0], channels: x[1], height: x[2], width: x[3])
+    }
+
+    public override func outputShape(for inputShape: [Int]) -> [Int] { shape(of: inputShape).dimensions }
+
+    public override func forward(_ x: Tensor) -> Tensor {
+        let s = shape(of: x.shape)
+        input = x
+        let y = backend.localResponseNorm(x.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
+        return Tensor(shape: x.shape, data: y)
+    }
+
+    public override func backward(_ outputGradient: Tensor) -> Tensor {
+        let x = cached(input)
+        let s = shape(of: x.shape)
+        checkShape(outputGradient.shape, equals: x.shape, in: "\(description) backward")
+        let dx = backend.localResponseNormBackward(x.data, outputGradient: outputGradient.data, shape: s, size: size, alpha: alpha, beta: beta, k: k)
+        return Tensor(shape: x.shape, data: dx)
+    }
+}

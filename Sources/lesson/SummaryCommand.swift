@@ -1,0 +1,88 @@
+import ConvNetCore
+import Foundation
+
+enum SummaryCommand {
+    static let help = """
+    USAGE: lesson summary NAME [--batch N] [--depth D] [--json]
+           lesson summary --list
+
+    The layer table of a network at its published input size: each layer's output shape,
+    parameters and multiply-accumulates (MACs of convolutions and linear layers, the
+    convention of the ResNet paper and torchvision), then the totals beside the published
+    figures (Fixtures/torchvision-counts.json). Counted from shapes alone: no weights are
+    allocated, so even VGG-16 and ResNet-152 take milliseconds.
+
+    OPTIONS:
+      --batch N     batch size of the input (default 1; MACs scale with it)
+      --depth D     merge layers deeper than D into one row (1: one row per stage)
+      --json        print only {"parameters": P, "macs": M}
+      --list        every NAME, with one line about it
+      -h, --help    show this help
+    """
+
+    static func run(_ words: [String]) throws -> Int32 {
+        var args = try Arguments(words, command: "summary", valueOptions: ["batch", "depth"])
+        if args.flag("help") { print(help); return 0 }
+        let json = args.flag("json")
+        let list = args.flag("list")
+        let batch = try args.intOption("batch", default: 1)
+        let depth = try args.option("depth").map { text -> Int in
+            guard let d = Int(text), d >= 0 else { throw CommandError.usage("lesson summary: --depth expects a non-negative integer, got '\(text)'") }
+            return d
+        }
+        try args.finish()
+        if list {
+            for name in ModelZoo.names { print(try ModelZoo.describe(name)) }
+            return 0
+        }
+        guard let name = args.positionals.first else {
+            throw CommandError.usage("lesson summary: name a network (lesson summary --list shows them)")
+        }
+        if args.positionals.count > 1 { throw CommandError.usage("lesson summary: unexpected argument '\(args.positionals[1])'") }
+        guard batch > 0 else { throw CommandError.usage("lesson summary: --batch must be positive") }
+        let summary: ModelSummary
+        do { summary = try ModelZoo.summary(name, batch: batch) } catch {
+            throw CommandError(description: "lesson summary: \(error)")
+        }
+        if json {
+            print(summary.json)
+            return 0
+        }
+        print(try ModelZoo.describe(name))
+        print("")
+        print(summary.table(depth: depth))
+        if let published = publishedCounts()[name] {
+            let macs = published.macs * batch
+            let same = published.parameters == summary.parameters && macs == summary.macs
+            print("")
+            print("published (torchvision-counts.json): \(grouped(published.parameters)) parameters, \(grouped(macs)) MACs"
+                  + (same ? "  (both match)" : "  (MISMATCH)"))
+        }
+        return 0
+    }
+
+    /// The parameter counts and MACs of Fixtures/torchvision-counts.json, if it is there.
+    static func publishedCounts() -> [String: (parameters: Int, macs: Int)] {
+        guard let data = FileManager.default.contents(atPath: "Fixtures/torchvision-counts.json"),
+              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let models = root["models"] as? [String: [String: Any]] else { return [:] }
+        var result: [String: (Int, Int)] = [:]
+        for (name, entry) in models {
+            if let p = (entry["parameters"] as? NSNumber)?.intValue, let m = (entry["macs"] as? NSNumber)?.intValue {
+                result[name] = (p, m)
+            }
+        }
+        return result
+    }
+}
+
+/// 61706 -> "61,706".
+func grouped(_ n: Int) -> String {
+    let digits = String(abs(n))
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
+}
