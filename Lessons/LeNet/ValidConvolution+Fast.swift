@@ -27,6 +27,14 @@ import ConvNetCore
 // the cheap padding. For wide layers (VGG's 64 to 512 channels) it is the other way
 // round, which is why the core uses im2col + GEMM in general.
 //
+// C5 is the exception: its 5x5 filters are as large as its 5x5 input, so each output is
+// 1x1 and vectorising over output columns would fill 1 lane in 16. When f = n_H = n_W a
+// valid convolution IS a fully connected layer: y[n, o] = b[o] + sum_k w[o, k] x[n, k]
+// over the k = f*f*n_C values of the image (the same memory order in x and in w). So that
+// case runs as three small matrix products instead, vectorised over k (or over k and
+// four images or four filters at once), and its input gradient costs 48,000 MACs per image
+// instead of a full convolution of a 9x9x120 padded gradient.
+//
 // Backward, with the same loop:
 //  - dx is the FULL convolution of dy with the filters rotated by 180 degrees:
 //        dx[n, c, h, w] = sum_{o, u, v} w[o, c, u, v] * dy[n, o, h - u, w - v]
@@ -223,6 +231,119 @@ fileprivate func weightGradient(taps f: Int, channels: Int, filters: Int, height
     }
 }
 
+/// The valid convolution whose filters cover the whole input (`f = n_H = n_W`, output
+/// 1x1): a fully connected layer from the `k = n_C*f*f` values of each image to the
+/// `n_C'` outputs. `x` is `[m, k]`, `w` `[n_C', k]`, `y` and `dy` `[m, n_C']`.
+fileprivate enum WholeImageFilters {
+    /// Stores the first `live` of four vectors at `p`, `p + rowStride`, ...
+    @inline(__always)
+    static func storeRows(_ a0: V16, _ a1: V16, _ a2: V16, _ a3: V16, live: Int,
+                          _ p: UnsafeMutablePointer<Float>, rowStride: Int) {
+        store16(a0, p, count: 16)
+        if live > 1 { store16(a1, p + rowStride, count: 16) }
+        if live > 2 { store16(a2, p + 2 * rowStride, count: 16) }
+        if live > 3 { store16(a3, p + 3 * rowStride, count: 16) }
+    }
+
+    /// `y[n, o] = bias[o] + sum_k w[o, k] x[n, k]`: four filters per loaded input vector.
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                        _ y: UnsafeMutablePointer<Float>, images: Int, filters: Int, k: Int) {
+        let vectorEnd = k & ~15
+        Parallelism.forEachChunk(images) { _, range in
+            for n in range {
+                let xn = x + n * k
+                for o in stride(from: 0, to: filters, by: 4) {
+                    // Rows of the block past the last filter repeat it and are not stored.
+                    let w0 = w + o * k, w1 = w + min(o + 1, filters - 1) * k
+                    let w2 = w + min(o + 2, filters - 1) * k, w3 = w + min(o + 3, filters - 1) * k
+                    var a0 = V16(), a1 = V16(), a2 = V16(), a3 = V16()
+                    for i in stride(from: 0, to: vectorEnd, by: 16) {
+                        let xv = load16(xn + i)
+                        a0 = a0.addingProduct(xv, load16(w0 + i))
+                        a1 = a1.addingProduct(xv, load16(w1 + i))
+                        a2 = a2.addingProduct(xv, load16(w2 + i))
+                        a3 = a3.addingProduct(xv, load16(w3 + i))
+                    }
+                    var (s0, s1, s2, s3) = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
+                    for i in vectorEnd..<k {
+                        s0 += xn[i] * w0[i]; s1 += xn[i] * w1[i]
+                        s2 += xn[i] * w2[i]; s3 += xn[i] * w3[i]
+                    }
+                    let out = y + n * filters + o, live = min(4, filters - o)
+                    out[0] = s0 + (bias?[o] ?? 0)
+                    if live > 1 { out[1] = s1 + (bias?[o + 1] ?? 0) }
+                    if live > 2 { out[2] = s2 + (bias?[o + 2] ?? 0) }
+                    if live > 3 { out[3] = s3 + (bias?[o + 3] ?? 0) }
+                }
+            }
+        }
+    }
+
+    /// `dx[n, k] = sum_o dy[n, o] w[o, k]`: four images per loaded filter vector.
+    static func inputGradient(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                              images: Int, filters: Int, k: Int) {
+        let vectorEnd = k & ~15
+        Parallelism.forEachChunk((images + 3) / 4) { _, blocks in
+            for block in blocks {
+                let n = block * 4
+                let live = min(4, images - n)
+                let g0 = dy + n * filters, g1 = dy + (n + min(1, live - 1)) * filters
+                let g2 = dy + (n + min(2, live - 1)) * filters, g3 = dy + (n + min(3, live - 1)) * filters
+                for i in stride(from: 0, to: vectorEnd, by: 16) {
+                    var a0 = V16(), a1 = V16(), a2 = V16(), a3 = V16()
+                    for o in 0..<filters {
+                        let wv = load16(w + o * k + i)
+                        a0 = a0.addingProduct(wv, g0[o])
+                        a1 = a1.addingProduct(wv, g1[o])
+                        a2 = a2.addingProduct(wv, g2[o])
+                        a3 = a3.addingProduct(wv, g3[o])
+                    }
+                    storeRows(a0, a1, a2, a3, live: live, dx + n * k + i, rowStride: k)
+                }
+                for i in vectorEnd..<k {
+                    for j in 0..<live {
+                        var sum: Float = 0
+                        for o in 0..<filters { sum += dy[(n + j) * filters + o] * w[o * k + i] }
+                        dx[(n + j) * k + i] = sum
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dw[o, k] = sum_n dy[n, o] x[n, k]`: four filters per loaded input vector; threads
+    /// take blocks of filters, so each writes its own rows of `dw`.
+    static func weightGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+                               images: Int, filters: Int, k: Int) {
+        let vectorEnd = k & ~15
+        Parallelism.forEachChunk((filters + 3) / 4) { _, blocks in
+            for block in blocks {
+                let o = block * 4
+                let live = min(4, filters - o)
+                let (r0, r1, r2, r3) = (o, o + min(1, live - 1), o + min(2, live - 1), o + min(3, live - 1))
+                for i in stride(from: 0, to: vectorEnd, by: 16) {
+                    var a0 = V16(), a1 = V16(), a2 = V16(), a3 = V16()
+                    for n in 0..<images {
+                        let xv = load16(x + n * k + i), g = dy + n * filters
+                        a0 = a0.addingProduct(xv, g[r0])
+                        a1 = a1.addingProduct(xv, g[r1])
+                        a2 = a2.addingProduct(xv, g[r2])
+                        a3 = a3.addingProduct(xv, g[r3])
+                    }
+                    storeRows(a0, a1, a2, a3, live: live, dw + o * k + i, rowStride: k)
+                }
+                for i in vectorEnd..<k {
+                    for j in 0..<live {
+                        var sum: Float = 0
+                        for n in 0..<images { sum += dy[n * filters + o + j] * x[n * k + i] }
+                        dw[(o + j) * k + i] = sum
+                    }
+                }
+            }
+        }
+    }
+}
+
 extension Fast {
     /// The valid convolution of ``Naive/validConvolution(_:weight:bias:shape:)`` (same
     /// shapes, same numbers up to rounding), computed directly with SIMD over output
@@ -232,6 +353,19 @@ extension Fast {
         checkCount(x.count, equals: s.input.count, "x \(s.input)", in: "valid convolution")
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "valid convolution")
         if let bias { checkCount(bias.count, equals: s.filters, "bias [\(s.filters)]", in: "valid convolution") }
+        if s.outHeight == 1 && s.outWidth == 1 {                  // C5: a fully connected layer
+            return [Float](unsafeUninitializedCapacity: s.output.count) { y, initialized in
+                x.withUnsafeBufferPointer { x in
+                    weight.withUnsafeBufferPointer { w in
+                        withOptionalPointer(bias) { bias in
+                            WholeImageFilters.forward(x.baseAddress!, w.baseAddress!, bias, y.baseAddress!,
+                                                      images: s.input.batch, filters: s.filters, k: s.input.count / s.input.batch)
+                        }
+                    }
+                }
+                initialized = s.output.count
+            }
+        }
         let loop = DirectValidCorrelation(channels: s.input.channels, height: s.input.height, width: s.input.width,
                                           filters: s.filters, f: s.kernel)
         let packed = weight.withUnsafeBufferPointer { loop.packFilters($0.baseAddress!, rotated: false) }
@@ -270,6 +404,27 @@ extension Fast {
         let f = s.kernel
         let (nC, nH, nW, nC2, nH2, nW2) = (s.input.channels, s.input.height, s.input.width,
                                           s.filters, s.outHeight, s.outWidth)
+        if nH2 == 1 && nW2 == 1 {                                 // C5: a fully connected layer
+            var dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: weight.count)
+            let k = nC * nH * nW
+            x.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    dy.withUnsafeBufferPointer { dy in
+                        dx.withUnsafeMutableBufferPointer { dx in
+                            WholeImageFilters.inputGradient(dy.baseAddress!, w.baseAddress!, dx.baseAddress!,
+                                                            images: s.input.batch, filters: nC2, k: k)
+                        }
+                        dw.withUnsafeMutableBufferPointer { dw in
+                            WholeImageFilters.weightGradient(dy.baseAddress!, x.baseAddress!, dw.baseAddress!,
+                                                             images: s.input.batch, filters: nC2, k: k)
+                        }
+                    }
+                }
+            }
+            var db = [Float](repeating: 0, count: nC2)
+            for n in 0..<s.input.batch { for o in 0..<nC2 { db[o] += dy[n * nC2 + o] } }
+            return (dx, dw, db)
+        }
         // The input gradient: a valid correlation of dy (n_C' planes, padded by f - 1) with
         // n_C filters of n_C' channels, giving n_H x n_W.
         let full = DirectValidCorrelation(channels: nC2, height: nH2 + 2 * (f - 1), width: nW2 + 2 * (f - 1),

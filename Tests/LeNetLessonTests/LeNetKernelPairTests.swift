@@ -26,6 +26,7 @@ let convCases: [ConvCase] = [
     ConvCase(batch: 5, channels: 3, height: 6, width: 5, filters: 2, kernel: 1),
     ConvCase(batch: 2, channels: 4, height: 11, width: 17, filters: 9, kernel: 7),
     ConvCase(batch: 1, channels: 1, height: 5, width: 5, filters: 1, kernel: 5),     // one output
+    ConvCase(batch: 5, channels: 3, height: 3, width: 3, filters: 7, kernel: 3, bias: false), // 1x1, k = 27
 ]
 
 @Suite("LeNet's kernel pair: valid convolution")
