@@ -139,7 +139,13 @@ public enum LeNet5Lesson: Lesson {
             console.print("starting from the weights of \(url.path)")
         }
 
-        // 3. Training.
+        // 3. Training (the output directory first: a run should not fail after its work).
+        let out = options.outputDirectory
+        do {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        } catch {
+            throw LessonError("cannot create the output directory \(out.path): \(error.localizedDescription)")
+        }
         let p = plan.settings
         console.print("training on \(training.count) digits, \(validation.count) held out: \(p.epochs) epochs,"
                       + " batch \(p.batchSize), SGD lr \(p.learningRate) (/10 from epoch \(p.decayEpochs[0] + 1)),"
@@ -162,12 +168,6 @@ public enum LeNet5Lesson: Lesson {
         console.print(race.table + "\n")
 
         // 5. Pictures and weights.
-        let out = options.outputDirectory
-        do {
-            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        } catch {
-            throw LessonError("cannot create the output directory \(out.path): \(error.localizedDescription)")
-        }
         let curves = out.appendingPathComponent("training-curves.svg")
         let filters = out.appendingPathComponent("c1-filters.png")
         let maps = out.appendingPathComponent("feature-maps.png")

@@ -92,6 +92,7 @@ public func train(_ model: Layer, on trainingSet: DigitDataset, validation: Digi
         let batches = MiniBatches(count: trainingSet.count, batchSize: settings.batchSize, using: &generator)
         var lossSum = 0.0, correct = 0.0, seen = 0
         let start = Stopwatch.now()
+        var lastProgress = -1.0                                  // progress at most ten times a second
         for (step, indices) in batches.enumerated() {
             var x = gatherRows(trainingSet.images, indices)
             if settings.maxShift > 0 { x = randomlyShifted(x, by: settings.maxShift, fill: settings.background, using: &generator) }
@@ -99,7 +100,7 @@ public func train(_ model: Layer, on trainingSet: DigitDataset, validation: Digi
             let logits = model(x)
             let (loss, dLogits) = Loss.crossEntropy(logits, targets: labels)
             guard loss.isFinite else {
-                throw LessonError("training diverged: the loss became \(loss) at epoch \(epoch + 1), step \(step + 1) (try a smaller --lr)")
+                throw LessonError("training diverged: the loss became \(loss.isNaN ? "NaN" : "infinite") at epoch \(epoch + 1), step \(step + 1) (try a smaller --lr)")
             }
             model.zeroGradients()
             _ = model.backward(dLogits)
@@ -109,6 +110,8 @@ public func train(_ model: Layer, on trainingSet: DigitDataset, validation: Digi
             correct += Metrics.accuracy(logits, labels: labels) * Double(indices.count)
             seen += indices.count
             let elapsed = Stopwatch.now() - start
+            guard elapsed - lastProgress > 0.1 || step + 1 == batches.batchCount else { continue }
+            lastProgress = elapsed
             console.progress("epoch \(epoch + 1)/\(settings.epochs)  step \(step + 1)/\(batches.batchCount)"
                              + "  loss " + String(format: "%.3f", lossSum / Double(seen))
                              + "  acc " + String(format: "%.1f%%", 100 * correct / Double(seen))
