@@ -29,9 +29,9 @@ import Foundation
 // is tanh (the paper's was 1.7159 tanh(2a/3)), and the output is a linear layer with a
 // softmax cross-entropy loss (the paper's was 10 Euclidean RBF units with fixed 7x12
 // bitmap prototypes). And C3 sees all six S2 maps, unless asked for the paper's table:
-// in 1998 each C3 map saw only some S2 maps (Table I below), "to break the symmetry"
-// and keep the connections "within reasonable bounds": 1,516 parameters instead of
-// 2,416.
+// in 1998 each C3 map saw only some S2 maps (Table I, `LeNetPaper.tableI`), which
+// "keeps the number of connections within reasonable bounds" and "forces a break of
+// symmetry in the network": 1,516 parameters instead of 2,416.
 
 extension LeNet5 {
     /// The lesson's LeNet-5: the core's model (C3 fully connected, or the paper's table),

@@ -147,7 +147,8 @@ public enum LeNet5Lesson: Lesson {
             throw LessonError("cannot create the output directory \(out.path): \(error.localizedDescription)")
         }
         let p = plan.settings
-        console.print("training on \(training.count) digits, \(validation.count) held out: \(p.epochs) epochs,"
+        console.print("training on \(ModelSummary.grouped(training.count)) digits, \(ModelSummary.grouped(validation.count))"
+                      + " held out: \(p.epochs) epochs,"
                       + " batch \(p.batchSize), SGD lr \(p.learningRate) (/10 from epoch \(p.decayEpochs[0] + 1)),"
                       + " momentum \(p.momentum), weight decay \(p.weightDecay), shifts up to \(p.maxShift) pixels,"
                       + " \(plan.kernels.rawValue) kernels")
@@ -179,10 +180,11 @@ public enum LeNet5Lesson: Lesson {
                                                "split_seed": String(splitSeed), "seed": String(options.seed),
                                                "input": "32x32, (pixel/255 - 0.0784) / 0.784"])
         console.print("""
-        wrote \(curves.path)   loss and accuracy per epoch, training and held-out
-              \(filters.path)   the six learned 5x5 filters of C1
-              \(maps.path)   digit \(validation.labels[0]) at every stage: input, C1, S2, C3, S4, C5, F6, output
-              \(weights.path)   the weights (c1.weight, ..., output.bias)
+        wrote in \(out.path)/:
+          training-curves.svg   loss and accuracy per epoch, training and held-out
+          c1-filters.png        the six learned 5x5 filters of C1
+          feature-maps.png      a \(validation.labels[0]) at every stage: input, C1, S2, C3, S4, C5, F6, output
+          lenet5.safetensors    the weights (c1.weight, c1.bias, ..., output.bias)
         evaluate them: lesson run lenet --weights \(weights.path) --eval
         """)
 

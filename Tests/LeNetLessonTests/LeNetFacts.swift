@@ -128,6 +128,8 @@ struct LeNetFacts {
             let net = model()
             if setup == "lesson naive" { net.customKernels = LeNetKernels(.naive) }
             if setup == "core fast" { net.customKernels = nil }
+            let expected = ["lesson fast": "lenet-fast", "lesson naive": "lenet-naive", "core fast": "fast"][setup]!
+            #expect(net.namedLayers().allSatisfy { $0.layer.backend.name == expected }, "every layer runs \(expected)")
             let logits = net(x)
             net.zeroGradients()
             _ = net.backward(Loss.crossEntropy(logits, targets: labels).gradient)
