@@ -1,7 +1,9 @@
 /// A small, fast, seeded pseudo-random generator (SplitMix64), so that every run,
 /// initialisation, shuffle and dropout mask is reproducible from one `--seed`.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole state: `SeededGenerator(seed: g.state)` continues exactly where `g` is
+    /// (checkpoints save it so a resumed run shuffles as the uninterrupted one would).
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 

@@ -388,19 +388,24 @@ extension IM2ColConvolution {
 
 extension Fast {
     /// The convolution of ``Naive/conv2d(_:weight:bias:geometry:)`` (same shapes and
-    /// result), by im2col + GEMM; a 1x1 stride-1 unpadded convolution is a GEMM on the input.
+    /// result), by im2col + GEMM; a 1x1 stride-1 unpadded convolution is a GEMM on the
+    /// input; groups of few channels run the direct kernel of Convolution+FastGrouped.swift.
     public static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry) -> [Float] {
         let s = geometry
         s.validate()
         checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
         if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
-        let conv = IM2ColConvolution(s)
+        let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
         return [Float](unsafeUninitializedCapacity: s.outputShape.count) { y, initialized in
             x.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
                     IM2ColConvolution.withOptionalPointer(bias) { bias in
-                        conv.forward(x: x.baseAddress!, weight: w.baseAddress!, bias: bias, y: y.baseAddress!)
+                        if let grouped {
+                            grouped.forward(x: x.baseAddress!, weight: w.baseAddress!, bias: bias, y: y.baseAddress!)
+                        } else {
+                            IM2ColConvolution(s).forward(x: x.baseAddress!, weight: w.baseAddress!, bias: bias, y: y.baseAddress!)
+                        }
                     }
                 }
             }
@@ -409,30 +414,71 @@ extension Fast {
     }
 
     /// The gradients of ``Naive/conv2dBackward(_:weight:outputGradient:geometry:)``:
-    /// `dW += dY col^T` and `dx = col2im(W^T dY)` per image and group, `dbias = sum dy`.
+    /// `dW += dY col^T` and `dx = col2im(W^T dY)` per image and group, `dbias = sum dy`
+    /// (or the direct kernels of Convolution+FastGrouped.swift for groups of few channels).
     public static func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> (input: [Float], weight: [Float], bias: [Float]) {
         let s = geometry
         s.validate()
         checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward")
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward")
         checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward")
-        let conv = IM2ColConvolution(s)
-        var dx = [Float](repeating: 0, count: x.count)
-        var dw = [Float](repeating: 0, count: weight.count)
-        x.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
+        var dx: [Float]? = [Float](repeating: 0, count: x.count)
+        var dw: [Float]? = [Float](repeating: 0, count: weight.count)
+        convolutionBackward(s, x: x, weight: weight, dy: dy, dx: &dx, dw: &dw)
+        let dbias = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
+        return (dx!, dw!, dbias)
+    }
+
+    /// The input gradient alone: ``Naive/conv2dBackwardInput(weight:outputGradient:geometry:)``,
+    /// the first result of ``conv2dBackward(_:weight:outputGradient:geometry:)``.
+    public static func conv2dBackwardInput(weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> [Float] {
+        let s = geometry
+        s.validate()
+        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward input")
+        checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward input")
+        var dx: [Float]? = [Float](repeating: 0, count: s.inputShape.count)
+        var none: [Float]? = nil
+        convolutionBackward(s, x: nil, weight: weight, dy: dy, dx: &dx, dw: &none)
+        return dx!
+    }
+
+    /// The weight and bias gradients alone: ``Naive/conv2dBackwardWeight(_:outputGradient:geometry:)``,
+    /// the last two results of ``conv2dBackward(_:weight:outputGradient:geometry:)``.
+    public static func conv2dBackwardWeight(_ x: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> (weight: [Float], bias: [Float]) {
+        let s = geometry
+        s.validate()
+        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward weight")
+        checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward weight")
+        var none: [Float]? = nil
+        var dw: [Float]? = [Float](repeating: 0, count: s.weightCount)
+        convolutionBackward(s, x: x, weight: nil, dy: dy, dx: &none, dw: &dw)
+        let dbias = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
+        return (dw!, dbias)
+    }
+
+    /// Runs the backward kernel that suits `s` for the gradients asked for (non-nil `dx`
+    /// needs `weight`, non-nil `dw` needs `x`); both are overwritten.
+    static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
+                                    dx: inout [Float]?, dw: inout [Float]?) {
+        func withOptionalMutablePointer<R>(_ array: inout [Float]?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+            guard array != nil else { return body(nil) }
+            return array!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+        }
+        let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
+        IM2ColConvolution.withOptionalPointer(x) { x in
+            IM2ColConvolution.withOptionalPointer(weight) { w in
                 dy.withUnsafeBufferPointer { dy in
-                    dx.withUnsafeMutableBufferPointer { dx in
-                        dw.withUnsafeMutableBufferPointer { dw in
-                            conv.backward(x: x.baseAddress!, weight: w.baseAddress!, dy: dy.baseAddress!,
-                                          dx: dx.baseAddress!, dw: dw.baseAddress!)
+                    withOptionalMutablePointer(&dx) { dx in
+                        withOptionalMutablePointer(&dw) { dw in
+                            if let grouped {
+                                grouped.backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
+                            } else {
+                                IM2ColConvolution(s).backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
+                            }
                         }
                     }
                 }
             }
         }
-        let dbias = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
-        return (dx, dw, dbias)
     }
 }
-

@@ -1,0 +1,527 @@
+// The fast grouped convolution: a direct convolution for groups of few channels
+// (ResNeXt's 32 groups of 4 channels, depthwise convolutions with one channel a group).
+//
+// Why not im2col + GEMM here: a group of Cg = 4 input and Og = 4 output channels with a
+// 3x3 kernel is a GEMM with m = 4 and k = 36, far too small for a packed GEMM to pay
+// for its packing and for the 36 x (H*W) column matrix, which costs 9 times the input
+// in memory traffic for only 4 multiply-adds per copied element.
+//
+// The trick: compute every output channel of the group straight from the input, with
+// the group's outputs in registers. Two rewrites make the hot loop free of bounds tests
+// and of strides, so it is just vector loads, broadcasts and FMAs:
+//
+// 1. Polyphase, flattened input. Each input channel is copied, zero padding included,
+//    into sh*sw "phase planes": plane (a, b) holds the padded input's rows a, a+sh,
+//    a+2sh, ... and columns b, b+sw, ... (for stride 1 there is one plane: the padded
+//    image). Every phase plane has the same row length L = outW + (kw-1)/sw, and rows
+//    Hq = outH + (kh-1)/sh. Then kernel tap (u, v) of output (i, j) reads plane
+//    (u % sh, v % sw) at row i + u/sh, column j + v/sw. Flattening the output with the
+//    same row length L (position P = i*L + j), that read is at P + (u/sh)*L + v/sw:
+//    ONE constant offset per tap (c, u, v), whatever the stride. So output positions
+//    P, P+1, ..., P+15 read 16 consecutive input floats: a single unaligned vector load.
+//    The price: the (kw-1)/sw columns j >= outW of every flattened output row are
+//    computed and dropped (2 in 58 for ResNeXt's 56x56 rows), and a copy of the input.
+//
+// 2. Register blocking over output channels. The micro-kernel keeps 4 output channels x
+//    64 positions (16 SIMD16 accumulators, half the 32 zmm registers of AVX-512) and runs
+//    over the taps (c, u, v) of the group: per tap 4 vector loads of the input, 4
+//    broadcast weights, 16 FMAs. Each loaded input vector serves the 4 output channels,
+//    each weight 4 vectors. (MLAS's NCHWc direct convolution and oneDNN's blocked
+//    layouts get the same reuse by putting 8 or 16 channels in the vector lanes instead;
+//    with 4 channels a group that would leave lanes empty, so here the lanes run along
+//    the image and the channels are unrolled in registers.)
+//
+// Backward, with the same planes:
+// - dx is again a correlation, of the output gradient with the kernel (the transposed
+//   convolution): phase plane (a, b) of dx_pad at P gets w[o, c, u, v] * dy[o] at
+//   P - (u/sh)*L - v/sw, for the taps with u % sh = a and v % sw = b. dy is copied into
+//   flattened planes of row length L with zeros in front, in the dropped columns and
+//   after, so the same micro-kernel runs with "input" dy, "output" the dx channels, and
+//   negative offsets; the phase planes of dx are then scattered back into dx.
+// - dW[o, c, u, v] = sum_P dy[o][P] * x_plane[P + offset(c, u, v)]: dot products of
+//   the flattened dy (zero in the dropped columns, so they add nothing) with the shifted
+//   input planes, 4 output channels x 4 taps at a time (16 accumulators, 8 loads per 16
+//   FMAs), summed across the lanes at the end.
+//
+// Threads: the work is a list of (image, group) items (32 per image for ResNeXt), split
+// into contiguous runs over Parallelism.threadCount threads, each with its own
+// workspace allocated once per call (and, for dW, its own partial sum).
+
+/// The plan of one direct grouped convolution: sizes of the phase planes and the tap
+/// offsets (internal to the fast kernels).
+struct GroupedDirectConvolution {
+    let s: Conv2DGeometry
+    /// Channels per group (input `cg`, output `og`) and taps per output channel `k = cg*kh*kw`.
+    let cg: Int, og: Int, k: Int
+    let kh: Int, kw: Int, sh: Int, sw: Int
+    /// Rows `Hq = outH + (kh-1)/sh` and row length `L = outW + (kw-1)/sw` of a phase plane.
+    let rows: Int, width: Int
+    /// Floats of one phase plane (`Hq*L`).
+    let plane: Int
+    /// Flattened positions computed per output channel (`outH*L`) and per phase plane of
+    /// dx (`Hq*L`), rounded up to the micro-kernel's 64.
+    let outSpan: Int, inSpan: Int
+    /// Floats of the input phase planes of one group, with zero slack after them.
+    let xFloats: Int
+    /// The zeros before the data in a flattened dy plane, and the length of one plane.
+    let dyFront: Int, dyPlane: Int
+    /// Phase-plane rows `q` of row phase `a` that lie inside the image (`0 <= q*sh + a - ph < H`);
+    /// likewise columns `t` of column phase `b`.
+    let rowRange: [Range<Int>], columnRange: [Range<Int>]
+    /// Offset into the input phase planes of tap `(c, u, v)`, in the weight's order.
+    let forwardTaps: [Int]
+    /// Per phase `a*sw + b` of dx: the offsets into the flattened dy planes of its taps
+    /// `(o, u, v)` (`u % sh = a`, `v % sw = b`), and the taps themselves.
+    let inputTaps: [[Int]]
+    let inputTapIndices: [[(o: Int, u: Int, v: Int)]]
+
+    /// The largest channels per group for which `Fast.conv2d` uses this kernel instead
+    /// of im2col + GEMM.
+    static let maxChannelsPerGroup = 16
+
+    /// Whether `Fast.conv2d` and its gradients take this path for `geometry`.
+    static func applies(to geometry: Conv2DGeometry) -> Bool {
+        geometry.groups > 1 && geometry.inChannelsPerGroup <= maxChannelsPerGroup
+            && geometry.outChannelsPerGroup <= 4 * maxChannelsPerGroup
+    }
+
+    init(_ geometry: Conv2DGeometry) {
+        let g = geometry
+        let (cg, og) = (g.inChannelsPerGroup, g.outChannelsPerGroup)
+        let (kh, kw, sh, sw) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth)
+        let rows = g.outHeight + (kh - 1) / sh
+        let width = g.outWidth + (kw - 1) / sw
+        let plane = rows * width
+        let dyFront = (kh - 1) / sh * width + (kw - 1) / sw
+        let dyPlane = Self.roundUp(dyFront + plane + 64, 16)
+        s = g
+        (self.cg, self.og, k) = (cg, og, cg * kh * kw)
+        (self.kh, self.kw, self.sh, self.sw) = (kh, kw, sh, sw)
+        (self.rows, self.width, self.plane) = (rows, width, plane)
+        outSpan = Self.roundUp(g.outHeight * width, 64)
+        inSpan = Self.roundUp(plane, 64)
+        xFloats = cg * sh * sw * plane + width + 64
+        (self.dyFront, self.dyPlane) = (dyFront, dyPlane)
+        rowRange = (0..<sh).map {
+            IM2ColConvolution.validRange(offset: $0 - g.paddingHeight, stride: sh, input: g.inHeight, output: rows)
+        }
+        columnRange = (0..<sw).map {
+            IM2ColConvolution.validRange(offset: $0 - g.paddingWidth, stride: sw, input: g.inWidth, output: width)
+        }
+        var taps: [Int] = []
+        for c in 0..<cg {
+            for u in 0..<kh {
+                for v in 0..<kw { taps.append(((c * sh + u % sh) * sw + v % sw) * plane + u / sh * width + v / sw) }
+            }
+        }
+        forwardTaps = taps
+        var phaseTaps = [[(o: Int, u: Int, v: Int)]](repeating: [], count: sh * sw)
+        for o in 0..<og {
+            for u in 0..<kh {
+                for v in 0..<kw { phaseTaps[u % sh * sw + v % sw].append((o, u, v)) }
+            }
+        }
+        inputTapIndices = phaseTaps
+        inputTaps = phaseTaps.map { $0.map { $0.o * dyPlane + dyFront - $0.u / sh * width - $0.v / sw } }
+    }
+
+    static func roundUp(_ n: Int, _ m: Int) -> Int { (n + m - 1) / m * m }
+
+    /// Blocks of 4 channels, then single channels, covering `0..<count`.
+    static func channelBlocks(_ count: Int) -> [(first: Int, lanes: Int)] {
+        stride(from: 0, to: count / 4 * 4, by: 4).map { ($0, 4) } + (count / 4 * 4..<count).map { ($0, 1) }
+    }
+
+    /// Floats of one thread's stage: 4 channels of flattened outputs (or dx phase planes).
+    var stageFloats: Int { 4 * max(outSpan, inSpan) }
+
+    /// Runs `body(thread, items)` over contiguous runs of the `batch*groups` items, with a
+    /// zeroed workspace of `floats` floats per thread.
+    func forEachItemRun(workspace floats: Int,
+                        _ body: (_ thread: Int, _ items: Range<Int>, _ workspace: UnsafeMutablePointer<Float>) -> Void) {
+        Parallelism.forEachChunk(s.batch * s.groups) { t, items in
+            let workspace = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            workspace.initialize(repeating: 0, count: floats)
+            defer { workspace.deallocate() }
+            body(t, items, workspace)
+        }
+    }
+
+    // MARK: copies into and out of the phase planes
+
+    /// Writes the phase planes of the `cg` channels of one group (`x` points at its first
+    /// channel): plane `(c, a, b)`, row `q`, column `t` holds `x[c, q*sh + a - ph, t*sw + b - pw]`,
+    /// zero outside the image.
+    func fillInputPlanes(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let (inH, inW) = (s.inHeight, s.inWidth)
+        for c in 0..<cg {
+            let xc = x + c * inH * inW
+            for a in 0..<sh {
+                let valid = rowRange[a]
+                for b in 0..<sw {
+                    let p = dst + ((c * sh + a) * sw + b) * plane
+                    let columns = columnRange[b]
+                    p.update(repeating: 0, count: valid.lowerBound * width)
+                    (p + valid.upperBound * width).update(repeating: 0, count: (rows - valid.upperBound) * width)
+                    for q in valid {
+                        let row = p + q * width
+                        let src = xc + (q * sh + a - s.paddingHeight) * inW + b - s.paddingWidth  // src[t*sw]: column t
+                        row.update(repeating: 0, count: columns.lowerBound)
+                        if sw == 1 {
+                            (row + columns.lowerBound).update(from: src + columns.lowerBound, count: columns.count)
+                        } else {
+                            for t in columns { row[t] = src[t * sw] }
+                        }
+                        (row + columns.upperBound).update(repeating: 0, count: width - columns.upperBound)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the `og` channels of one group's output gradient (`dy` points at its first
+    /// channel) as flattened planes of row length L, `dyPlane` floats apart: `dyFront`
+    /// zeros, then each row followed by `L - outW` zeros, then zeros to the end.
+    func fillOutputGradientPlanes(_ dy: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let (outH, outW) = (s.outHeight, s.outWidth)
+        for o in 0..<og {
+            let p = dst + o * dyPlane
+            let src = dy + o * outH * outW
+            p.update(repeating: 0, count: dyFront)
+            for i in 0..<outH {
+                let row = p + dyFront + i * width
+                row.update(from: src + i * outW, count: outW)
+                (row + outW).update(repeating: 0, count: width - outW)
+            }
+            (p + dyFront + outH * width).update(repeating: 0, count: dyPlane - dyFront - outH * width)
+        }
+    }
+
+    // MARK: forward
+
+    /// `weight` regrouped for the micro-kernel: per group and block of output channels,
+    /// `[tap][lane]`, so that the block's weights of one tap are adjacent.
+    func packForwardWeights(_ weight: UnsafePointer<Float>) -> [Float] {
+        var packed = [Float](repeating: 0, count: s.weightCount)
+        for g in 0..<s.groups {
+            for (o0, lanes) in Self.channelBlocks(og) {
+                let base = (g * og + o0) * k
+                for t in 0..<k {
+                    for lane in 0..<lanes { packed[base + t * lanes + lane] = weight[base + lane * k + t] }
+                }
+            }
+        }
+        return packed
+    }
+
+    /// `y = conv(x, w) + bias`; `y` is fully overwritten.
+    func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 y: UnsafeMutablePointer<Float>) {
+        let packed = packForwardWeights(weight)
+        let blocks = Self.channelBlocks(og)
+        let (inPlane, outPlane) = (s.inHeight * s.inWidth, s.outHeight * s.outWidth)
+        let (outH, outW) = (s.outHeight, s.outWidth)
+        packed.withUnsafeBufferPointer { packed in
+            forwardTaps.withUnsafeBufferPointer { taps in
+                let (packed, taps) = (packed.baseAddress!, taps.baseAddress!)
+                forEachItemRun(workspace: xFloats + stageFloats) { _, items, workspace in
+                    let (planes, stage) = (workspace, workspace + xFloats)
+                    for item in items {
+                        let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                        fillInputPlanes(x + (n * s.inChannels + g * cg) * inPlane, into: planes)
+                        for (o0, lanes) in blocks {
+                            let w = packed + (g * og + o0) * k
+                            Self.correlate(lanes: lanes, input: planes, taps: taps, tapCount: k, weights: w,
+                                           output: stage, stride: outSpan, count: outSpan)
+                            for lane in 0..<lanes {                        // drop the extra columns, add the bias
+                                let o = g * og + o0 + lane
+                                let dst = y + (n * s.outChannels + o) * outPlane
+                                let b = bias?[o] ?? 0
+                                for i in 0..<outH {
+                                    Self.copy(stage + lane * outSpan + i * width, to: dst + i * outW, count: outW, adding: b)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: backward
+
+    /// `weight` regrouped for the dx micro-kernel: per phase, group and block of input
+    /// channels, `[tap][lane]` over the phase's taps `(o, u, v)`.
+    func packInputGradientWeights(_ weight: UnsafePointer<Float>) -> (packed: [Float], phaseBase: [Int]) {
+        var packed = [Float](repeating: 0, count: s.weightCount)
+        var phaseBase: [Int] = []
+        var base = 0
+        for phaseTaps in inputTapIndices {
+            phaseBase.append(base)
+            for g in 0..<s.groups {
+                for (c0, lanes) in Self.channelBlocks(cg) {
+                    for (t, tap) in phaseTaps.enumerated() {
+                        for lane in 0..<lanes {
+                            packed[base + c0 * phaseTaps.count + t * lanes + lane] =
+                                weight[(((g * og + tap.o) * cg + c0 + lane) * kh + tap.u) * kw + tap.v]
+                        }
+                    }
+                }
+                base += phaseTaps.count * cg
+            }
+        }
+        return (packed, phaseBase)
+    }
+
+    /// The gradients of `L = sum(y * dy)`: `dx` (overwritten, when given: needs `weight`)
+    /// and `dw` (overwritten, when given: needs `x`).
+    func backward(x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?, dy: UnsafePointer<Float>,
+                  dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+        precondition(dx == nil || weight != nil, "conv2d backward: the input gradient needs the weight")
+        precondition(dw == nil || x != nil, "conv2d backward: the weight gradient needs the input")
+        let (inH, inW, outH, outW) = (s.inHeight, s.inWidth, s.outHeight, s.outWidth)
+        let (inPlane, outPlane) = (inH * inW, outH * outW)
+        let weightCount = s.weightCount
+        let threads = max(1, min(Parallelism.threadCount, s.batch * s.groups))
+        // dx positions that no phase plane reaches (beyond the last window), or only one
+        // without taps (a stride larger than the kernel), stay zero.
+        let reachesAll = inH + s.paddingHeight <= rows * sh && inW + s.paddingWidth <= width * sw
+            && !inputTaps.contains(where: \.isEmpty)
+        let (dxPacked, phaseBase) = dx != nil ? packInputGradientWeights(weight!) : ([], [])
+        // Taps of dW padded to a multiple of 4 (the last one repeated; its results dropped).
+        let dwTaps = forwardTaps + [Int](repeating: forwardTaps.last!, count: Self.roundUp(k, 4) - k)
+        if let dw { dw.update(repeating: 0, count: weightCount) }
+        // Thread 0 accumulates into dw itself, the others into partials summed at the end.
+        let partials: UnsafeMutablePointer<Float>? =
+            dw != nil && threads > 1 ? .allocate(capacity: (threads - 1) * weightCount) : nil
+        partials?.initialize(repeating: 0, count: (threads - 1) * weightCount)
+        defer { partials?.deallocate() }
+        let cBlocks = Self.channelBlocks(cg), oBlocks = Self.channelBlocks(og)
+        let planesFloats = dw != nil ? xFloats : 0
+
+        dxPacked.withUnsafeBufferPointer { dxPacked in
+            dwTaps.withUnsafeBufferPointer { dwTaps in
+                forEachItemRun(workspace: planesFloats + og * dyPlane + stageFloats) { t, items, workspace in
+                    let (planes, dyPlanes, stage) = (workspace, workspace + planesFloats, workspace + planesFloats + og * dyPlane)
+                    let dwThread = t == 0 ? dw : partials.map { $0 + (t - 1) * weightCount }
+                    for item in items {
+                        let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                        fillOutputGradientPlanes(dy + (n * s.outChannels + g * og) * outPlane, into: dyPlanes)
+                        if let dwThread, let x {
+                            // dW[o, tap] += sum_P dy_flat[o][P] * planes[P + offset(tap)]
+                            fillInputPlanes(x + (n * s.inChannels + g * cg) * inPlane, into: planes)
+                            for (o0, lanes) in oBlocks {
+                                for t0 in stride(from: 0, to: k, by: 4) {
+                                    Self.dots(lanes: lanes, dy: dyPlanes + o0 * dyPlane + dyFront, dyStride: dyPlane,
+                                              x: planes, taps: dwTaps.baseAddress! + t0, count: outSpan,
+                                              into: dwThread + (g * og + o0) * k + t0, ldw: k, taps: min(4, k - t0))
+                                }
+                            }
+                        }
+                        if let dx {
+                            let dxg = dx + (n * s.inChannels + g * cg) * inPlane
+                            if !reachesAll { dxg.update(repeating: 0, count: cg * inPlane) }
+                            for a in 0..<sh {
+                                for b in 0..<sw {
+                                    let phase = a * sw + b
+                                    let (validRows, columns) = (rowRange[a], columnRange[b])
+                                    let tapCount = inputTaps[phase].count
+                                    if validRows.isEmpty || columns.isEmpty || tapCount == 0 { continue }
+                                    let packedBase = dxPacked.baseAddress! + phaseBase[phase] + g * tapCount * cg
+                                    inputTaps[phase].withUnsafeBufferPointer { taps in
+                                        for (c0, lanes) in cBlocks {
+                                            Self.correlate(lanes: lanes, input: dyPlanes, taps: taps.baseAddress!, tapCount: tapCount,
+                                                           weights: packedBase + c0 * tapCount, output: stage, stride: inSpan, count: inSpan)
+                                            for lane in 0..<lanes {          // scatter the phase plane into dx
+                                                let dxc = dxg + (c0 + lane) * inPlane
+                                                for q in validRows {
+                                                    let src = stage + lane * inSpan + q * width
+                                                    let dst = dxc + (q * sh + a - s.paddingHeight) * inW + b - s.paddingWidth
+                                                    if sw == 1 {
+                                                        (dst + columns.lowerBound).update(from: src + columns.lowerBound, count: columns.count)
+                                                    } else {
+                                                        for t in columns { dst[t * sw] = src[t] }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let dw, let partials {                               // dw += the other threads' partials
+            for t in 0..<threads - 1 {
+                IM2ColConvolution.addInPlace(dw, partials + t * weightCount, count: weightCount)
+            }
+        }
+    }
+}
+
+// MARK: micro-kernels
+
+extension GroupedDirectConvolution {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+    }
+
+    /// `dst[i] = src[i] + value` for `i < count`.
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int, adding value: Float) {
+        let splat = SIMD16<Float>(repeating: value)
+        var i = 0
+        while i + 16 <= count {
+            store(load(src + i) + splat, dst + i)
+            i += 16
+        }
+        while i < count { dst[i] = src[i] + value; i += 1 }
+    }
+
+    /// `output[lane*stride + P] = sum_t weights[t*lanes + lane] * input[taps[t] + P]` for
+    /// `P < count` (a multiple of 64) and `lanes` 4 or 1.
+    @inline(__always)
+    static func correlate(lanes: Int, input: UnsafePointer<Float>, taps: UnsafePointer<Int>, tapCount: Int,
+                          weights: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stride: Int, count: Int) {
+        if lanes == 4 {
+            correlate4(input: input, taps: taps, tapCount: tapCount, weights: weights, output: output, stride: stride, count: count)
+        } else {
+            correlate1(input: input, taps: taps, tapCount: tapCount, weights: weights, output: output, count: count)
+        }
+    }
+
+    /// The 4-channel micro-kernel: 4 channels x 64 positions in 16 accumulators.
+    static func correlate4(input: UnsafePointer<Float>, taps: UnsafePointer<Int>, tapCount: Int,
+                           weights: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stride: Int, count: Int) {
+        var p = 0
+        while p < count {
+            var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>(), c03 = SIMD16<Float>()
+            var c10 = SIMD16<Float>(), c11 = SIMD16<Float>(), c12 = SIMD16<Float>(), c13 = SIMD16<Float>()
+            var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c22 = SIMD16<Float>(), c23 = SIMD16<Float>()
+            var c30 = SIMD16<Float>(), c31 = SIMD16<Float>(), c32 = SIMD16<Float>(), c33 = SIMD16<Float>()
+            let base = input + p
+            var w = weights
+            for t in 0..<tapCount {
+                let src = base + taps[t]
+                let x0 = load(src), x1 = load(src + 16), x2 = load(src + 32), x3 = load(src + 48)
+                let w0 = SIMD16<Float>(repeating: w[0])
+                c00.addProduct(x0, w0); c01.addProduct(x1, w0); c02.addProduct(x2, w0); c03.addProduct(x3, w0)
+                let w1 = SIMD16<Float>(repeating: w[1])
+                c10.addProduct(x0, w1); c11.addProduct(x1, w1); c12.addProduct(x2, w1); c13.addProduct(x3, w1)
+                let w2 = SIMD16<Float>(repeating: w[2])
+                c20.addProduct(x0, w2); c21.addProduct(x1, w2); c22.addProduct(x2, w2); c23.addProduct(x3, w2)
+                let w3 = SIMD16<Float>(repeating: w[3])
+                c30.addProduct(x0, w3); c31.addProduct(x1, w3); c32.addProduct(x2, w3); c33.addProduct(x3, w3)
+                w += 4
+            }
+            let o0 = output + p, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride
+            store(c00, o0); store(c01, o0 + 16); store(c02, o0 + 32); store(c03, o0 + 48)
+            store(c10, o1); store(c11, o1 + 16); store(c12, o1 + 32); store(c13, o1 + 48)
+            store(c20, o2); store(c21, o2 + 16); store(c22, o2 + 32); store(c23, o2 + 48)
+            store(c30, o3); store(c31, o3 + 16); store(c32, o3 + 32); store(c33, o3 + 48)
+            p += 64
+        }
+    }
+
+    /// The 1-channel micro-kernel: 128 positions in 8 accumulators (64 at the end).
+    static func correlate1(input: UnsafePointer<Float>, taps: UnsafePointer<Int>, tapCount: Int,
+                           weights: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int) {
+        var p = 0
+        while p + 128 <= count {
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+            var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+            let base = input + p
+            for t in 0..<tapCount {
+                let src = base + taps[t]
+                let w = SIMD16<Float>(repeating: weights[t])
+                c0.addProduct(load(src), w); c1.addProduct(load(src + 16), w)
+                c2.addProduct(load(src + 32), w); c3.addProduct(load(src + 48), w)
+                c4.addProduct(load(src + 64), w); c5.addProduct(load(src + 80), w)
+                c6.addProduct(load(src + 96), w); c7.addProduct(load(src + 112), w)
+            }
+            let o = output + p
+            store(c0, o); store(c1, o + 16); store(c2, o + 32); store(c3, o + 48)
+            store(c4, o + 64); store(c5, o + 80); store(c6, o + 96); store(c7, o + 112)
+            p += 128
+        }
+        if p < count {                                          // count is a multiple of 64
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+            let base = input + p
+            for t in 0..<tapCount {
+                let src = base + taps[t]
+                let w = SIMD16<Float>(repeating: weights[t])
+                c0.addProduct(load(src), w); c1.addProduct(load(src + 16), w)
+                c2.addProduct(load(src + 32), w); c3.addProduct(load(src + 48), w)
+            }
+            let o = output + p
+            store(c0, o); store(c1, o + 16); store(c2, o + 32); store(c3, o + 48)
+        }
+    }
+
+    /// `dw[l*ldw + t] += sum_{P < count} dy[l*dyStride + P] * x[taps[t] + P]` for the
+    /// `lanes` (4 or 1) output channels and the first `taps` of 4 taps (the others are
+    /// computed and dropped); `count` is a multiple of 64.
+    @inline(__always)
+    static func dots(lanes: Int, dy: UnsafePointer<Float>, dyStride: Int, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
+                     count: Int, into dw: UnsafeMutablePointer<Float>, ldw: Int, taps valid: Int) {
+        if lanes == 4 {
+            dots4x4(dy: dy, dyStride: dyStride, x: x, taps: taps, count: count, into: dw, ldw: ldw, taps: valid)
+        } else {
+            dots1x4(dy: dy, x: x, taps: taps, count: count, into: dw, taps: valid)
+        }
+    }
+
+    static func dots4x4(dy: UnsafePointer<Float>, dyStride: Int, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
+                        count: Int, into dw: UnsafeMutablePointer<Float>, ldw: Int, taps valid: Int) {
+        let y0 = dy, y1 = y0 + dyStride, y2 = y1 + dyStride, y3 = y2 + dyStride
+        let x0 = x + taps[0], x1 = x + taps[1], x2 = x + taps[2], x3 = x + taps[3]
+        var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+        var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+        var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+        var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+        var p = 0
+        while p < count {
+            let v0 = load(x0 + p), v1 = load(x1 + p), v2 = load(x2 + p), v3 = load(x3 + p)
+            let d0 = load(y0 + p)
+            a00.addProduct(d0, v0); a01.addProduct(d0, v1); a02.addProduct(d0, v2); a03.addProduct(d0, v3)
+            let d1 = load(y1 + p)
+            a10.addProduct(d1, v0); a11.addProduct(d1, v1); a12.addProduct(d1, v2); a13.addProduct(d1, v3)
+            let d2 = load(y2 + p)
+            a20.addProduct(d2, v0); a21.addProduct(d2, v1); a22.addProduct(d2, v2); a23.addProduct(d2, v3)
+            let d3 = load(y3 + p)
+            a30.addProduct(d3, v0); a31.addProduct(d3, v1); a32.addProduct(d3, v2); a33.addProduct(d3, v3)
+            p += 16
+        }
+        let s0 = SIMD4(a00.sum(), a01.sum(), a02.sum(), a03.sum()), s1 = SIMD4(a10.sum(), a11.sum(), a12.sum(), a13.sum())
+        let s2 = SIMD4(a20.sum(), a21.sum(), a22.sum(), a23.sum()), s3 = SIMD4(a30.sum(), a31.sum(), a32.sum(), a33.sum())
+        for t in 0..<valid {
+            dw[t] += s0[t]; dw[ldw + t] += s1[t]; dw[2 * ldw + t] += s2[t]; dw[3 * ldw + t] += s3[t]
+        }
+    }
+
+    static func dots1x4(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
+                        count: Int, into dw: UnsafeMutablePointer<Float>, taps valid: Int) {
+        let x0 = x + taps[0], x1 = x + taps[1], x2 = x + taps[2], x3 = x + taps[3]
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+        var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
+        var p = 0
+        while p < count {                                       // two positions' vectors per step
+            let d = load(dy + p), e = load(dy + p + 16)
+            a0.addProduct(d, load(x0 + p)); a1.addProduct(d, load(x1 + p))
+            a2.addProduct(d, load(x2 + p)); a3.addProduct(d, load(x3 + p))
+            b0.addProduct(e, load(x0 + p + 16)); b1.addProduct(e, load(x1 + p + 16))
+            b2.addProduct(e, load(x2 + p + 16)); b3.addProduct(e, load(x3 + p + 16))
+            p += 32
+        }
+        let sums = SIMD4((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
+        for t in 0..<valid { dw[t] += sums[t] }
+    }
+}
