@@ -45,11 +45,21 @@ open class Layer: CustomStringConvertible {
         didSet { for child in children { child.layer.kernels = kernels } }
     }
 
+    /// Kernels that replace those `kernels` chooses, in this layer and every child: how a
+    /// lesson runs a model on its own kernel pair (LeNet's direct 5x5 convolution), with
+    /// everything it does not specialise delegated to ``FastKernels`` or ``NaiveKernels``.
+    /// Nil (the default): `kernels` decides.
+    public var customKernels: (any KernelBackend)? {
+        didSet { for child in children { child.layer.customKernels = customKernels } }
+    }
+
     public init() {}
 
-    /// The kernels of `kernels`, behind one interface: `backend.conv2d(…)` runs
-    /// ``Fast/conv2d(_:weight:bias:geometry:)`` or its naive twin.
-    public var backend: KernelBackend { kernels == .fast ? FastKernels() : NaiveKernels() }
+    /// The kernels of `customKernels`, else of `kernels`, behind one interface:
+    /// `backend.conv2d(…)` runs ``Fast/conv2d(_:weight:bias:geometry:)`` or its naive twin.
+    public var backend: KernelBackend {
+        customKernels ?? (kernels == .fast ? FastKernels() : NaiveKernels())
+    }
 
     /// A one-line description of the layer and its configuration, e.g.
     /// `Conv2d(3, 64, kernel 7x7, stride 2, padding 3, bias false)`.
@@ -122,6 +132,7 @@ open class Layer: CustomStringConvertible {
                      "\(description): a child named \(name) is already registered")
         layer.isTraining = isTraining
         layer.kernels = kernels
+        layer.customKernels = customKernels
         children.append((name, layer))
         return layer
     }
