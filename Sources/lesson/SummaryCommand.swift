@@ -16,6 +16,8 @@ enum SummaryCommand {
       --batch N     batch size of the input (default 1; MACs scale with it)
       --depth D     merge layers deeper than D into one row (1: one row per stage)
       --json        print only {"parameters": P, "macs": M}
+      --time        also build the network with seeded He weights and time a forward
+                    pass (eval mode, fast kernels) on a random input of that size
       --list        every NAME, with one line about it
       -h, --help    show this help
     """
@@ -25,6 +27,7 @@ enum SummaryCommand {
         if args.flag("help") { print(help); return 0 }
         let json = args.flag("json")
         let list = args.flag("list")
+        let time = args.flag("time")
         let batch = try args.intOption("batch", default: 1)
         let depth = try args.option("depth").map { text -> Int in
             guard let d = Int(text), d >= 0 else { throw CommandError.usage("lesson summary: --depth expects a non-negative integer, got '\(text)'") }
@@ -58,7 +61,22 @@ enum SummaryCommand {
             print("published (torchvision-counts.json): \(grouped(published.parameters)) parameters, \(grouped(macs)) MACs"
                   + (same ? "  (both match)" : "  (MISMATCH)"))
         }
+        if time { try timeForward(name, summary: summary) }
         return 0
+    }
+
+    /// Builds the network with seeded weights and times a forward pass on a random input.
+    static func timeForward(_ name: String, summary: ModelSummary) throws {
+        let model = try ModelZoo.build(name).initialize(seed: 1)
+        model.eval()
+        var g = SeededGenerator(seed: 2)
+        let x = Tensor.randomNormal(summary.inputShape, using: &g)
+        var logits = Tensor.zeros([0])
+        let seconds = Stopwatch.medianSeconds(samples: 3, target: 0.05) { logits = model(x) }
+        let finite = logits.data.allSatisfy(\.isFinite)
+        print("")
+        print("forward pass (eval, fast kernels, \(Parallelism.threadCount) threads): \(format(seconds * 1e3, 1)) ms for input \(summary.inputShape), "
+              + "\(format(2 * Double(summary.macs) / seconds / 1e9, 1)) GFLOP/s; logits \(logits.shape)\(finite ? "" : " (NOT FINITE)")")
     }
 
     /// The parameter counts and MACs of Fixtures/torchvision-counts.json, if it is there.

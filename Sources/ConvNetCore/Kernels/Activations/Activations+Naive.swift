@@ -2,6 +2,8 @@ import Foundation
 
 extension Naive {
     /// Rectified linear unit, elementwise: `y[i] = max(x[i], 0)`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func relu<T: BinaryFloatingPoint>(_ x: [T]) -> [T] {
         var y = [T](repeating: 0, count: x.count)
         for i in x.indices {                       // every element on its own
@@ -12,6 +14,8 @@ extension Naive {
 
     /// Gradient of `L = sum(relu(x) * dy)`: `dx[i] = dy[i]` where `x[i] > 0`, else 0
     /// (PyTorch's choice: the gradient at exactly 0 is 0).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func reluBackward<T: BinaryFloatingPoint>(_ x: [T], outputGradient dy: [T]) -> [T] {
         checkCount(dy.count, equals: x.count, "dy", in: "reluBackward")
         var dx = [T](repeating: 0, count: x.count)
@@ -22,6 +26,8 @@ extension Naive {
     }
 
     /// Hyperbolic tangent, elementwise: `y[i] = tanh(x[i])`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func tanh<T: BinaryFloatingPoint>(_ x: [T]) -> [T] {
         var y = [T](repeating: 0, count: x.count)
         for i in x.indices {
@@ -31,6 +37,8 @@ extension Naive {
     }
 
     /// Gradient of `L = sum(tanh(x) * dy)`: `dx[i] = dy[i] * (1 - tanh(x[i])^2)`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func tanhBackward<T: BinaryFloatingPoint>(_ x: [T], outputGradient dy: [T]) -> [T] {
         checkCount(dy.count, equals: x.count, "dy", in: "tanhBackward")
         var dx = [T](repeating: 0, count: x.count)
@@ -42,6 +50,8 @@ extension Naive {
     }
 
     /// Logistic sigmoid, elementwise: `y[i] = 1 / (1 + e^(-x[i]))`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func sigmoid<T: BinaryFloatingPoint>(_ x: [T]) -> [T] {
         var y = [T](repeating: 0, count: x.count)
         for i in x.indices {
@@ -51,6 +61,8 @@ extension Naive {
     }
 
     /// Gradient of `L = sum(sigmoid(x) * dy)`: `dx[i] = dy[i] * s (1 - s)`, `s = sigmoid(x[i])`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func sigmoidBackward<T: BinaryFloatingPoint>(_ x: [T], outputGradient dy: [T]) -> [T] {
         checkCount(dy.count, equals: x.count, "dy", in: "sigmoidBackward")
         var dx = [T](repeating: 0, count: x.count)

@@ -2,6 +2,8 @@ extension Naive {
     /// Concatenation of NCHW feature maps along channels, PyTorch's `torch.cat(parts, dim=1)`:
     /// part `k` is `[N, C_k, H, W]` (`spatial = H * W`), the result `[N, sum C_k, H, W]`
     /// with `y[n, off_k + c, p] = part_k[n, c, p]`, `off_k = C_0 + ... + C_(k-1)`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func concatenateChannels<T: BinaryFloatingPoint>(_ parts: [[T]], channels: [Int], batch: Int, spatial: Int) -> [T] {
         checkConcat(parts.map(\.count), channels: channels, batch: batch, spatial: spatial)
         let total = channels.reduce(0, +)
@@ -22,6 +24,8 @@ extension Naive {
 
     /// Gradient of `L = sum(concat(parts) * dy)` for each part: the channel slices of
     /// dy, `dpart_k[n, c, p] = dy[n, off_k + c, p]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func concatenateChannelsBackward<T: BinaryFloatingPoint>(outputGradient dy: [T], channels: [Int], batch: Int, spatial: Int) -> [[T]] {
         checkConcat(nil, channels: channels, batch: batch, spatial: spatial)
         let total = channels.reduce(0, +)

@@ -404,7 +404,8 @@ extension Fast {
                         if let grouped {
                             grouped.forward(x: x.baseAddress!, weight: w.baseAddress!, bias: bias, y: y.baseAddress!)
                         } else {
-                            IM2ColConvolution(s).forward(x: x.baseAddress!, weight: w.baseAddress!, bias: bias, y: y.baseAddress!)
+                            ImplicitGEMMConvolution(s).forward(x: x.baseAddress!, weight: w.baseAddress!, y: y.baseAddress!,
+                                                               epilogue: ConvEpilogue(bias: bias, residual: nil, relu: false))
                         }
                     }
                 }

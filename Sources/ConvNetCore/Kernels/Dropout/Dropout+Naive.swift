@@ -2,6 +2,8 @@ extension Naive {
     /// Inverted dropout with a given keep mask, as PyTorch's `F.dropout` in training:
     /// `y[i] = x[i] * keep[i] / (1 - p)`, so the expected value of every unit is
     /// unchanged and inference needs no rescaling. `p == 1` drops everything (y = 0).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func dropout<T: BinaryFloatingPoint>(_ x: [T], keepMask: [Bool], probability: T) -> [T] {
         checkCount(keepMask.count, equals: x.count, "keepMask", in: "dropout")
         checkDropoutProbability(probability)
@@ -17,6 +19,8 @@ extension Naive {
 
     /// Gradient of `L = sum(dropout(x) * dy)`: the same mask and scale applied to dy,
     /// `dx[i] = dy[i] * keep[i] / (1 - p)`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func dropoutBackward<T: BinaryFloatingPoint>(outputGradient dy: [T], keepMask: [Bool], probability: T) -> [T] {
         checkCount(keepMask.count, equals: dy.count, "keepMask", in: "dropoutBackward")
         checkDropoutProbability(probability)

@@ -2,6 +2,8 @@ extension Naive {
     /// Fully connected layer, PyTorch's `nn.Linear`: x is `[N, I]`, weight `[O, I]`,
     /// bias `[O]` (or none), y is `[N, O]` with
     /// `y[n, o] = b[o] + sum_i x[n, i] * W[o, i]`, i.e. `y = x W^T + b`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func linear<T: BinaryFloatingPoint>(_ x: [T], weight: [T], bias: [T]?, batch: Int, inFeatures: Int, outFeatures: Int) -> [T] {
         checkLinear(x: x.count, weight: weight.count, bias: bias?.count, batch: batch,
                     inFeatures: inFeatures, outFeatures: outFeatures)
@@ -20,6 +22,8 @@ extension Naive {
 
     /// Gradients of `L = sum(y * dy)` for `y = x W^T + b` (dy is `[N, O]`):
     /// `dx = dy W` (`[N, I]`), `dW = dy^T x` (`[O, I]`), `db[o] = sum_n dy[n, o]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func linearBackward<T: BinaryFloatingPoint>(_ x: [T], weight: [T], outputGradient dy: [T], batch: Int, inFeatures: Int, outFeatures: Int) -> (input: [T], weight: [T], bias: [T]) {
         checkLinear(x: x.count, weight: weight.count, bias: nil, batch: batch,
                     inFeatures: inFeatures, outFeatures: outFeatures)

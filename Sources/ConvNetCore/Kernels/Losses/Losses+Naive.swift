@@ -6,6 +6,8 @@ extension Naive {
     /// `loss = (1/N) sum_n [log sum_c e^(z[n, c]) - z[n, t_n]]` computed stably as
     /// `m_n + log sum_c e^(z[n, c] - m_n) - z[n, t_n]` with `m_n = max_c z[n, c]`;
     /// gradient `dz[n, c] = (softmax(z[n])[c] - [c == t_n]) / N`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func softmaxCrossEntropy<T: BinaryFloatingPoint>(logits: [T], targets: [Int], classes: Int) -> (loss: T, logitsGradient: [T]) {
         let batch = targets.count
         checkClassification(logits.count, batch: batch, classes: classes, in: "softmaxCrossEntropy")
@@ -34,6 +36,8 @@ extension Naive {
     /// `loss = T^2 (1/N) sum_n sum_c p_t (log p_t - log p_s)` (= T^2 times the batch mean
     /// of KL(p_t || p_s), PyTorch's `kl_div(log p_s, p_t, reduction="batchmean") * T^2`);
     /// gradient for the student only: `ds = (T / N) (p_s - p_t)`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func distillationKL<T: BinaryFloatingPoint>(student: [T], teacher: [T], classes: Int, temperature: T) -> (loss: T, studentGradient: [T]) {
         checkCount(teacher.count, equals: student.count, "teacher", in: "distillationKL")
         precondition(classes > 0 && student.count % classes == 0,

@@ -19,6 +19,8 @@ extension Naive {
     /// The returned variance is the biased one (divided by M), the one used to normalise.
     /// (PyTorch's running variance update uses the unbiased M/(M-1) version; that is the
     /// layer's business.)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func batchNormTraining<T: BinaryFloatingPoint>(_ x: [T], weight: [T], bias: [T], shape s: FeatureMapShape,
                                                                  epsilon: T) -> (output: [T], mean: [T], variance: [T]) {
         checkBatchNorm(shape: s, x: x.count, perChannel: [("weight", weight.count), ("bias", bias.count)],
@@ -63,6 +65,8 @@ extension Naive {
     ///
     /// (which simplifies to `weight/s * (dy - dbias/M - xhat * dweight/M)`).
     /// `x`, `dy` and `input` are `[N, C, H, W]`; `weight` and `bias` are `[C]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func batchNormTrainingBackward<T: BinaryFloatingPoint>(_ x: [T], weight: [T], outputGradient dy: [T],
                                                                          shape s: FeatureMapShape, epsilon: T)
         -> (input: [T], weight: [T], bias: [T]) {
@@ -100,6 +104,8 @@ extension Naive {
     ///     y = weight_c * (x - runningMean_c) / sqrt(runningVariance_c + epsilon) + bias_c
     ///
     /// an affine map per channel. `x` and the output are `[N, C, H, W]`, the rest `[C]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func batchNormInference<T: BinaryFloatingPoint>(_ x: [T], weight: [T], bias: [T], runningMean: [T],
                                                                   runningVariance: [T], shape s: FeatureMapShape,
                                                                   epsilon: T) -> [T] {
@@ -125,6 +131,8 @@ extension Naive {
     ///
     ///     dx = dy * weight_c / sqrt(var_c + epsilon)
     ///     dweight_c = sum dy * xhat       dbias_c = sum dy
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func batchNormInferenceBackward<T: BinaryFloatingPoint>(_ x: [T], weight: [T], runningMean: [T],
                                                                           runningVariance: [T], outputGradient dy: [T],
                                                                           shape s: FeatureMapShape, epsilon: T)

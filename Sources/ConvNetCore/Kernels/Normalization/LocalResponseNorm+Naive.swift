@@ -26,6 +26,8 @@ extension Naive {
     /// `alpha / size` (paper: n = 5, alpha = 1e-4, beta = 0.75, k = 2 is PyTorch
     /// `size: 5, alpha: 5e-4, beta: 0.75, k: 2`). An even `size` makes the window lean
     /// towards lower channels, as in PyTorch.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func localResponseNorm<T: BinaryFloatingPoint>(_ x: [T], shape s: FeatureMapShape, size: Int,
                                                                  alpha: T, beta: T, k: T) -> [T] {
         checkLRN(size: size, shape: s, in: "local_response_norm")
@@ -57,6 +59,8 @@ extension Naive {
     ///            - (2 * alpha * beta / size) * a_j * sum_c dy_c * a_c * D_c^(-beta - 1)
     ///
     /// `x`, `dy` and the result are `[N, C, H, W]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func localResponseNormBackward<T: BinaryFloatingPoint>(_ x: [T], outputGradient dy: [T],
                                                                          shape s: FeatureMapShape, size: Int,
                                                                          alpha: T, beta: T, k: T) -> [T] {

@@ -12,6 +12,8 @@ extension Naive {
     /// over the cells of the window that lie inside the input: padding cells never win
     /// (they count as -infinity). In ceil mode the last window may hang over the bottom or
     /// right edge; it is clipped the same way. A NaN in a window wins, as in PyTorch.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func maxPool2d<T: BinaryFloatingPoint>(_ x: [T], geometry g: Pool2DGeometry) -> [T] {
         g.validate()
         checkCount(x.count, equals: g.input.count, "x", in: "max_pool2d")
@@ -36,6 +38,8 @@ extension Naive {
     /// The winner is the first maximum in row-major scan order of the window (strictly
     /// greater replaces), so among tied cells the top-left one gets the gradient, as in
     /// PyTorch. `dy` is `[N, C, OH, OW]`, the result `[N, C, H, W]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func maxPool2dBackward<T: BinaryFloatingPoint>(_ x: [T], outputGradient dy: [T],
                                                                  geometry g: Pool2DGeometry) -> [T] {
         g.validate()
@@ -56,6 +60,8 @@ extension Naive {
 
     /// The offset `ih * W + iw` inside its plane of the winning cell of one window: the
     /// first maximum of the window's real cells in row-major order (a NaN wins).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     static func maxPoolArgmax<T: BinaryFloatingPoint>(_ x: [T], plane: Int, row r: Int, column q: Int,
                                                       geometry g: Pool2DGeometry) -> Int {
         let (h, w) = (g.input.height, g.input.width)
@@ -104,6 +110,8 @@ extension Naive {
     /// on both sides), `D = (min(hs + kh, H + ph) - hs) * (min(ws + kw, W + pw) - ws)`, so
     /// padding cells count but the overhang of a ceil-mode window does not; without it,
     /// `D` is the number of real input cells in the window. Padding contributes zeros.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func avgPool2d<T: BinaryFloatingPoint>(_ x: [T], geometry g: Pool2DGeometry,
                                                          countIncludePad: Bool) -> [T] {
         g.validate()
@@ -137,6 +145,8 @@ extension Naive {
     ///     dx[n, c, ih, iw] = sum_{windows (oh, ow) containing (ih, iw)} dy[n, c, oh, ow] / D(oh, ow).
     ///
     /// `dy` is `[N, C, OH, OW]`, the result `[N, C, H, W]` (`geometry.input`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func avgPool2dBackward<T: BinaryFloatingPoint>(outputGradient dy: [T], geometry g: Pool2DGeometry,
                                                                  countIncludePad: Bool) -> [T] {
         g.validate()
@@ -181,6 +191,8 @@ extension Naive {
     /// `(i, j)` is the mean of the rows `[floor(i*H/oh), ceil((i+1)*H/oh))` and the columns
     /// `[floor(j*W/ow), ceil((j+1)*W/ow))`. Windows may overlap when the sizes do not divide.
     /// With `outputSize == (1, 1)` it is global average pooling.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func adaptiveAvgPool2d<T: BinaryFloatingPoint>(_ x: [T], input: FeatureMapShape,
                                                                  outputSize: (height: Int, width: Int)) -> [T] {
         checkAdaptive(input: input, outputSize: outputSize, in: "adaptive_avg_pool2d")
@@ -204,6 +216,8 @@ extension Naive {
     /// The gradient of ``adaptiveAvgPool2d(_:input:outputSize:)``: each cell of window
     /// `(i, j)` receives `dy[i, j] / (window rows * window columns)`. `dy` is
     /// `[N, C, oh, ow]`, the result `[N, C, H, W]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func adaptiveAvgPool2dBackward<T: BinaryFloatingPoint>(outputGradient dy: [T], input: FeatureMapShape,
                                                                          outputSize: (height: Int, width: Int)) -> [T] {
         checkAdaptive(input: input, outputSize: outputSize, in: "adaptive_avg_pool2d backward")

@@ -1,0 +1,687 @@
+import Dispatch
+import Foundation
+
+// The fast dense convolution: an implicit GEMM with a fused epilogue.
+//
+// im2col + GEMM (Convolution+Fast.swift) writes the column matrix to memory, then the
+// GEMM reads it back only to copy it once more into its packed panels. Here the copy into
+// the panels IS the im2col: the GEMM's B operand is a virtual matrix that is never stored,
+//
+//     B[(c, u, v), (i, j)] = x[c, i*sh + u - ph, j*sw + v - pw]   (0 in the padding),
+//
+// and the packing routine reads it straight from the image into NR-column panels. That
+// saves one full write and one full read of a matrix kh*kw times the size of the input.
+//
+// Two facts make the virtual matrix cheap to read:
+//
+// * Phase planes. Pad the image (zeros around it) and cut it by stride phase: phase
+//   (a, b) of channel c holds x_pad[c, i'*sh + a, j'*sw + b] on a grid of Hq x Wq. Then
+//   the row (c, u, v) of B, restricted to output row i, is a CONTIGUOUS run of phase
+//   (u % sh, v % sw): it starts at offset(c, u, v) + i*Wq and is outW long, where
+//   offset(c, u, v) = plane(c, u % sh, v % sw) + (u / sh)*Wq + v / sw. One table of k
+//   offsets and one formula for the pixel, q(i, j) = i*Wq + j, describe the whole
+//   matrix. (For a convolution with stride 1 and no padding, the phase plane is the image
+//   itself and nothing is copied; otherwise the copy costs one pass over the input, which
+//   is kh*kw/(sh*sw) times smaller than the column matrix.) MLAS and oneDNN reach the same
+//   end (unit-stride, vector-friendly reads for any stride and padding) with blocked
+//   layouts (NCHWc: the channel split into blocks of 8 or 16 that become the vector
+//   lanes), at the price of converting every tensor to that layout; here the tensors stay
+//   NCHW and only the packing knows the geometry.
+// * Segments. An NR-column panel of B (NR = 32 output pixels) crosses at most a few output
+//   rows; the pieces of each panel that lie within one output row are contiguous in
+//   the phase plane, the same for every row (c, u, v) of B. They are computed once per
+//   call, so packing a row of a panel is a handful of short vector copies.
+//
+// The rest is the GEMM of GEMM+Fast.swift (8 x 32 register tile of 16 zmm accumulators
+// on AVX-512, 6 x 16 elsewhere; depth blocks of KC = 256; packed B block in L2), with two
+// changes:
+//
+// * A, the weight [Og, k], is read in place: the micro-kernel broadcasts from 8 rows of
+//   the weight, lda apart. The 8 rows x KC of one depth block (8 KiB) stay in L1 across
+//   every column panel, and no time is spent packing the weight on every call (at batch
+//   1 packing a VGG weight would cost a sixth of the convolution).
+// * The epilogue is fused: after the last depth block, each 8 x 32 tile of y, still in L1,
+//   gets its bias, optionally a residual (y += r, the shortcut of a ResNet block) and a
+//   ReLU before the kernel moves on. The layer needs no second pass over its output.
+//
+// Threads. With at least as many (image, group) items as threads (batch 8 on 2 cores),
+// each thread takes a contiguous run of whole items with its own workspace: no
+// synchronisation but the final join, and no operand is packed twice. With fewer items
+// (batch 1), each item is cut among the threads: by output pixels when there are enough
+// column panels (each thread packs only its own B columns; the weight is shared, read in
+// place), else by output channels (each thread packs the same B; cheap next to the
+// multiply-adds when channels are many, as in VGG's 512).
+//
+// Workspaces (panel buffers, phase planes) come from a small pool and are reused across
+// calls: nothing is allocated in the loops.
+
+// MARK: - Vector helpers
+
+@inline(__always)
+private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func st8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func ld4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+}
+
+@inline(__always)
+private func st4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+}
+
+/// Copies `count` floats, `count` small (a piece of a panel row): overlapping vector
+/// moves instead of a call to memmove (the first and last 16, 8 or 4 cover the run).
+@inline(__always)
+private func copyRun(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    if count >= 16 {
+        var i = 0
+        while i + 16 <= count { st16(ld16(src + i), dst + i); i += 16 }
+        if i < count { st16(ld16(src + (count - 16)), dst + (count - 16)) }
+    } else if count >= 8 {
+        let a = ld8(src), b = ld8(src + (count - 8))
+        st8(a, dst); st8(b, dst + (count - 8))
+    } else if count >= 4 {
+        let a = ld4(src), b = ld4(src + (count - 4))
+        st4(a, dst); st4(b, dst + (count - 4))
+    } else {
+        for i in 0..<count { dst[i] = src[i] }
+    }
+}
+
+// MARK: - Micro-kernels reading A in place
+
+/// A register tile `C[0..<mr, 0..<nr] (+)= A B` over `kc` steps, with A read in place
+/// (row r at `a + r*lda`) and B packed (`nr` values per step).
+protocol ConvMicroKernel {
+    static var mr: Int { get }
+    static var nr: Int { get }
+    static func run(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
+}
+
+@inline(__always)
+private func storeTileRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ x0: SIMD16<Float>, _ x1: SIMD16<Float>) {
+    if add {
+        st16(x0 + ld16(p), p)
+        st16(x1 + ld16(p + 16), p + 16)
+    } else {
+        st16(x0, p)
+        st16(x1, p + 16)
+    }
+}
+
+/// 8 x 32 tile in 16 `SIMD16<Float>` accumulators (AVX-512: 32 zmm registers).
+enum ConvKernel8x32: ConvMicroKernel {
+    static var mr: Int { 8 }
+    static var nr: Int { 32 }
+
+    @inline(never)
+    static func run(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
+        var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+        var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
+        var c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+        var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
+        var c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+        var c60 = SIMD16<Float>(), c61 = SIMD16<Float>()
+        var c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+        // Rows 0-3 from a0, rows 4-7 from a4 (base + index*{1,2} addressing covers them).
+        var a0 = a, a4 = a + 4 &* lda
+        let l1 = lda, l2 = 2 &* lda, l3 = 3 &* lda
+        var b = b
+        for _ in 0..<kc {
+            let b0 = ld16(b), b1 = ld16(b + 16)
+            var s = SIMD16<Float>(repeating: a0[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a0[l1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a0[l2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a0[l3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a4[0]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a4[l1]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a4[l2]); c60.addProduct(s, b0); c61.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: a4[l3]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+            a0 += 1
+            a4 += 1
+            b += 32
+        }
+        storeTileRow(c, accumulate, c00, c01)
+        storeTileRow(c + ldc, accumulate, c10, c11)
+        storeTileRow(c + 2 &* ldc, accumulate, c20, c21)
+        storeTileRow(c + 3 &* ldc, accumulate, c30, c31)
+        storeTileRow(c + 4 &* ldc, accumulate, c40, c41)
+        storeTileRow(c + 5 &* ldc, accumulate, c50, c51)
+        storeTileRow(c + 6 &* ldc, accumulate, c60, c61)
+        storeTileRow(c + 7 &* ldc, accumulate, c70, c71)
+    }
+}
+
+/// 6 x 16 tile in 6 `SIMD16<Float>` accumulators: for CPUs without AVX-512 (AVX2, NEON).
+enum ConvKernel6x16: ConvMicroKernel {
+    static var mr: Int { 6 }
+    static var nr: Int { 16 }
+
+    @inline(never)
+    static func run(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>()
+        var c3 = SIMD16<Float>(), c4 = SIMD16<Float>(), c5 = SIMD16<Float>()
+        var a0 = a, a3 = a + 3 &* lda
+        let l1 = lda, l2 = 2 &* lda
+        var b = b
+        for _ in 0..<kc {
+            let b0 = ld16(b)
+            c0.addProduct(SIMD16<Float>(repeating: a0[0]), b0)
+            c1.addProduct(SIMD16<Float>(repeating: a0[l1]), b0)
+            c2.addProduct(SIMD16<Float>(repeating: a0[l2]), b0)
+            c3.addProduct(SIMD16<Float>(repeating: a3[0]), b0)
+            c4.addProduct(SIMD16<Float>(repeating: a3[l1]), b0)
+            c5.addProduct(SIMD16<Float>(repeating: a3[l2]), b0)
+            a0 += 1
+            a3 += 1
+            b += 16
+        }
+        for (r, v) in [c0, c1, c2, c3, c4, c5].enumerated() {
+            let p = c + r &* ldc
+            st16(accumulate ? v + ld16(p) : v, p)
+        }
+    }
+}
+
+// MARK: - Workspaces
+
+/// Float buffers kept between calls (fresh megabytes from malloc would be fresh pages,
+/// page faults, on every call).
+enum ConvWorkspaces {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var spare: [UnsafeMutableBufferPointer<Float>] = []
+
+    /// A 64-byte aligned buffer of at least `floats` values.
+    static func take(_ floats: Int) -> UnsafeMutableBufferPointer<Float> {
+        let floats = max(floats, 16)
+        lock.lock()
+        var found: UnsafeMutableBufferPointer<Float>? = nil
+        if let i = spare.firstIndex(where: { $0.count >= floats }) { found = spare.remove(at: i) }
+        else if !spare.isEmpty { found = spare.removeLast() }
+        lock.unlock()
+        if let found, found.count >= floats { return found }
+        if let found { UnsafeMutableRawPointer(found.baseAddress!).deallocate() }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: floats), count: floats)
+    }
+
+    /// Returns a buffer from `take` (a few are kept).
+    static func give(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        lock.lock()
+        let keep = spare.count < 8
+        if keep { spare.append(buffer) }
+        lock.unlock()
+        if !keep { UnsafeMutableRawPointer(buffer.baseAddress!).deallocate() }
+    }
+
+    @inline(__always)
+    static func with<R>(_ floats: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let buffer = take(floats)
+        defer { give(buffer) }
+        return body(buffer.baseAddress!)
+    }
+}
+
+// MARK: - The implicit-GEMM convolution
+
+/// The fused epilogue applied to every finished tile of y: `y = act(y + bias + residual)`.
+struct ConvEpilogue {
+    /// Per output channel (all `outChannels`), or nil.
+    var bias: UnsafePointer<Float>?
+    /// Same shape as y, or nil.
+    var residual: UnsafePointer<Float>?
+    var relu: Bool
+
+    var isEmpty: Bool { bias == nil && residual == nil && !relu }
+}
+
+struct ImplicitGEMMConvolution {
+    let s: Conv2DGeometry
+    let cg: Int, og: Int, k: Int
+    let inPlane: Int, outPlane: Int
+    /// The phase planes are a copy (padding or stride), or the image itself.
+    let copiesInput: Bool
+    /// Phase plane height and width (`Hq`, `Wq`) and the floats of one group's planes.
+    let hq: Int, wq: Int
+    let phaseCount: Int
+    /// `offsets[r]` for r = (c, u, v): where row r of B starts in the phase planes.
+    let offsets: [Int]
+    /// Per column panel p of the output plane, its pieces within single output rows:
+    /// `segments[segmentStart[p]..<segmentStart[p+1]]`, each (lane, q, count).
+    let segments: [(lane: Int32, q: Int32, count: Int32)]
+    let segmentStart: [Int]
+    let mr: Int, nr: Int
+    let wide: Bool
+    let rowPanels: Int, colPanels: Int
+    let kcMax: Int, kBlocks: Int
+    /// Column panels per block of packed B.
+    let ncPanels: Int
+
+    static let depthBlock = 256
+    /// Floats of the packed B block (about a quarter of a 2 MiB L2).
+    static let packedBFloats = 1 << 17
+
+    init(_ g: Conv2DGeometry, narrowKernel: Bool = false, depthBlock: Int = ImplicitGEMMConvolution.depthBlock,
+         packedBFloats: Int = ImplicitGEMMConvolution.packedBFloats) {
+        s = g
+        cg = g.inChannelsPerGroup
+        og = g.outChannelsPerGroup
+        let (kh, kw, sh, sw) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth)
+        k = cg * kh * kw
+        inPlane = g.inHeight * g.inWidth
+        outPlane = g.outHeight * g.outWidth
+        copiesInput = !(sh == 1 && sw == 1 && g.paddingHeight == 0 && g.paddingWidth == 0)
+        if copiesInput {
+            hq = (g.inHeight + 2 * g.paddingHeight + sh - 1) / sh
+            wq = (g.inWidth + 2 * g.paddingWidth + sw - 1) / sw
+            phaseCount = cg * sh * sw * hq * wq
+        } else {
+            hq = g.inHeight
+            wq = g.inWidth
+            phaseCount = 0
+        }
+        var offsets = [Int](repeating: 0, count: k)
+        let (hq, wq) = (hq, wq)
+        for c in 0..<cg {
+            for u in 0..<kh {
+                for v in 0..<kw {
+                    let plane = ((c * sh + u % sh) * sw + v % sw) * hq * wq
+                    offsets[(c * kh + u) * kw + v] = plane + (u / sh) * wq + v / sw
+                }
+            }
+        }
+        self.offsets = offsets
+        wide = CPUFeatures.hasAVX512F && !narrowKernel
+        mr = wide ? ConvKernel8x32.mr : ConvKernel6x16.mr
+        nr = wide ? ConvKernel8x32.nr : ConvKernel6x16.nr
+        rowPanels = (og + mr - 1) / mr
+        colPanels = (outPlane + nr - 1) / nr
+        // Segments of every column panel.
+        var segments: [(lane: Int32, q: Int32, count: Int32)] = []
+        var segmentStart = [0]
+        let outW = g.outWidth
+        for p in 0..<colPanels {
+            var n = p * nr
+            let end = min(n + nr, outPlane)
+            while n < end {
+                let (i, j) = n.quotientAndRemainder(dividingBy: outW)
+                let count = min(end - n, outW - j)
+                segments.append((Int32(n - p * nr), Int32(i * wq + j), Int32(count)))
+                n += count
+            }
+            segmentStart.append(segments.count)
+        }
+        self.segments = segments
+        self.segmentStart = segmentStart
+        kBlocks = max(1, (k + depthBlock - 1) / depthBlock)
+        kcMax = (k + kBlocks - 1) / kBlocks
+        ncPanels = max(1, min(colPanels, packedBFloats / (kcMax * nr)))
+    }
+
+    /// Floats of one thread's workspace: phase planes (+ slack), packed B, a tile, a row panel of A.
+    var workspaceCount: Int {
+        let phase = copiesInput ? phaseCount + wq + s.kernelWidth + 16 : 0
+        return phase + kcMax * ncPanels * nr + mr * nr + mr * k + 64
+    }
+
+    // MARK: phase planes
+
+    /// Writes the phase planes of the `cg` channels at `x` (one image, one group) into `dst`.
+    func buildPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) {
+        let (sh, sw, ph, pw) = (s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth)
+        let (h, w) = (s.inHeight, s.inWidth)
+        let plane = hq * wq
+        for c in 0..<cg {
+            let xc = x + c * inPlane
+            for a in 0..<sh {
+                for b in 0..<sw {
+                    let out = dst + ((c * sh + a) * sw + b) * plane
+                    // Valid phase columns j': 0 <= j'*sw + b - pw < w.
+                    let cols = IM2ColConvolution.validRange(offset: b - pw, stride: sw, input: w, output: wq)
+                    for i in 0..<hq {
+                        let row = out + i * wq
+                        let y = i * sh + a - ph
+                        if y < 0 || y >= h {
+                            row.update(repeating: 0, count: wq)
+                            continue
+                        }
+                        let src = xc + y * w + (b - pw)
+                        row.update(repeating: 0, count: cols.lowerBound)
+                        if sw == 1 {
+                            (row + cols.lowerBound).update(from: src + cols.lowerBound, count: cols.count)
+                        } else {
+                            for j in cols { row[j] = src[j &* sw] }
+                        }
+                        (row + cols.upperBound).update(repeating: 0, count: wq - cols.upperBound)
+                    }
+                }
+            }
+        }
+        // Slack past the last plane: the garbage columns of the last panel row may read it.
+        (dst + phaseCount).update(repeating: 0, count: wq + s.kernelWidth + 16)
+    }
+
+    // MARK: packing
+
+    /// Packs rows `r0..<r0+kc` of B, column panels `panels`, from the phase planes at
+    /// `src`: panel p's row t at `dst + (p - panels.lowerBound)*kc*nr + t*nr`.
+    @inline(__always)
+    func packB(src: UnsafePointer<Float>, r0: Int, kc: Int, panels: Range<Int>, dst: UnsafeMutablePointer<Float>) {
+        let nr = self.nr
+        offsets.withUnsafeBufferPointer { offsets in
+            segments.withUnsafeBufferPointer { segments in
+                segmentStart.withUnsafeBufferPointer { segmentStart in
+                    let off = offsets.baseAddress! + r0
+                    for p in panels {
+                        let panel = dst + (p - panels.lowerBound) * kc * nr
+                        let s0 = segmentStart[p], s1 = segmentStart[p + 1]
+                        let filled = p * nr + nr <= outPlane ? nr : outPlane - p * nr
+                        if s1 - s0 == 1 && filled == nr {
+                            // One run across the whole panel: nr/16 vector copies per row.
+                            let q = Int(segments[s0].q)
+                            for t in 0..<kc {
+                                let from = src + (off[t] &+ q), to = panel + t &* nr
+                                var l = 0
+                                while l < nr { st16(ld16(from + l), to + l); l += 16 }
+                            }
+                        } else {
+                            for t in 0..<kc {
+                                let base = src + off[t], to = panel + t &* nr
+                                for sIndex in s0..<s1 {
+                                    let seg = segments[sIndex]
+                                    copyRun(base + Int(seg.q), to + Int(seg.lane), Int(seg.count))
+                                }
+                                if filled < nr { (to + filled).update(repeating: 0, count: nr - filled) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: one item
+
+    /// `y[rows, cols] = epilogue(W_g x_g)` for one image and group, over row panels `rows`
+    /// and column panels `cols`; `ws` is this thread's workspace.
+    func run(image n: Int, group g: Int, rows: Range<Int>, cols: Range<Int>,
+             x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+             epilogue: ConvEpilogue, ws: UnsafeMutablePointer<Float>) {
+        if wide {
+            run(ConvKernel8x32.self, image: n, group: g, rows: rows, cols: cols, x: x, weight: weight, y: y, epilogue: epilogue, ws: ws)
+        } else {
+            run(ConvKernel6x16.self, image: n, group: g, rows: rows, cols: cols, x: x, weight: weight, y: y, epilogue: epilogue, ws: ws)
+        }
+    }
+
+    @inline(__always)
+    func run<K: ConvMicroKernel>(_ kernel: K.Type, image n: Int, group g: Int, rows: Range<Int>, cols: Range<Int>,
+                                 x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                 epilogue: ConvEpilogue, ws: UnsafeMutablePointer<Float>) {
+        let (mr, nr) = (K.mr, K.nr)
+        let xg = x + (n * s.inChannels + g * cg) * inPlane
+        let yg = y + (n * s.outChannels + g * og) * outPlane
+        let wg = weight + g * og * k
+        let residual = epilogue.residual.map { $0 + (n * s.outChannels + g * og) * outPlane }
+        let bias = epilogue.bias.map { $0 + g * og }
+        // Workspace layout.
+        var cursor = ws
+        let src: UnsafePointer<Float>
+        if copiesInput {
+            buildPhases(x: xg, dst: cursor)
+            src = UnsafePointer(cursor)
+            cursor += (phaseCount + wq + s.kernelWidth + 16 + 15) & ~15
+        } else {
+            src = xg
+        }
+        let packed = cursor
+        cursor += (kcMax * ncPanels * nr + 15) & ~15
+        let tile = cursor
+        cursor += mr * nr
+        // The last row panel, when og is not a multiple of mr: its rows, zero-padded.
+        let lastRows = og - (rowPanels - 1) * mr
+        let paddedA = cursor
+        if lastRows < mr && rows.contains(rowPanels - 1) {
+            for r in 0..<mr {
+                if r < lastRows {
+                    (paddedA + r * k).update(from: wg + ((rowPanels - 1) * mr + r) * k, count: k)
+                } else {
+                    (paddedA + r * k).update(repeating: 0, count: k)
+                }
+            }
+        }
+
+        var jc = cols.lowerBound
+        while jc < cols.upperBound {
+            let panels = jc..<min(jc + ncPanels, cols.upperBound)
+            var pc = 0
+            while pc < k {
+                let kc = min(kcMax, k - pc)
+                let add = pc > 0
+                let last = pc + kc == k
+                packB(src: src, r0: pc, kc: kc, panels: panels, dst: packed)
+                for ir in rows {
+                    let height = min(mr, og - ir * mr)
+                    let a = height == mr ? wg + ir * mr * k + pc : UnsafePointer(paddedA) + pc
+                    for jr in panels {
+                        let width = min(nr, outPlane - jr * nr)
+                        let b = UnsafePointer(packed + (jr - panels.lowerBound) * kc * nr)
+                        let c = yg + ir * mr * outPlane + jr * nr
+                        if height == mr && width == nr {
+                            K.run(kc: kc, a: a, lda: k, b: b, c: c, ldc: outPlane, accumulate: add)
+                        } else {
+                            // An edge tile: through the scratch tile.
+                            if add {
+                                for r in 0..<height { (tile + r * nr).update(from: c + r * outPlane, count: width) }
+                            }
+                            K.run(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            for r in 0..<height { (c + r * outPlane).update(from: tile + r * nr, count: width) }
+                        }
+                        if last && !epilogue.isEmpty {
+                            applyEpilogue(c: c, row0: ir * mr, col0: jr * nr, height: height, width: width,
+                                          bias: bias, residual: residual, relu: epilogue.relu)
+                        }
+                    }
+                }
+                pc += kc
+            }
+            jc = panels.upperBound
+        }
+    }
+
+    /// `c[r, q] = act(c[r, q] + bias[row0 + r] + residual[row0 + r, col0 + q])` on one tile.
+    @inline(__always)
+    func applyEpilogue(c: UnsafeMutablePointer<Float>, row0: Int, col0: Int, height: Int, width: Int,
+                       bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
+        let zero = SIMD16<Float>()
+        for r in 0..<height {
+            let row = c + r * outPlane
+            let b = SIMD16<Float>(repeating: bias?[row0 + r] ?? 0)
+            let res = residual.map { $0 + (row0 + r) * outPlane + col0 }
+            var q = 0
+            while q + 16 <= width {
+                var v = ld16(row + q) + b
+                if let res { v += ld16(res + q) }
+                if relu { v = v.replacing(with: zero, where: v .< zero) }
+                st16(v, row + q)
+                q += 16
+            }
+            while q < width {
+                var v = row[q] + b[0]
+                if let res { v += res[q] }
+                if relu && v < 0 { v = 0 }
+                row[q] = v
+                q += 1
+            }
+        }
+    }
+
+    // MARK: scheduling
+
+    /// Forces the schedule in tests: `true` = threads take whole items, `false` = each
+    /// item is cut among the threads; nil decides by the shape.
+    var wholeItemsOverride: Bool? = nil
+    /// Forces the thread count (tests); nil uses `Parallelism.threadCount`.
+    var threadsOverride: Int? = nil
+
+    /// `y = epilogue(conv(x, w))`, y fully overwritten.
+    func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                 epilogue: ConvEpilogue) {
+        let items = s.batch * s.groups
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        let wsCount = workspaceCount
+        func item(_ i: Int) -> (Int, Int) { i.quotientAndRemainder(dividingBy: s.groups) }
+        if threads <= 1 {
+            ConvWorkspaces.with(wsCount) { ws in
+                for i in 0..<items {
+                    let (n, g) = item(i)
+                    run(image: n, group: g, rows: 0..<rowPanels, cols: 0..<colPanels, x: x, weight: weight, y: y,
+                        epilogue: epilogue, ws: ws)
+                }
+            }
+            return
+        }
+        let whole = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
+        if whole {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let run = items * t / threads ..< items * (t + 1) / threads
+                if run.isEmpty { return }
+                ConvWorkspaces.with(wsCount) { ws in
+                    for i in run {
+                        let (n, g) = item(i)
+                        self.run(image: n, group: g, rows: 0..<rowPanels, cols: 0..<colPanels, x: x, weight: weight, y: y,
+                                 epilogue: epilogue, ws: ws)
+                    }
+                }
+            }
+            return
+        }
+        // Each item cut among the threads: by column panels when there are enough.
+        let byColumns = colPanels >= 4 * threads || colPanels >= rowPanels
+        for i in 0..<items {
+            let (n, g) = item(i)
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let count = byColumns ? colPanels : rowPanels
+                let part = count * t / threads ..< count * (t + 1) / threads
+                if part.isEmpty { return }
+                ConvWorkspaces.with(wsCount) { ws in
+                    self.run(image: n, group: g, rows: byColumns ? 0..<rowPanels : part, cols: byColumns ? part : 0..<colPanels,
+                             x: x, weight: weight, y: y, epilogue: epilogue, ws: ws)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Public entry points
+
+extension Fast {
+    /// The convolution with a fused epilogue, into caller-owned storage:
+    /// `y = act(conv(x, w) + bias + residual)`, where `act` is ReLU when `relu` and the
+    /// identity otherwise, `residual` (optional) has the shape of y and bias (optional)
+    /// `[outChannels]`. x, weight and y are NCHW / `[O, C/groups, kh, kw]` as in
+    /// ``Naive/conv2d(_:weight:bias:geometry:)``; y is fully overwritten and must not
+    /// overlap x, weight or residual. Dense convolutions run the implicit GEMM of
+    /// Convolution+FastImplicit.swift, with bias, residual and ReLU applied to each
+    /// output tile while it is in cache; groups of few channels run the direct kernel of
+    /// Convolution+FastGrouped.swift, followed by one pass for residual and ReLU.
+    /// (Buffer pointers, not pointers, so that arrays are never silently converted.)
+    public static func conv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
+                              bias: UnsafeBufferPointer<Float>?, geometry: Conv2DGeometry,
+                              residual: UnsafeBufferPointer<Float>? = nil, relu: Bool = false,
+                              into output: UnsafeMutableBufferPointer<Float>) {
+        let s = geometry
+        s.validate()
+        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
+        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
+        if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
+        if let residual {
+            checkCount(residual.count, equals: s.outputShape.count, "residual \(s.outputShape.dimensions)", in: "conv2d")
+        }
+        checkCount(output.count, equals: s.outputShape.count, "output \(s.outputShape.dimensions)", in: "conv2d")
+        conv2dFused(x.baseAddress!, weight: weight.baseAddress!, bias: bias?.baseAddress, geometry: s,
+               residual: residual?.baseAddress, relu: relu, into: output.baseAddress!)
+    }
+
+    /// The raw-pointer body of ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` (no count checks).
+    static func conv2dFused(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                       geometry: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
+                       into y: UnsafeMutablePointer<Float>) {
+        let s = geometry
+        s.validate()
+        if GroupedDirectConvolution.applies(to: s) {
+            GroupedDirectConvolution(s).forward(x: x, weight: weight, bias: bias, y: y)
+            if residual != nil || relu {
+                let count = s.outputShape.count
+                Parallelism.forEachChunk(count >= 1 << 16 ? (count + 4095) / 4096 : 1) { _, chunks in
+                    let lo = chunks.lowerBound * 4096, hi = min(count, chunks.upperBound * 4096)
+                    let zero = SIMD16<Float>()
+                    var i = lo
+                    while i + 16 <= hi {
+                        var v = ld16(y + i)
+                        if let residual { v += ld16(residual + i) }
+                        if relu { v = v.replacing(with: zero, where: v .< zero) }
+                        st16(v, y + i)
+                        i += 16
+                    }
+                    while i < hi {
+                        var v = y[i]
+                        if let residual { v += residual[i] }
+                        if relu && v < 0 { v = 0 }
+                        y[i] = v
+                        i += 1
+                    }
+                }
+            }
+            return
+        }
+        ImplicitGEMMConvolution(s).forward(x: x, weight: weight, y: y,
+                                           epilogue: ConvEpilogue(bias: bias, residual: residual, relu: relu))
+    }
+
+    /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` on arrays: `y` is resized to
+    /// the output's element count if needed (reuse it across calls to avoid allocation).
+    public static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry,
+                              residual: [Float]? = nil, relu: Bool = false, into y: inout [Float]) {
+        let count = geometry.outputShape.count
+        if y.count != count { y = [Float](repeating: 0, count: count) }
+        func withOptionalBuffer<R>(_ a: [Float]?, _ body: (UnsafeBufferPointer<Float>?) -> R) -> R {
+            guard let a else { return body(nil) }
+            return a.withUnsafeBufferPointer { body($0) }
+        }
+        x.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                withOptionalBuffer(bias) { bias in
+                    withOptionalBuffer(residual) { residual in
+                        y.withUnsafeMutableBufferPointer { y in
+                            conv2d(x, weight: w, bias: bias, geometry: geometry, residual: residual, relu: relu, into: y)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
