@@ -423,11 +423,8 @@ extension Fast {
         checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward")
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward")
         checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward")
-        var dx: [Float]? = [Float](repeating: 0, count: x.count)
-        var dw: [Float]? = [Float](repeating: 0, count: weight.count)
-        convolutionBackward(s, x: x, weight: weight, dy: dy, dx: &dx, dw: &dw)
-        let dbias = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
-        return (dx!, dw!, dbias)
+        let g = convolutionBackward(s, x: x, weight: weight, dy: dy, input: true, weightAndBias: true)
+        return (g.input!, g.weight!, g.bias!)
     }
 
     /// The input gradient alone: ``Naive/conv2dBackwardInput(weight:outputGradient:geometry:)``,
@@ -437,10 +434,7 @@ extension Fast {
         s.validate()
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward input")
         checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward input")
-        var dx: [Float]? = [Float](repeating: 0, count: s.inputShape.count)
-        var none: [Float]? = nil
-        convolutionBackward(s, x: nil, weight: weight, dy: dy, dx: &dx, dw: &none)
-        return dx!
+        return convolutionBackward(s, x: nil, weight: weight, dy: dy, input: true, weightAndBias: false).input!
     }
 
     /// The weight and bias gradients alone: ``Naive/conv2dBackwardWeight(_:outputGradient:geometry:)``,
@@ -450,36 +444,50 @@ extension Fast {
         s.validate()
         checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward weight")
         checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward weight")
-        var none: [Float]? = nil
-        var dw: [Float]? = [Float](repeating: 0, count: s.weightCount)
-        convolutionBackward(s, x: x, weight: nil, dy: dy, dx: &none, dw: &dw)
-        let dbias = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
-        return (dw!, dbias)
+        let g = convolutionBackward(s, x: x, weight: nil, dy: dy, input: false, weightAndBias: true)
+        return (g.weight!, g.bias!)
     }
 
-    /// Runs the backward kernel that suits `s` for the gradients asked for (non-nil `dx`
-    /// needs `weight`, non-nil `dw` needs `x`); both are overwritten.
+    /// Runs the backward kernel that suits `s` for the gradients asked for (the input
+    /// gradient needs `weight`, the weight gradient `x`).
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
-                                    dx: inout [Float]?, dw: inout [Float]?) {
-        func withOptionalMutablePointer<R>(_ array: inout [Float]?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
-            guard array != nil else { return body(nil) }
-            return array!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+                                    input: Bool, weightAndBias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
+        // Every kernel overwrites its outputs: no need to zero them first.
+        func uninitialized(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                body(buffer.baseAddress!)
+                initialized = count
+            }
+        }
+        func withOptionalOutput(_ wanted: Bool, count: Int, _ body: (UnsafeMutablePointer<Float>?) -> Void) -> [Float]? {
+            guard wanted else { body(nil); return nil }
+            var result: [Float]? = nil
+            result = uninitialized(count) { body($0) }
+            return result
         }
         let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
+        var dx: [Float]? = nil, dw: [Float]? = nil, db: [Float]? = nil
         IM2ColConvolution.withOptionalPointer(x) { x in
             IM2ColConvolution.withOptionalPointer(weight) { w in
-                dy.withUnsafeBufferPointer { dy in
-                    withOptionalMutablePointer(&dx) { dx in
-                        withOptionalMutablePointer(&dw) { dw in
-                            if let grouped {
-                                grouped.backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
-                            } else {
-                                IM2ColConvolution(s).backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
+                dy.withUnsafeBufferPointer { dyBuffer in
+                    let dyp = dyBuffer.baseAddress!
+                    dx = withOptionalOutput(input, count: s.inputShape.count) { dxp in
+                        dw = withOptionalOutput(weightAndBias, count: s.weightCount) { dwp in
+                            db = withOptionalOutput(weightAndBias && grouped != nil, count: s.outChannels) { dbp in
+                                if let grouped {
+                                    grouped.backward(x: x, weight: w, dy: dyp, dx: dxp, dw: dwp, db: dbp)
+                                } else {
+                                    IM2ColConvolution(s).backward(x: x, weight: w, dy: dyp, dx: dxp, dw: dwp)
+                                }
                             }
                         }
                     }
                 }
             }
         }
+        if weightAndBias && db == nil {
+            db = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
+        }
+        return (dx, dw, db)
     }
 }

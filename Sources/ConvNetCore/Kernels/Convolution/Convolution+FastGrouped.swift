@@ -43,6 +43,16 @@
 //   input planes, 4 output channels x 4 taps at a time (16 accumulators, 8 loads per 16
 //   FMAs), summed across the lanes at the end.
 //
+// Memory: a group's planes (54 KB for ResNeXt's 4 channels of 58x58) and its outputs do
+// not fit the 48 KB L1 cache together, and copying them in and out as separate passes
+// cost as much as the FMAs (each 56-float row pays ~20 cycles of overhead, from L2). So
+// the work slides down the image in steps of 256 positions: input rows are copied into
+// the planes just before the first step that reads them, and each finished output row
+// is copied out right after the step that completes it. Everything a step touches was
+// touched a few rows earlier and is still in L1. The zero padding of the planes (and the
+// zeros around the flattened dy) never changes, so it is written once, when a thread's
+// workspace is allocated; the copies move only data.
+//
 // Threads: the work is a list of (image, group) items (32 per image for ResNeXt), split
 // into contiguous runs over Parallelism.threadCount threads, each with its own
 // workspace allocated once per call (and, for dW, its own partial sum).
@@ -58,12 +68,15 @@ struct GroupedDirectConvolution {
     let rows: Int, width: Int
     /// Floats of one phase plane (`Hq*L`).
     let plane: Int
+    /// The largest offset of a tap inside its phase plane, `(kh-1)/sh * L + (kw-1)/sw`.
+    let reach: Int
     /// Flattened positions computed per output channel (`outH*L`) and per phase plane of
     /// dx (`Hq*L`), rounded up to the micro-kernel's 64.
     let outSpan: Int, inSpan: Int
     /// Floats of the input phase planes of one group, with zero slack after them.
     let xFloats: Int
-    /// The zeros before the data in a flattened dy plane, and the length of one plane.
+    /// The zeros before the data in a flattened dy plane (at least `reach`, rounded up
+    /// so that the data is 64-byte aligned), and the length of one plane.
     let dyFront: Int, dyPlane: Int
     /// Phase-plane rows `q` of row phase `a` that lie inside the image (`0 <= q*sh + a - ph < H`);
     /// likewise columns `t` of column phase `b`.
@@ -85,6 +98,9 @@ struct GroupedDirectConvolution {
             && geometry.outChannelsPerGroup <= 4 * maxChannelsPerGroup
     }
 
+    /// Positions per step of the sliding window (a multiple of the micro-kernels' 128).
+    static let step = 256
+
     init(_ geometry: Conv2DGeometry) {
         let g = geometry
         let (cg, og) = (g.inChannelsPerGroup, g.outChannelsPerGroup)
@@ -92,15 +108,16 @@ struct GroupedDirectConvolution {
         let rows = g.outHeight + (kh - 1) / sh
         let width = g.outWidth + (kw - 1) / sw
         let plane = rows * width
-        let dyFront = (kh - 1) / sh * width + (kw - 1) / sw
+        let reach = (kh - 1) / sh * width + (kw - 1) / sw
+        let dyFront = Self.roundUp(reach, 16)
         let dyPlane = Self.roundUp(dyFront + plane + 64, 16)
         s = g
         (self.cg, self.og, k) = (cg, og, cg * kh * kw)
         (self.kh, self.kw, self.sh, self.sw) = (kh, kw, sh, sw)
-        (self.rows, self.width, self.plane) = (rows, width, plane)
+        (self.rows, self.width, self.plane, self.reach) = (rows, width, plane, reach)
         outSpan = Self.roundUp(g.outHeight * width, 64)
         inSpan = Self.roundUp(plane, 64)
-        xFloats = cg * sh * sw * plane + width + 64
+        xFloats = Self.roundUp(cg * sh * sw * plane + width + 64, 16)
         (self.dyFront, self.dyPlane) = (dyFront, dyPlane)
         rowRange = (0..<sh).map {
             IM2ColConvolution.validRange(offset: $0 - g.paddingHeight, stride: sh, input: g.inHeight, output: rows)
@@ -135,65 +152,58 @@ struct GroupedDirectConvolution {
     /// Floats of one thread's stage: 4 channels of flattened outputs (or dx phase planes).
     var stageFloats: Int { 4 * max(outSpan, inSpan) }
 
-    /// Runs `body(thread, items)` over contiguous runs of the `batch*groups` items, with a
-    /// zeroed workspace of `floats` floats per thread.
+    /// Runs `body(thread, items, workspace)` over contiguous runs of the `batch*groups`
+    /// items, with a zeroed, 64-byte aligned workspace of `floats` floats per thread.
     func forEachItemRun(workspace floats: Int,
                         _ body: (_ thread: Int, _ items: Range<Int>, _ workspace: UnsafeMutablePointer<Float>) -> Void) {
         Parallelism.forEachChunk(s.batch * s.groups) { t, items in
-            let workspace = UnsafeMutablePointer<Float>.allocate(capacity: floats)
-            workspace.initialize(repeating: 0, count: floats)
-            defer { workspace.deallocate() }
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(floats, 1) * 4, alignment: 64)
+            defer { raw.deallocate() }
+            let workspace = raw.initializeMemory(as: Float.self, repeating: 0, count: max(floats, 1))
             body(t, items, workspace)
         }
     }
 
     // MARK: copies into and out of the phase planes
 
-    /// Writes the phase planes of the `cg` channels of one group (`x` points at its first
-    /// channel): plane `(c, a, b)`, row `q`, column `t` holds `x[c, q*sh + a - ph, t*sw + b - pw]`,
-    /// zero outside the image.
-    func fillInputPlanes(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+    /// Copies rows `rows` of the phase planes of the `cg` channels of one group (`x`
+    /// points at its first channel): plane `(c, a, b)`, row `q`, column `t` gets
+    /// `x[c, q*sh + a - ph, t*sw + b - pw]` where that lies inside the image. (The rest
+    /// of the planes is zero padding, written once when the workspace was allocated.)
+    func fillInputPlanes(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows wanted: Range<Int>) {
         let (inH, inW) = (s.inHeight, s.inWidth)
         for c in 0..<cg {
             let xc = x + c * inH * inW
             for a in 0..<sh {
-                let valid = rowRange[a]
                 for b in 0..<sw {
                     let p = dst + ((c * sh + a) * sw + b) * plane
                     let columns = columnRange[b]
-                    p.update(repeating: 0, count: valid.lowerBound * width)
-                    (p + valid.upperBound * width).update(repeating: 0, count: (rows - valid.upperBound) * width)
-                    for q in valid {
+                    for q in rowRange[a].clamped(to: wanted) {
                         let row = p + q * width
                         let src = xc + (q * sh + a - s.paddingHeight) * inW + b - s.paddingWidth  // src[t*sw]: column t
-                        row.update(repeating: 0, count: columns.lowerBound)
                         if sw == 1 {
-                            (row + columns.lowerBound).update(from: src + columns.lowerBound, count: columns.count)
+                            Self.copy(src + columns.lowerBound, to: row + columns.lowerBound, count: columns.count)
                         } else {
                             for t in columns { row[t] = src[t * sw] }
                         }
-                        (row + columns.upperBound).update(repeating: 0, count: width - columns.upperBound)
                     }
                 }
             }
         }
     }
 
-    /// Writes the `og` channels of one group's output gradient (`dy` points at its first
-    /// channel) as flattened planes of row length L, `dyPlane` floats apart: `dyFront`
-    /// zeros, then each row followed by `L - outW` zeros, then zeros to the end.
-    func fillOutputGradientPlanes(_ dy: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+    /// Copies rows `rows` of the `og` channels of one group's output gradient (`dy` points
+    /// at its first channel) into flattened planes of row length L, `dyPlane` floats
+    /// apart, after `dyFront` zeros (the dropped columns and the rest stay zero), and adds
+    /// each channel's sum of those rows to `sums[o]` when given.
+    func fillOutputGradientPlanes(_ dy: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows: Range<Int>,
+                                  sums: UnsafeMutablePointer<Float>?) {
         let (outH, outW) = (s.outHeight, s.outWidth)
         for o in 0..<og {
-            let p = dst + o * dyPlane
+            let p = dst + o * dyPlane + dyFront
             let src = dy + o * outH * outW
-            p.update(repeating: 0, count: dyFront)
-            for i in 0..<outH {
-                let row = p + dyFront + i * width
-                row.update(from: src + i * outW, count: outW)
-                (row + outW).update(repeating: 0, count: width - outW)
-            }
-            (p + dyFront + outH * width).update(repeating: 0, count: dyPlane - dyFront - outH * width)
+            for i in rows { Self.copy(src + i * outW, to: p + i * width, count: outW) }
+            if let sums { sums[o] += IM2ColConvolution.vectorSum(src + rows.lowerBound * outW, count: rows.count * outW) }
         }
     }
 
@@ -228,18 +238,30 @@ struct GroupedDirectConvolution {
                     let (planes, stage) = (workspace, workspace + xFloats)
                     for item in items {
                         let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
-                        fillInputPlanes(x + (n * s.inChannels + g * cg) * inPlane, into: planes)
+                        let xg = x + (n * s.inChannels + g * cg) * inPlane
+                        var filled = 0                                 // plane rows copied in so far
                         for (o0, lanes) in blocks {
                             let w = packed + (g * og + o0) * k
-                            Self.correlate(lanes: lanes, input: planes, taps: taps, tapCount: k, weights: w,
-                                           output: stage, stride: outSpan, count: outSpan)
-                            for lane in 0..<lanes {                        // drop the extra columns, add the bias
-                                let o = g * og + o0 + lane
-                                let dst = y + (n * s.outChannels + o) * outPlane
-                                let b = bias?[o] ?? 0
-                                for i in 0..<outH {
-                                    Self.copy(stage + lane * outSpan + i * width, to: dst + i * outW, count: outW, adding: b)
+                            var done = 0                               // output rows copied out so far
+                            for p in stride(from: 0, to: outSpan, by: Self.step) {
+                                let count = min(Self.step, outSpan - p)
+                                let needed = min(rows, (p + count - 1 + reach) / width + 1)
+                                if filled < needed {
+                                    fillInputPlanes(xg, into: planes, rows: filled..<needed)
+                                    filled = needed
                                 }
+                                Self.correlate(lanes: lanes, input: planes + p, taps: taps, tapCount: k, weights: w,
+                                               output: stage + p, stride: outSpan, count: count)
+                                let finished = min(outH, (p + count) / width)
+                                for lane in 0..<lanes {                // drop the extra columns, add the bias
+                                    let o = g * og + o0 + lane
+                                    let dst = y + (n * s.outChannels + o) * outPlane
+                                    let b = bias?[o] ?? 0
+                                    for i in done..<finished {
+                                        Self.copy(stage + lane * outSpan + i * width, to: dst + i * outW, count: outW, adding: b)
+                                    }
+                                }
+                                done = finished
                             }
                         }
                     }
@@ -273,15 +295,17 @@ struct GroupedDirectConvolution {
         return (packed, phaseBase)
     }
 
-    /// The gradients of `L = sum(y * dy)`: `dx` (overwritten, when given: needs `weight`)
-    /// and `dw` (overwritten, when given: needs `x`).
+    /// Positions of the flattened planes per chunk of the weight gradient (a multiple of 64).
+    static let dwChunk = 1024
+
+    /// The gradients of `L = sum(y * dy)`, each overwritten when given: `dx` (needs
+    /// `weight`), `dw` (needs `x`) and the bias gradient `db` (the channel sums of `dy`).
     func backward(x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?, dy: UnsafePointer<Float>,
-                  dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+                  dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>? = nil) {
         precondition(dx == nil || weight != nil, "conv2d backward: the input gradient needs the weight")
         precondition(dw == nil || x != nil, "conv2d backward: the weight gradient needs the input")
         let (inH, inW, outH, outW) = (s.inHeight, s.inWidth, s.outHeight, s.outWidth)
         let (inPlane, outPlane) = (inH * inW, outH * outW)
-        let weightCount = s.weightCount
         let threads = max(1, min(Parallelism.threadCount, s.batch * s.groups))
         // dx positions that no phase plane reaches (beyond the last window), or only one
         // without taps (a stride larger than the kernel), stay zero.
@@ -290,31 +314,72 @@ struct GroupedDirectConvolution {
         let (dxPacked, phaseBase) = dx != nil ? packInputGradientWeights(weight!) : ([], [])
         // Taps of dW padded to a multiple of 4 (the last one repeated; its results dropped).
         let dwTaps = forwardTaps + [Int](repeating: forwardTaps.last!, count: Self.roundUp(k, 4) - k)
-        if let dw { dw.update(repeating: 0, count: weightCount) }
-        // Thread 0 accumulates into dw itself, the others into partials summed at the end.
-        let partials: UnsafeMutablePointer<Float>? =
-            dw != nil && threads > 1 ? .allocate(capacity: (threads - 1) * weightCount) : nil
-        partials?.initialize(repeating: 0, count: (threads - 1) * weightCount)
-        defer { partials?.deallocate() }
+        // Thread 0 accumulates into dw and db themselves, the others into partials
+        // `[dw | db]` summed at the end.
+        let (weightCount, sumsCount) = (dw != nil ? s.weightCount : 0, db != nil ? s.outChannels : 0)
+        let partialCount = weightCount + sumsCount
+        dw?.update(repeating: 0, count: weightCount)
+        db?.update(repeating: 0, count: sumsCount)
+        let threadPartials: UnsafeMutablePointer<Float>? =
+            partialCount > 0 && threads > 1 ? .allocate(capacity: (threads - 1) * partialCount) : nil
+        threadPartials?.initialize(repeating: 0, count: (threads - 1) * partialCount)
+        defer { threadPartials?.deallocate() }
         let cBlocks = Self.channelBlocks(cg), oBlocks = Self.channelBlocks(og)
-        let planesFloats = dw != nil ? xFloats : 0
+        // dW's vector partial sums: 16 vectors per block of output channels and block of 4 taps.
+        let tapBlocks = (k + 3) / 4
+        let (planesFloats, stageCount) = (dw != nil ? xFloats : 0, dx != nil ? stageFloats : 0)
+        let chunkSums = dw != nil ? oBlocks.count * tapBlocks * 256 : 0
 
         dxPacked.withUnsafeBufferPointer { dxPacked in
             dwTaps.withUnsafeBufferPointer { dwTaps in
-                forEachItemRun(workspace: planesFloats + og * dyPlane + stageFloats) { t, items, workspace in
-                    let (planes, dyPlanes, stage) = (workspace, workspace + planesFloats, workspace + planesFloats + og * dyPlane)
-                    let dwThread = t == 0 ? dw : partials.map { $0 + (t - 1) * weightCount }
+                forEachItemRun(workspace: planesFloats + og * dyPlane + stageCount + chunkSums) { t, items, workspace in
+                    let (planes, dyPlanes) = (workspace, workspace + planesFloats)
+                    let stage = dyPlanes + og * dyPlane, partials = stage + stageCount
+                    let threadPartial = t == 0 ? nil : threadPartials.map { $0 + (t - 1) * partialCount }
+                    let dwThread = dw == nil ? nil : threadPartial ?? dw
+                    let dbThread = db == nil ? nil : threadPartial.map { $0 + weightCount } ?? db
                     for item in items {
                         let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
-                        fillOutputGradientPlanes(dy + (n * s.outChannels + g * og) * outPlane, into: dyPlanes)
+                        let dyg = dy + (n * s.outChannels + g * og) * outPlane
+                        var filledDY = 0                               // dy rows copied in so far
+                        func fillDY(through position: Int) {           // the dy rows up to that position
+                            let needed = min(outH, position / width + 1)
+                            if filledDY < needed {
+                                fillOutputGradientPlanes(dyg, into: dyPlanes, rows: filledDY..<needed, sums: dbThread.map { $0 + g * og })
+                                filledDY = needed
+                            }
+                        }
                         if let dwThread, let x {
-                            // dW[o, tap] += sum_P dy_flat[o][P] * planes[P + offset(tap)]
-                            fillInputPlanes(x + (n * s.inChannels + g * cg) * inPlane, into: planes)
-                            for (o0, lanes) in oBlocks {
+                            // dW[o, tap] += sum_P dy_flat[o][P] * planes[P + offset(tap)], a chunk of
+                            // positions at a time into vector partial sums, summed across the
+                            // lanes at the end.
+                            let xg = x + (n * s.inChannels + g * cg) * inPlane
+                            var filledX = 0
+                            partials.update(repeating: 0, count: chunkSums)
+                            for start in stride(from: 0, to: outSpan, by: Self.dwChunk) {
+                                let count = min(Self.dwChunk, outSpan - start)
+                                let neededX = min(rows, (start + count - 1 + reach) / width + 1)
+                                if filledX < neededX {
+                                    fillInputPlanes(xg, into: planes, rows: filledX..<neededX)
+                                    filledX = neededX
+                                }
+                                fillDY(through: start + count - 1)
+                                for (b, (o0, lanes)) in oBlocks.enumerated() {
+                                    for t0 in stride(from: 0, to: k, by: 4) {
+                                        Self.dots(lanes: lanes, dy: dyPlanes + o0 * dyPlane + dyFront, dyStride: dyPlane,
+                                                  x: planes, taps: dwTaps.baseAddress! + t0, start: start, count: count,
+                                                  partial: partials + (b * tapBlocks + t0 / 4) * 256)
+                                    }
+                                }
+                            }
+                            for (b, (o0, lanes)) in oBlocks.enumerated() {
                                 for t0 in stride(from: 0, to: k, by: 4) {
-                                    Self.dots(lanes: lanes, dy: dyPlanes + o0 * dyPlane + dyFront, dyStride: dyPlane,
-                                              x: planes, taps: dwTaps.baseAddress! + t0, count: outSpan,
-                                              into: dwThread + (g * og + o0) * k + t0, ldw: k, taps: min(4, k - t0))
+                                    let partial = partials + (b * tapBlocks + t0 / 4) * 256
+                                    for lane in 0..<lanes {
+                                        for t in 0..<min(4, k - t0) {
+                                            dwThread[(g * og + o0 + lane) * k + t0 + t] += Self.load(partial + (lane * 4 + t) * 16).sum()
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -330,32 +395,42 @@ struct GroupedDirectConvolution {
                                     let packedBase = dxPacked.baseAddress! + phaseBase[phase] + g * tapCount * cg
                                     inputTaps[phase].withUnsafeBufferPointer { taps in
                                         for (c0, lanes) in cBlocks {
-                                            Self.correlate(lanes: lanes, input: dyPlanes, taps: taps.baseAddress!, tapCount: tapCount,
-                                                           weights: packedBase + c0 * tapCount, output: stage, stride: inSpan, count: inSpan)
-                                            for lane in 0..<lanes {          // scatter the phase plane into dx
-                                                let dxc = dxg + (c0 + lane) * inPlane
-                                                for q in validRows {
-                                                    let src = stage + lane * inSpan + q * width
-                                                    let dst = dxc + (q * sh + a - s.paddingHeight) * inW + b - s.paddingWidth
-                                                    if sw == 1 {
-                                                        (dst + columns.lowerBound).update(from: src + columns.lowerBound, count: columns.count)
-                                                    } else {
-                                                        for t in columns { dst[t * sw] = src[t] }
+                                            var done = 0                   // phase-plane rows scattered so far
+                                            for p in stride(from: 0, to: inSpan, by: Self.step) {
+                                                let count = min(Self.step, inSpan - p)
+                                                fillDY(through: p + count - 1)
+                                                Self.correlate(lanes: lanes, input: dyPlanes + p, taps: taps.baseAddress!,
+                                                               tapCount: tapCount, weights: packedBase + c0 * tapCount,
+                                                               output: stage + p, stride: inSpan, count: count)
+                                                let finished = min(rows, (p + count) / width)
+                                                for lane in 0..<lanes {    // scatter the finished rows into dx
+                                                    let dxc = dxg + (c0 + lane) * inPlane
+                                                    for q in validRows.clamped(to: done..<finished) {
+                                                        let src = stage + lane * inSpan + q * width
+                                                        let dst = dxc + (q * sh + a - s.paddingHeight) * inW + b - s.paddingWidth
+                                                        if sw == 1 {
+                                                            Self.copy(src + columns.lowerBound, to: dst + columns.lowerBound, count: columns.count)
+                                                        } else {
+                                                            for t in columns { dst[t * sw] = src[t] }
+                                                        }
                                                     }
                                                 }
+                                                done = finished
                                             }
                                         }
                                     }
                                 }
                             }
                         }
+                        if db != nil { fillDY(through: outSpan) }      // the bias gradient needs every row
                     }
                 }
             }
         }
-        if let dw, let partials {                               // dw += the other threads' partials
+        if let threadPartials {                                 // add the other threads' partials
             for t in 0..<threads - 1 {
-                IM2ColConvolution.addInPlace(dw, partials + t * weightCount, count: weightCount)
+                if let dw { IM2ColConvolution.addInPlace(dw, threadPartials + t * partialCount, count: weightCount) }
+                if let db { IM2ColConvolution.addInPlace(db, threadPartials + t * partialCount + weightCount, count: sumsCount) }
             }
         }
     }
@@ -374,17 +449,24 @@ extension GroupedDirectConvolution {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
     }
 
-    /// `dst[i] = src[i] + value` for `i < count`.
+    /// `dst[i] = src[i] + value` for `i < count`. (Rows are short, 56 floats for ResNeXt:
+    /// an inline loop of 16-, 8- and 1-float steps beats a call to memmove.)
     @inline(__always)
-    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int, adding value: Float) {
-        let splat = SIMD16<Float>(repeating: value)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int, adding value: Float = 0) {
+        let splat = SIMD16<Float>(repeating: value), splat8 = SIMD8<Float>(repeating: value)
         var i = 0
         while i + 16 <= count {
             store(load(src + i) + splat, dst + i)
             i += 16
         }
+        if i + 8 <= count {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) + splat8
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
         while i < count { dst[i] = src[i] + value; i += 1 }
     }
+
 
     /// `output[lane*stride + P] = sum_t weights[t*lanes + lane] * input[taps[t] + P]` for
     /// `P < count` (a multiple of 64) and `lanes` 4 or 1.
@@ -466,27 +548,28 @@ extension GroupedDirectConvolution {
         }
     }
 
-    /// `dw[l*ldw + t] += sum_{P < count} dy[l*dyStride + P] * x[taps[t] + P]` for the
-    /// `lanes` (4 or 1) output channels and the first `taps` of 4 taps (the others are
-    /// computed and dropped); `count` is a multiple of 64.
+    /// `partial[l*4 + t] += dy[l*dyStride + P] * x[taps[t] + P]` (vectors of 16 lanes,
+    /// `partial` holding 16 of them) for `P` in `start ..< start + count` (`count` a
+    /// multiple of 64), for the `lanes` (4 or 1) output channels and 4 taps.
     @inline(__always)
     static func dots(lanes: Int, dy: UnsafePointer<Float>, dyStride: Int, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
-                     count: Int, into dw: UnsafeMutablePointer<Float>, ldw: Int, taps valid: Int) {
+                     start: Int, count: Int, partial: UnsafeMutablePointer<Float>) {
         if lanes == 4 {
-            dots4x4(dy: dy, dyStride: dyStride, x: x, taps: taps, count: count, into: dw, ldw: ldw, taps: valid)
+            dots4x4(dy: dy, dyStride: dyStride, x: x, taps: taps, start: start, count: count, partial: partial)
         } else {
-            dots1x4(dy: dy, x: x, taps: taps, count: count, into: dw, taps: valid)
+            dots1x4(dy: dy, x: x, taps: taps, start: start, count: count, partial: partial)
         }
     }
 
     static func dots4x4(dy: UnsafePointer<Float>, dyStride: Int, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
-                        count: Int, into dw: UnsafeMutablePointer<Float>, ldw: Int, taps valid: Int) {
-        let y0 = dy, y1 = y0 + dyStride, y2 = y1 + dyStride, y3 = y2 + dyStride
-        let x0 = x + taps[0], x1 = x + taps[1], x2 = x + taps[2], x3 = x + taps[3]
-        var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
-        var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
-        var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
-        var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+                        start: Int, count: Int, partial: UnsafeMutablePointer<Float>) {
+        let y0 = dy + start, y1 = y0 + dyStride, y2 = y1 + dyStride, y3 = y2 + dyStride
+        let x0 = x + taps[0] + start, x1 = x + taps[1] + start, x2 = x + taps[2] + start, x3 = x + taps[3] + start
+        let q = partial
+        var a00 = load(q), a01 = load(q + 16), a02 = load(q + 32), a03 = load(q + 48)
+        var a10 = load(q + 64), a11 = load(q + 80), a12 = load(q + 96), a13 = load(q + 112)
+        var a20 = load(q + 128), a21 = load(q + 144), a22 = load(q + 160), a23 = load(q + 176)
+        var a30 = load(q + 192), a31 = load(q + 208), a32 = load(q + 224), a33 = load(q + 240)
         var p = 0
         while p < count {
             let v0 = load(x0 + p), v1 = load(x1 + p), v2 = load(x2 + p), v3 = load(x3 + p)
@@ -500,28 +583,27 @@ extension GroupedDirectConvolution {
             a30.addProduct(d3, v0); a31.addProduct(d3, v1); a32.addProduct(d3, v2); a33.addProduct(d3, v3)
             p += 16
         }
-        let s0 = SIMD4(a00.sum(), a01.sum(), a02.sum(), a03.sum()), s1 = SIMD4(a10.sum(), a11.sum(), a12.sum(), a13.sum())
-        let s2 = SIMD4(a20.sum(), a21.sum(), a22.sum(), a23.sum()), s3 = SIMD4(a30.sum(), a31.sum(), a32.sum(), a33.sum())
-        for t in 0..<valid {
-            dw[t] += s0[t]; dw[ldw + t] += s1[t]; dw[2 * ldw + t] += s2[t]; dw[3 * ldw + t] += s3[t]
-        }
+        store(a00, q); store(a01, q + 16); store(a02, q + 32); store(a03, q + 48)
+        store(a10, q + 64); store(a11, q + 80); store(a12, q + 96); store(a13, q + 112)
+        store(a20, q + 128); store(a21, q + 144); store(a22, q + 160); store(a23, q + 176)
+        store(a30, q + 192); store(a31, q + 208); store(a32, q + 224); store(a33, q + 240)
     }
 
     static func dots1x4(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
-                        count: Int, into dw: UnsafeMutablePointer<Float>, taps valid: Int) {
-        let x0 = x + taps[0], x1 = x + taps[1], x2 = x + taps[2], x3 = x + taps[3]
-        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                        start: Int, count: Int, partial: UnsafeMutablePointer<Float>) {
+        let y = dy + start
+        let x0 = x + taps[0] + start, x1 = x + taps[1] + start, x2 = x + taps[2] + start, x3 = x + taps[3] + start
+        var a0 = load(partial), a1 = load(partial + 16), a2 = load(partial + 32), a3 = load(partial + 48)
         var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
         var p = 0
-        while p < count {                                       // two positions' vectors per step
-            let d = load(dy + p), e = load(dy + p + 16)
+        while p < count {                                       // two vectors of positions per step
+            let d = load(y + p), e = load(y + p + 16)
             a0.addProduct(d, load(x0 + p)); a1.addProduct(d, load(x1 + p))
             a2.addProduct(d, load(x2 + p)); a3.addProduct(d, load(x3 + p))
             b0.addProduct(e, load(x0 + p + 16)); b1.addProduct(e, load(x1 + p + 16))
             b2.addProduct(e, load(x2 + p + 16)); b3.addProduct(e, load(x3 + p + 16))
             p += 32
         }
-        let sums = SIMD4((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
-        for t in 0..<valid { dw[t] += sums[t] }
+        store(a0 + b0, partial); store(a1 + b1, partial + 16); store(a2 + b2, partial + 32); store(a3 + b3, partial + 48)
     }
 }
