@@ -79,4 +79,29 @@ struct ImplicitConvolutionTests {
         Fast.conv2d(d.x, weight: d.w, bias: d.b, geometry: dw.geometry, residual: d.dy, relu: true, into: &y)
         #expect(relativeError(y, dwExpected) < 1e-5)
     }
+
+    @Test("with stride 1 the input gradient is the convolution of dy by the turned kernel, and equals the naive one",
+          arguments: cases + [ConvCase(2, 5, 8, 9, out: 7, kernel: (5, 3), padding: (2, 0), bias: false)])
+    func inputGradientAsConvolution(_ c: ConvCase) {
+        let (x, w, _, dy) = ConvolutionTests.data(c, seed: 70)
+        let naive = Naive.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
+        let applies = ImplicitGEMMConvolution.backwardInputApplies(to: c.geometry)
+        #expect(applies == (c.geometry.strideHeight == 1 && c.geometry.strideWidth == 1))
+        var dx = [Float](repeating: .nan, count: x.count)
+        if applies {
+            w.withUnsafeBufferPointer { w in
+                dy.withUnsafeBufferPointer { dy in
+                    dx.withUnsafeMutableBufferPointer { dx in
+                        ImplicitGEMMConvolution.backwardInput(geometry: c.geometry, weight: w.baseAddress!,
+                                                              dy: dy.baseAddress!, dx: dx.baseAddress!)
+                    }
+                }
+            }
+            #expect(relativeError(dx, naive.input) < 1e-5)
+        }
+        let fast = Fast.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
+        #expect(relativeError(fast.input, naive.input) < 1e-5)
+        #expect(relativeError(fast.weight, naive.weight) < 1e-5)
+        #expect(relativeError(Fast.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: c.geometry), naive.input) < 1e-5)
+    }
 }

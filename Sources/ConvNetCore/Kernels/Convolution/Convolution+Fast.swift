@@ -473,6 +473,12 @@ extension Fast {
                         withOptionalMutablePointer(&dw) { dw in
                             if let grouped {
                                 grouped.backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
+                            } else if let dx, let w, ImplicitGEMMConvolution.backwardInputApplies(to: s) {
+                                // dx as the forward convolution of dy by the turned kernel; dW by GEMMs.
+                                ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dy.baseAddress!, dx: dx)
+                                if dw != nil {
+                                    IM2ColConvolution(s).backward(x: x, weight: nil, dy: dy.baseAddress!, dx: nil, dw: dw)
+                                }
                             } else {
                                 IM2ColConvolution(s).backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
                             }

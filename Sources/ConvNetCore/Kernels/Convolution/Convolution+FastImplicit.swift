@@ -685,3 +685,53 @@ extension Fast {
         }
     }
 }
+
+// MARK: - The input gradient as a forward convolution
+
+// With stride 1, the input gradient is itself a convolution, of dy, padded by kh-1-ph
+// and kw-1-pw, with the kernel turned by 180 degrees and its two channel axes swapped:
+//
+//     dx[c, h, w] = sum_{o, u, v} W[o, c, u, v] * dy[o, h + ph - u, w + pw - v]
+//                 = sum_{o, u', v'} W'[c, o, u', v'] * dy_pad[o, h + u', w + v'],
+//     W'[c, o, u', v'] = W[o, c, kh-1-u', kw-1-v'].
+//
+// So it runs on the implicit GEMM above at the forward pass's speed, instead of a GEMM
+// into a column-matrix gradient kh*kw times the size of dx, followed by col2im's
+// scatter-add over it. (With stride > 1 it would be a convolution of a dy dilated by
+// zeros, wasting sh*sw of its multiply-adds; those cases keep GEMM + col2im.)
+extension ImplicitGEMMConvolution {
+    /// Whether ``backwardInput(geometry:weight:dy:dx:)`` applies: stride 1, padding < kernel.
+    static func backwardInputApplies(to s: Conv2DGeometry) -> Bool {
+        s.strideHeight == 1 && s.strideWidth == 1 && s.paddingHeight < s.kernelHeight && s.paddingWidth < s.kernelWidth
+    }
+
+    /// The convolution whose forward pass is the input gradient of `s`.
+    static func inputGradientGeometry(of s: Conv2DGeometry) -> Conv2DGeometry {
+        Conv2DGeometry(batch: s.batch, inChannels: s.outChannels, inHeight: s.outHeight, inWidth: s.outWidth,
+                       outChannels: s.inChannels, kernel: (s.kernelHeight, s.kernelWidth), stride: (1, 1),
+                       padding: (s.kernelHeight - 1 - s.paddingHeight, s.kernelWidth - 1 - s.paddingWidth),
+                       groups: s.groups)
+    }
+
+    /// `dx` (overwritten) of `L = sum(y * dy)` for the convolution `s` with stride 1.
+    static func backwardInput(geometry s: Conv2DGeometry, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                              dx: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = (s.kernelHeight, s.kernelWidth)
+        let (cg, og, taps) = (s.inChannelsPerGroup, s.outChannelsPerGroup, s.kernelHeight * s.kernelWidth)
+        ConvWorkspaces.with(s.weightCount) { turned in
+            // W'[g*cg + c, o, t'] = W[g*og + o, c, taps-1-t'] (t' = u'*kw + v' turned by 180 degrees).
+            for g in 0..<s.groups {
+                for o in 0..<og {
+                    for c in 0..<cg {
+                        let src = weight + ((g * og + o) * cg + c) * taps
+                        let dst = turned + ((g * cg + c) * og + o) * taps
+                        for t in 0..<taps { dst[t] = src[taps - 1 - t] }
+                    }
+                }
+            }
+            _ = kh; _ = kw
+            ImplicitGEMMConvolution(inputGradientGeometry(of: s))
+                .forward(x: dy, weight: turned, y: dx, epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+        }
+    }
+}
