@@ -104,4 +104,31 @@ struct ImplicitConvolutionTests {
         #expect(relativeError(fast.weight, naive.weight) < 1e-5)
         #expect(relativeError(Fast.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: c.geometry), naive.input) < 1e-5)
     }
+
+    @Test("the weight gradient on the pixel grid equals the naive one for every kernel, block size and schedule", arguments: cases)
+    func weightGradientEqualsNaive(_ c: ConvCase) {
+        let (x, _, _, dy) = ConvolutionTests.data(c, seed: 80)
+        let naive = Naive.conv2dBackwardWeight(x, outputGradient: dy, geometry: c.geometry)
+        let schedules: [(Bool, Int, Int, Int?, Bool?)] = [
+            (false, 256, 1 << 17, 1, nil), (true, 256, 1 << 17, 1, nil), (false, 7, 64, 1, nil),
+            (true, 20, 16, 2, true), (false, 256, 1 << 17, 2, false), (false, 9, 100, 3, true), (true, 33, 700, 3, false),
+        ]
+        for (narrow, depth, bFloats, threads, whole) in schedules {
+            var grad = ImplicitWeightGradient(c.geometry, narrowKernel: narrow, depthBlock: depth, packedBFloats: bFloats)
+            grad.threadsOverride = threads
+            grad.wholeItemsOverride = whole
+            var dw = [Float](repeating: .nan, count: c.geometry.weightCount)
+            x.withUnsafeBufferPointer { x in
+                dy.withUnsafeBufferPointer { dy in
+                    dw.withUnsafeMutableBufferPointer { dw in
+                        grad.weightGradient(x: x.baseAddress!, dy: dy.baseAddress!, dw: dw.baseAddress!)
+                    }
+                }
+            }
+            #expect(relativeError(dw, naive.weight) < 1e-5, "narrow \(narrow), KC \(depth), B \(bFloats), threads \(threads ?? 0)")
+        }
+        let fast = Fast.conv2dBackwardWeight(x, outputGradient: dy, geometry: c.geometry)
+        #expect(relativeError(fast.weight, naive.weight) < 1e-5)
+        #expect(relativeError(fast.bias, naive.bias) < 1e-5)
+    }
 }

@@ -473,14 +473,20 @@ extension Fast {
                         withOptionalMutablePointer(&dw) { dw in
                             if let grouped {
                                 grouped.backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
-                            } else if let dx, let w, ImplicitGEMMConvolution.backwardInputApplies(to: s) {
-                                // dx as the forward convolution of dy by the turned kernel; dW by GEMMs.
-                                ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dy.baseAddress!, dx: dx)
-                                if dw != nil {
-                                    IM2ColConvolution(s).backward(x: x, weight: nil, dy: dy.baseAddress!, dx: nil, dw: dw)
-                                }
                             } else {
-                                IM2ColConvolution(s).backward(x: x, weight: w, dy: dy.baseAddress!, dx: dx, dw: dw)
+                                // dW by the implicit GEMM on the pixel grid (Convolution+FastImplicit.swift).
+                                if let dw, let x {
+                                    ImplicitWeightGradient(s).weightGradient(x: x, dy: dy.baseAddress!, dw: dw)
+                                }
+                                // dx: with stride 1, the forward convolution of dy by the turned kernel;
+                                // otherwise W^T dY by GEMM, then col2im.
+                                if let dx, let w {
+                                    if ImplicitGEMMConvolution.backwardInputApplies(to: s) {
+                                        ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dy.baseAddress!, dx: dx)
+                                    } else {
+                                        IM2ColConvolution(s).backward(x: nil, weight: w, dy: dy.baseAddress!, dx: dx, dw: nil)
+                                    }
+                                }
                             }
                         }
                     }
