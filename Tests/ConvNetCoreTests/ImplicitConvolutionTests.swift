@@ -18,6 +18,7 @@ struct ImplicitConvolutionTests {
         ConvCase(1, 2, 3, 4, out: 2, kernel: (3, 3), padding: (2, 2), bias: true),
         ConvCase(2, 8, 6, 7, out: 10, kernel: (3, 3), stride: (3, 2), padding: (0, 1), groups: 2, bias: true),
         ConvCase(1, 20, 14, 14, out: 24, kernel: (3, 3), padding: (1, 1), bias: true),        // VGG-like, 14 wide
+        ConvCase(2, 5, 8, 6, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),           // 48 = 32 + a half tile
     ]
 
     static func run(_ c: ConvCase, _ conv: ImplicitGEMMConvolution, x: [Float], w: [Float], b: [Float]?,

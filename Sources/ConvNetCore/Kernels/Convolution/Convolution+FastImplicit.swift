@@ -115,6 +115,11 @@ protocol ConvMicroKernel {
     static var nr: Int { get }
     static func run(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
+    /// Whether ``runHalf(kc:a:lda:b:c:ldc:accumulate:)`` exists: the tile's first `nr/2`
+    /// columns only (B panels still `nr` wide), for the last, narrow panel of a row.
+    static var hasHalf: Bool { get }
+    static func runHalf(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
 }
 
 @inline(__always)
@@ -171,6 +176,38 @@ enum ConvKernel8x32: ConvMicroKernel {
         storeTileRow(c + 6 &* ldc, accumulate, c60, c61)
         storeTileRow(c + 7 &* ldc, accumulate, c70, c71)
     }
+
+    static var hasHalf: Bool { true }
+
+    /// 8 x 16: half the FMAs per broadcast, so only for an edge of at most 16 columns
+    /// (VGG's 14 x 14 = 6 x 32 + 4 pixels would otherwise compute 224 for 196).
+    @inline(never)
+    static func runHalf(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+        var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+        var a0 = a, a4 = a + 4 &* lda
+        let l1 = lda, l2 = 2 &* lda, l3 = 3 &* lda
+        var b = b
+        for _ in 0..<kc {
+            let b0 = ld16(b)
+            c0.addProduct(SIMD16<Float>(repeating: a0[0]), b0)
+            c1.addProduct(SIMD16<Float>(repeating: a0[l1]), b0)
+            c2.addProduct(SIMD16<Float>(repeating: a0[l2]), b0)
+            c3.addProduct(SIMD16<Float>(repeating: a0[l3]), b0)
+            c4.addProduct(SIMD16<Float>(repeating: a4[0]), b0)
+            c5.addProduct(SIMD16<Float>(repeating: a4[l1]), b0)
+            c6.addProduct(SIMD16<Float>(repeating: a4[l2]), b0)
+            c7.addProduct(SIMD16<Float>(repeating: a4[l3]), b0)
+            a0 += 1
+            a4 += 1
+            b += 32
+        }
+        for (r, v) in [c0, c1, c2, c3, c4, c5, c6, c7].enumerated() {
+            let p = c + r &* ldc
+            st16(accumulate ? v + ld16(p) : v, p)
+        }
+    }
 }
 
 /// 6 x 16 tile in 6 `SIMD16<Float>` accumulators: for CPUs without AVX-512 (AVX2, NEON).
@@ -202,6 +239,12 @@ enum ConvKernel6x16: ConvMicroKernel {
             let p = c + r &* ldc
             st16(accumulate ? v + ld16(p) : v, p)
         }
+    }
+
+    static var hasHalf: Bool { false }
+    static func runHalf(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        fatalError("ConvKernel6x16 has no half tile")
     }
 }
 
@@ -489,14 +532,21 @@ struct ImplicitGEMMConvolution {
                         let width = min(nr, outPlane - jr * nr)
                         let b = UnsafePointer(packed + (jr - panels.lowerBound) * kc * nr)
                         let c = yg + ir * mr * outPlane + jr * nr
+                        let half = K.hasHalf && width <= nr / 2
                         if height == mr && width == nr {
                             K.run(kc: kc, a: a, lda: k, b: b, c: c, ldc: outPlane, accumulate: add)
+                        } else if height == mr && half && width == nr / 2 {
+                            K.runHalf(kc: kc, a: a, lda: k, b: b, c: c, ldc: outPlane, accumulate: add)
                         } else {
                             // An edge tile: through the scratch tile.
                             if add {
                                 for r in 0..<height { (tile + r * nr).update(from: c + r * outPlane, count: width) }
                             }
-                            K.run(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            if half {
+                                K.runHalf(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            } else {
+                                K.run(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            }
                             for r in 0..<height { (c + r * outPlane).update(from: tile + r * nr, count: width) }
                         }
                         if last && !epilogue.isEmpty {
