@@ -29,7 +29,7 @@ public struct KernelRaceResult: Sendable {
         func ms(_ s: Double) -> String { String(format: s < 0.01 ? "%8.3f ms" : "%8.2f ms", s * 1e3) }
         func rate(_ s: Double) -> String { String(format: "%6.1f GFLOP/s", 3 * 2 * Double(shape.macs) / s / 1e9) }
         return """
-        kernel                                forward     backward        total   (forward + backward: 3x the MACs)
+        kernel                                forward     backward        total   rate (y, dx and dw: 3 x MACs)
         naive: seven loops                 \(ms(naiveForward))  \(ms(naiveBackward))  \(ms(naiveTotal))  \(rate(naiveTotal))
         fast: direct, SIMD over columns    \(ms(fastForward))  \(ms(fastBackward))  \(ms(fastTotal))  \(rate(fastTotal))
         core's general: im2col + GEMM      \(ms(im2colForward))  \(ms(im2colBackward))  \(ms(im2colTotal))  \(rate(im2colTotal))

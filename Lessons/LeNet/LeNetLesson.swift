@@ -100,6 +100,12 @@ public enum LeNet5Lesson: Lesson {
         // 1. The network, as the paper's table.
         let model = LeNet5.lesson(c3: plan.c3, seed: options.seed, kernels: plan.kernels)
         console.print(leNetTable(model))
+        if let counted = publishedCounts(options.fixtures, name: plan.c3 == .full ? "lenet5_full_c3" : "lenet5_partial_c3") {
+            let summary = model.summary(inputShape: [1] + LeNet5.inputShape)
+            let same = counted.parameters == summary.parameters && counted.macs == summary.macs
+            console.print("Fixtures/torchvision-counts.json: \(ModelSummary.grouped(counted.parameters)) parameters,"
+                          + " \(ModelSummary.grouped(counted.macs)) MACs" + (same ? " (both match)" : " (MISMATCH)"))
+        }
         let partial = LeNet5(c3: .paperTable)
         let partialC3 = partial.children.first { $0.name == "c3" }!.layer.parameterCount
         console.print("""
@@ -201,6 +207,16 @@ public enum LeNet5Lesson: Lesson {
             "race_max_difference": race.maxRelativeDifference,
             "seed": Int(options.seed), "quick": options.quick, "output_directory": out.path,
         ]
+    }
+
+    /// The parameters and MACs `Fixtures/torchvision-counts.json` lists for `name`, if it does.
+    static func publishedCounts(_ fixtures: URL, name: String) -> (parameters: Int, macs: Int)? {
+        guard let data = try? Data(contentsOf: fixtures.appendingPathComponent("torchvision-counts.json")),
+              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let entry = (root["models"] as? [String: Any])?[name] as? [String: Any],
+              let parameters = (entry["parameters"] as? NSNumber)?.intValue,
+              let macs = (entry["macs"] as? NSNumber)?.intValue else { return nil }
+        return (parameters, macs)
     }
 
     /// Loads a safetensors file into `model`, with a one-line error when it does not fit.
