@@ -55,7 +55,9 @@
 //
 // Threads: the work is a list of (image, group) items (32 per image for ResNeXt), split
 // into contiguous runs over Parallelism.threadCount threads, each with its own
-// workspace allocated once per call (and, for dW, its own partial sum).
+// workspace allocated once per call (and, for dW, its own partial sum). The backward
+// pass takes the items group by group, so that dW's vector partial sums of one group
+// run over all of a thread's images before the costly sums across the lanes.
 
 /// The plan of one direct grouped convolution: sizes of the phase planes and the tap
 /// offsets (internal to the fast kernels).
@@ -338,8 +340,10 @@ struct GroupedDirectConvolution {
                     let threadPartial = t == 0 ? nil : threadPartials.map { $0 + (t - 1) * partialCount }
                     let dwThread = dw == nil ? nil : threadPartial ?? dw
                     let dbThread = db == nil ? nil : threadPartial.map { $0 + weightCount } ?? db
+                    // Items run group by group (item = g*batch + n), so that dW's vector partial
+                    // sums gather a group's images before they are summed across the lanes.
                     for item in items {
-                        let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                        let (g, n) = item.quotientAndRemainder(dividingBy: s.batch)
                         let dyg = dy + (n * s.outChannels + g * og) * outPlane
                         var filledDY = 0                               // dy rows copied in so far
                         func fillDY(through position: Int) {           // the dy rows up to that position
@@ -355,7 +359,7 @@ struct GroupedDirectConvolution {
                             // lanes at the end.
                             let xg = x + (n * s.inChannels + g * cg) * inPlane
                             var filledX = 0
-                            partials.update(repeating: 0, count: chunkSums)
+                            if item == items.lowerBound || n == 0 { partials.update(repeating: 0, count: chunkSums) }
                             for start in stride(from: 0, to: outSpan, by: Self.dwChunk) {
                                 let count = min(Self.dwChunk, outSpan - start)
                                 let neededX = min(rows, (start + count - 1 + reach) / width + 1)
@@ -372,12 +376,14 @@ struct GroupedDirectConvolution {
                                     }
                                 }
                             }
-                            for (b, (o0, lanes)) in oBlocks.enumerated() {
-                                for t0 in stride(from: 0, to: k, by: 4) {
-                                    let partial = partials + (b * tapBlocks + t0 / 4) * 256
-                                    for lane in 0..<lanes {
-                                        for t in 0..<min(4, k - t0) {
-                                            dwThread[(g * og + o0 + lane) * k + t0 + t] += Self.load(partial + (lane * 4 + t) * 16).sum()
+                            if item == items.upperBound - 1 || n == s.batch - 1 {  // the group's last image here
+                                for (b, (o0, lanes)) in oBlocks.enumerated() {
+                                    for t0 in stride(from: 0, to: k, by: 4) {
+                                        let partial = partials + (b * tapBlocks + t0 / 4) * 256
+                                        for lane in 0..<lanes {
+                                            for t in 0..<min(4, k - t0) {
+                                                dwThread[(g * og + o0 + lane) * k + t0 + t] += Self.load(partial + (lane * 4 + t) * 16).sum()
+                                            }
                                         }
                                     }
                                 }
