@@ -182,6 +182,10 @@ struct GroupedDirectConvolution {
         for c in 0..<cg {
             let xc = x + c * inH * inW
             for a in 0..<sh {
+                if sw == 2 {                                  // both column phases in one pass
+                    deinterleaveRows(xc, into: dst + (c * sh + a) * 2 * plane, rowPhase: a, rows: wanted)
+                    continue
+                }
                 for b in 0..<sw {
                     let p = dst + ((c * sh + a) * sw + b) * plane
                     let columns = columnRange[b]
@@ -196,6 +200,28 @@ struct GroupedDirectConvolution {
                     }
                 }
             }
+        }
+    }
+
+    /// `fillInputPlanes` for stride-2 columns: splits each input row into its even and odd
+    /// columns, the phase planes `b = 0` and `b = 1` of row phase `a` (at `dst` and
+    /// `dst + plane`), 16 columns of each at a time from one 32-float load.
+    func deinterleaveRows(_ xc: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rowPhase a: Int, rows wanted: Range<Int>) {
+        let inW = s.inWidth
+        let (even, odd) = (columnRange[0], columnRange[1])
+        // Vectors where both phases are inside the image, single floats at the edges.
+        let both = even.clamped(to: odd)
+        let vectors = both.lowerBound ..< both.lowerBound + both.count / 16 * 16
+        for q in rowRange[a].clamped(to: wanted) {
+            let (row0, row1) = (dst + q * width, dst + plane + q * width)
+            let src = xc + (q * sh + a - s.paddingHeight) * inW - s.paddingWidth  // column t of phase b: src[2t + b]
+            for t in stride(from: vectors.lowerBound, to: vectors.upperBound, by: 16) {
+                let v = UnsafeRawPointer(src + 2 * t).loadUnaligned(as: SIMD32<Float>.self)
+                Self.store(v.evenHalf, row0 + t)
+                Self.store(v.oddHalf, row1 + t)
+            }
+            for t in even where !vectors.contains(t) { row0[t] = src[2 * t] }
+            for t in odd where !vectors.contains(t) { row1[t] = src[2 * t + 1] }
         }
     }
 
