@@ -20,6 +20,8 @@ struct GroupedConvolutionTests {
         ConvCase(1, 12, 6, 6, out: 12, kernel: (3, 3), stride: (3, 3), padding: (2, 2), groups: 3),
         ConvCase(1, 4, 1, 1, out: 4, kernel: (1, 1), groups: 4),
         ConvCase(1, 10, 4, 70, out: 10, kernel: (3, 3), padding: (1, 1), groups: 2, bias: true),      // a 72-wide row
+        ConvCase(2, 4, 7, 75, out: 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1), groups: 4, bias: true), // stride-2 rows in vectors
+        ConvCase(1, 4, 6, 68, out: 6, kernel: (5, 4), stride: (2, 2), padding: (0, 2), groups: 2),   // and an even kernel
         ConvCase(3, 32, 5, 5, out: 64, kernel: (3, 3), padding: (1, 1), groups: 2),                   // 16 channels a group
         ConvCase(1, 14, 7, 7, out: 21, kernel: (3, 3), padding: (1, 1), groups: 7, bias: true),       // 2 -> 3 channels a group
     ]

@@ -43,19 +43,26 @@
 //   input planes, 4 output channels x 4 taps at a time (16 accumulators, 8 loads per 16
 //   FMAs), summed across the lanes at the end.
 //
-// Memory: a group's planes (54 KB for ResNeXt's 4 channels of 58x58) and its outputs do
-// not fit the 48 KB L1 cache together, and copying them in and out as separate passes
-// cost as much as the FMAs (each 56-float row pays ~20 cycles of overhead, from L2). So
-// the work slides down the image in steps of 256 positions: input rows are copied into
-// the planes just before the first step that reads them, and each finished output row
-// is copied out right after the step that completes it. Everything a step touches was
-// touched a few rows earlier and is still in L1. The zero padding of the planes (and the
-// zeros around the flattened dy) never changes, so it is written once, when a thread's
-// workspace is allocated; the copies move only data.
+// Memory: with 36 taps a group, the FMAs are few per byte moved, and the copies into the
+// planes and out of the flattened rows (56-float rows for ResNeXt, each paying a loop
+// and split unaligned stores) take about 40% of the forward time (perf, on a Sapphire
+// Rapids core whose L2 streams about 40 bytes/ns). They are kept as cheap as possible:
+// the zero padding of the planes (and the zeros around the flattened dy) never changes,
+// so it is written once, when a thread's workspace is allocated, and the copies move
+// only data; and the work slides down the image in steps of 256 positions, input rows
+// copied in just before the first step that reads them and finished output rows copied
+// out right after the step that completes them, so both sides of each copy are in L1.
+//
+// When: measured against the implicit GEMM (forward) and im2col + GEMM (backward) at
+// batch 1 on one thread, the direct kernel wins by 1.8x to 8x for groups of 1 to 8 channels,
+// still by about 1.5x at 16 channels on 14x14 and larger images, and loses at 32
+// channels on 7x7 or with stride 2; so groups of up to 16 channels take this path.
 //
 // Threads: the work is a list of (image, group) items (32 per image for ResNeXt), split
 // into contiguous runs over Parallelism.threadCount threads, each with its own
-// workspace allocated once per call (and, for dW, its own partial sum).
+// workspace allocated once per call (and, for dW, its own partial sum). The backward
+// pass takes the items group by group, so that dW's vector partial sums of one group
+// run over all of a thread's images before the costly sums across the lanes.
 
 /// The plan of one direct grouped convolution: sizes of the phase planes and the tap
 /// offsets (internal to the fast kernels).
@@ -175,6 +182,10 @@ struct GroupedDirectConvolution {
         for c in 0..<cg {
             let xc = x + c * inH * inW
             for a in 0..<sh {
+                if sw == 2 {                                  // both column phases in one pass
+                    deinterleaveRows(xc, into: dst + (c * sh + a) * 2 * plane, rowPhase: a, rows: wanted)
+                    continue
+                }
                 for b in 0..<sw {
                     let p = dst + ((c * sh + a) * sw + b) * plane
                     let columns = columnRange[b]
@@ -189,6 +200,28 @@ struct GroupedDirectConvolution {
                     }
                 }
             }
+        }
+    }
+
+    /// `fillInputPlanes` for stride-2 columns: splits each input row into its even and odd
+    /// columns, the phase planes `b = 0` and `b = 1` of row phase `a` (at `dst` and
+    /// `dst + plane`), 16 columns of each at a time from one 32-float load.
+    func deinterleaveRows(_ xc: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rowPhase a: Int, rows wanted: Range<Int>) {
+        let inW = s.inWidth
+        let (even, odd) = (columnRange[0], columnRange[1])
+        // Vectors where both phases are inside the image, single floats at the edges.
+        let both = even.clamped(to: odd)
+        let vectors = both.lowerBound ..< both.lowerBound + both.count / 16 * 16
+        for q in rowRange[a].clamped(to: wanted) {
+            let (row0, row1) = (dst + q * width, dst + plane + q * width)
+            let src = xc + (q * sh + a - s.paddingHeight) * inW - s.paddingWidth  // column t of phase b: src[2t + b]
+            for t in stride(from: vectors.lowerBound, to: vectors.upperBound, by: 16) {
+                let v = UnsafeRawPointer(src + 2 * t).loadUnaligned(as: SIMD32<Float>.self)
+                Self.store(v.evenHalf, row0 + t)
+                Self.store(v.oddHalf, row1 + t)
+            }
+            for t in even where !vectors.contains(t) { row0[t] = src[2 * t] }
+            for t in odd where !vectors.contains(t) { row1[t] = src[2 * t + 1] }
         }
     }
 
@@ -338,8 +371,10 @@ struct GroupedDirectConvolution {
                     let threadPartial = t == 0 ? nil : threadPartials.map { $0 + (t - 1) * partialCount }
                     let dwThread = dw == nil ? nil : threadPartial ?? dw
                     let dbThread = db == nil ? nil : threadPartial.map { $0 + weightCount } ?? db
+                    // Items run group by group (item = g*batch + n), so that dW's vector partial
+                    // sums gather a group's images before they are summed across the lanes.
                     for item in items {
-                        let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                        let (g, n) = item.quotientAndRemainder(dividingBy: s.batch)
                         let dyg = dy + (n * s.outChannels + g * og) * outPlane
                         var filledDY = 0                               // dy rows copied in so far
                         func fillDY(through position: Int) {           // the dy rows up to that position
@@ -355,7 +390,7 @@ struct GroupedDirectConvolution {
                             // lanes at the end.
                             let xg = x + (n * s.inChannels + g * cg) * inPlane
                             var filledX = 0
-                            partials.update(repeating: 0, count: chunkSums)
+                            if item == items.lowerBound || n == 0 { partials.update(repeating: 0, count: chunkSums) }
                             for start in stride(from: 0, to: outSpan, by: Self.dwChunk) {
                                 let count = min(Self.dwChunk, outSpan - start)
                                 let neededX = min(rows, (start + count - 1 + reach) / width + 1)
@@ -372,12 +407,14 @@ struct GroupedDirectConvolution {
                                     }
                                 }
                             }
-                            for (b, (o0, lanes)) in oBlocks.enumerated() {
-                                for t0 in stride(from: 0, to: k, by: 4) {
-                                    let partial = partials + (b * tapBlocks + t0 / 4) * 256
-                                    for lane in 0..<lanes {
-                                        for t in 0..<min(4, k - t0) {
-                                            dwThread[(g * og + o0 + lane) * k + t0 + t] += Self.load(partial + (lane * 4 + t) * 16).sum()
+                            if item == items.upperBound - 1 || n == s.batch - 1 {  // the group's last image here
+                                for (b, (o0, lanes)) in oBlocks.enumerated() {
+                                    for t0 in stride(from: 0, to: k, by: 4) {
+                                        let partial = partials + (b * tapBlocks + t0 / 4) * 256
+                                        for lane in 0..<lanes {
+                                            for t in 0..<min(4, k - t0) {
+                                                dwThread[(g * og + o0 + lane) * k + t0 + t] += Self.load(partial + (lane * 4 + t) * 16).sum()
+                                            }
                                         }
                                     }
                                 }
