@@ -49,12 +49,15 @@ struct ImplicitConvolutionTests {
             (true, 5, 16, 1, nil), (false, 256, 1 << 17, 2, true), (false, 256, 1 << 17, 2, false),
             (false, 9, 100, 3, false), (true, 256, 1 << 17, 3, true),
         ]
-        for (narrow, depth, bFloats, threads, whole) in schedules {
-            var conv = ImplicitGEMMConvolution(c.geometry, narrowKernel: narrow, depthBlock: depth, packedBFloats: bFloats)
-            conv.threadsOverride = threads
-            conv.wholeItemsOverride = whole
-            let y = Self.run(c, conv, x: x, w: w, b: b, residual: nil, relu: false)
-            #expect(relativeError(y, naive) < 1e-5, "narrow \(narrow), KC \(depth), B \(bFloats), threads \(threads ?? 0), whole \(whole.map { "\($0)" } ?? "auto")")
+        for gridMode in [false, true] {
+            for (narrow, depth, bFloats, threads, whole) in schedules {
+                var conv = ImplicitGEMMConvolution(c.geometry, narrowKernel: narrow, depthBlock: depth, packedBFloats: bFloats,
+                                                   gridMode: gridMode)
+                conv.threadsOverride = threads
+                conv.wholeItemsOverride = whole
+                let y = Self.run(c, conv, x: x, w: w, b: b, residual: nil, relu: false)
+                #expect(relativeError(y, naive) < 1e-5, "grid \(gridMode), narrow \(narrow), KC \(depth), B \(bFloats), threads \(threads ?? 0), whole \(whole.map { "\($0)" } ?? "auto")")
+            }
         }
     }
 
@@ -64,8 +67,9 @@ struct ImplicitConvolutionTests {
         let plain = Naive.conv2d(x, weight: w, bias: b, geometry: c.geometry)
         let summed = zip(plain, r).map { $0 + $1 }
         let expected = summed.map { max($0, 0) }
-        for narrow in [false, true] {
-            let conv = ImplicitGEMMConvolution(c.geometry, narrowKernel: narrow, depthBlock: 11, packedBFloats: 200)
+        for (narrow, gridMode) in [(false, false), (true, false), (false, true), (true, true)] {
+            let conv = ImplicitGEMMConvolution(c.geometry, narrowKernel: narrow, depthBlock: 11, packedBFloats: 200,
+                                               gridMode: gridMode)
             #expect(relativeError(Self.run(c, conv, x: x, w: w, b: b, residual: r, relu: true), expected) < 1e-5)
             #expect(relativeError(Self.run(c, conv, x: x, w: w, b: b, residual: r, relu: false), summed) < 1e-5)
             #expect(relativeError(Self.run(c, conv, x: x, w: w, b: b, residual: nil, relu: true), plain.map { max($0, 0) }) < 1e-5)
