@@ -96,6 +96,7 @@ struct KernelTimings {
 extension KernelTimings {
     /// Inference of a whole zoo network (eval mode, seeded He weights) on a random batch.
     func network(_ c: BenchCases.Network, batches: [Int], threads: [Int]) throws -> [Row] {
+        MemoryPolicy.keepFreedMemory()
         let model = try ModelZoo.build(c.name).initialize(seed: 1)
         model.eval()
         var rows: [Row] = []
@@ -115,6 +116,7 @@ extension KernelTimings {
 
     /// One SGD step (forward, loss, backward, update) of a CIFAR ResNet on a random batch.
     func training(_ c: BenchCases.Training, threads: [Int]) throws -> [Row] {
+        MemoryPolicy.keepFreedMemory()
         let model = try ModelZoo.build(architecture: [
             "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
         ]).initialize(seed: 1)
