@@ -117,8 +117,10 @@ struct KernelTimings {
 }
 
 extension KernelTimings {
-    /// Inference of a whole zoo network (eval mode, seeded He weights) on a random batch.
+    /// Inference of a whole zoo network (eval mode, seeded He weights) on a random batch,
+    /// through `infer` (batch norm folded into the convolutions, ReLU and residual fused).
     func network(_ c: BenchCases.Network, batches: [Int], threads: [Int]) throws -> [Row] {
+        MemoryPolicy.keepFreedMemory()
         let model = try ModelZoo.build(c.name).initialize(seed: 1)
         model.eval()
         var rows: [Row] = []
@@ -128,7 +130,7 @@ extension KernelTimings {
             let macs = Double(ModelSummary(of: model, inputShape: x.shape).macs)
             for t in threads {
                 Parallelism.threadCount = t
-                let s = Stopwatch.medianSeconds(samples: max(3, samples / 2)) { _ = model(x) }
+                let s = Stopwatch.medianSeconds(samples: max(3, samples / 2)) { _ = model.infer(x) }
                 rows.append(Row(name: c.name, kind: "network", batch: batch, threads: t, seconds: s, flops: 2 * macs,
                                 images: Double(batch)))
             }
@@ -138,6 +140,7 @@ extension KernelTimings {
 
     /// One SGD step (forward, loss, backward, update) of a CIFAR ResNet on a random batch.
     func training(_ c: BenchCases.Training, threads: [Int]) throws -> [Row] {
+        MemoryPolicy.keepFreedMemory()
         let model = try ModelZoo.build(architecture: [
             "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
         ]).initialize(seed: 1)

@@ -78,6 +78,12 @@ open class Layer: CustomStringConvertible {
         preconditionFailure("\(description): backward is not implemented")
     }
 
+    /// y = layer(x) for inference only: in inference mode on the fast kernels, blocks fold
+    /// batch norm into their convolutions and fuse the residual sum and ReLU (see
+    /// Inference.swift); nothing is kept for `backward`. Otherwise, and for layers with
+    /// nothing to fold, it is `forward`.
+    open func infer(_ x: Tensor) -> Tensor { forward(x) }
+
     /// `layer(x)` reads like the paper: `relu(bn1(conv1(x)))`.
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 
