@@ -151,6 +151,35 @@ struct IM2ColConvolution {
         let (inW, outW) = (s.inWidth, s.outWidth)
         let n = band.count * outW
         let dxc = dx + c * inPlane
+        if sw > 1 {
+            // Strided: the kernel columns v = t, t + sw, t + 2sw, ... land on the same input
+            // pixels, one output column apart. Sum them in a row buffer first (contiguous
+            // vector adds, acc[m] for input pixel m*sw + t - pw), then scatter each of the sw
+            // sums once: sw strided scatters per row instead of kw.
+            let longest = outW + (kw - 1) / sw
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { acc in
+                let acc = acc.baseAddress!
+                for u in 0..<kh {
+                    for i in rowRange[u].clamped(to: band) {
+                        let dstRow = dxc + (i * sh + u - s.paddingHeight) * inW
+                        for t in 0..<min(sw, kw) {
+                            let count = outW + (kw - 1 - t) / sw
+                            acc.update(repeating: 0, count: count)
+                            var v = t
+                            while v < kw {
+                                let src = col + ((c * kh + u) * kw + v) * n + (i - band.lowerBound) * outW
+                                Self.addInPlace(acc + (v - t) / sw, src, count: outW)
+                                v += sw
+                            }
+                            let valid = Self.validRange(offset: t - s.paddingWidth, stride: sw, input: inW, output: count)
+                            let dst = dstRow + (t - s.paddingWidth)
+                            for m in valid { dst[m &* sw] += acc[m] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for u in 0..<kh {
             let rows = rowRange[u].clamped(to: band)
             for v in 0..<kw {
