@@ -2,6 +2,13 @@ import Dispatch
 
 // The fast convolution: im2col + GEMM.
 //
+// (Where each path runs now: the dense forward pass, the stride-1 input gradient and
+// every dense weight gradient run the implicit GEMM of Convolution+FastImplicit.swift,
+// which packs the column matrix straight into the GEMM's panels instead of storing it;
+// groups of few channels run Convolution+FastGrouped.swift. The explicit im2col + GEMM
+// below is the textbook form of the same idea and still computes the input gradient of
+// strided convolutions (W^T dY, then col2im) and the transposed convolution.)
+//
 // The trick: copy every receptive field of the input into a column of a matrix (im2col:
 // row (c, u, v), column (i, j) holds x[c, i*sh + u - ph, j*sw + v - pw], zero in the
 // padding), so that the whole convolution of one image and one group becomes ONE matrix
@@ -144,6 +151,35 @@ struct IM2ColConvolution {
         let (inW, outW) = (s.inWidth, s.outWidth)
         let n = band.count * outW
         let dxc = dx + c * inPlane
+        if sw > 1 {
+            // Strided: the kernel columns v = t, t + sw, t + 2sw, ... land on the same input
+            // pixels, one output column apart. Sum them in a row buffer first (contiguous
+            // vector adds, acc[m] for input pixel m*sw + t - pw), then scatter each of the sw
+            // sums once: sw strided scatters per row instead of kw.
+            let longest = outW + (kw - 1) / sw
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { acc in
+                let acc = acc.baseAddress!
+                for u in 0..<kh {
+                    for i in rowRange[u].clamped(to: band) {
+                        let dstRow = dxc + (i * sh + u - s.paddingHeight) * inW
+                        for t in 0..<min(sw, kw) {
+                            let count = outW + (kw - 1 - t) / sw
+                            acc.update(repeating: 0, count: count)
+                            var v = t
+                            while v < kw {
+                                let src = col + ((c * kh + u) * kw + v) * n + (i - band.lowerBound) * outW
+                                Self.addInPlace(acc + (v - t) / sw, src, count: outW)
+                                v += sw
+                            }
+                            let valid = Self.validRange(offset: t - s.paddingWidth, stride: sw, input: inW, output: count)
+                            let dst = dstRow + (t - s.paddingWidth)
+                            for m in valid { dst[m &* sw] += acc[m] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for u in 0..<kh {
             let rows = rowRange[u].clamped(to: band)
             for v in 0..<kw {
@@ -388,8 +424,11 @@ extension IM2ColConvolution {
 
 extension Fast {
     /// The convolution of ``Naive/conv2d(_:weight:bias:geometry:)`` (same shapes and
-    /// result), by im2col + GEMM; a 1x1 stride-1 unpadded convolution is a GEMM on the
-    /// input; groups of few channels run the direct kernel of Convolution+FastGrouped.swift.
+    /// result), by the implicit GEMM of Convolution+FastImplicit.swift (im2col packed
+    /// straight into the GEMM's panels, bias added in the epilogue); groups of few
+    /// channels run the direct kernel of Convolution+FastGrouped.swift. To write into an
+    /// existing buffer, or fuse a residual add and ReLU, use
+    /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)``.
     public static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry) -> [Float] {
         let s = geometry
         s.validate()
