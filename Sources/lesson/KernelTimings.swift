@@ -33,6 +33,9 @@ struct KernelTimings {
         }
     }
 
+    /// The forward convolution (`<case>`), its input gradient (`<case>_dx`,
+    /// Fast.conv2dBackwardInput) and its weight and bias gradients (`<case>_dw`,
+    /// Fast.conv2dBackwardWeight), each counted as the forward pass's 2*MACs flops.
     func conv(_ c: BenchCases.Conv, batches: [Int], threads: [Int]) -> [Row] {
         var rows: [Row] = []
         for batch in batches {
@@ -41,15 +44,35 @@ struct KernelTimings {
             let x = Tensor.randomNormal(geometry.inputShape.dimensions, using: &g).data
             let w = Tensor.randomNormal(geometry.weightShape, std: 0.05, using: &g).data
             let bias = Tensor.randomNormal([c.outChannels], std: 0.01, using: &g).data
+            let dy = Tensor.randomNormal(geometry.outputShape.dimensions, using: &g).data
             let macs = Double(geometry.macs)
-            let naive: Double? = batch == 1 && macs <= naiveLimit
+            let naiveRuns = batch == 1 && macs <= naiveLimit
+            let naive: Double? = naiveRuns
                 ? Stopwatch.seconds { _ = Naive.conv2d(x, weight: w, bias: bias, geometry: geometry) } : nil
+            // The naive gradients only where they are cheap (each is as slow as the forward).
+            let naiveBackward = naiveRuns && macs <= naiveLimit / 2
+            let naiveDx: Double? = naiveBackward
+                ? Stopwatch.seconds { _ = Naive.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: geometry) } : nil
+            let naiveDw: Double? = naiveBackward
+                ? Stopwatch.seconds { _ = Naive.conv2dBackwardWeight(x, outputGradient: dy, geometry: geometry) } : nil
+            var forward: [Row] = [], dx: [Row] = [], dw: [Row] = []
             for t in threads {
                 Parallelism.threadCount = t
                 let s = Stopwatch.medianSeconds(samples: samples) { _ = Fast.conv2d(x, weight: w, bias: bias, geometry: geometry) }
-                rows.append(Row(name: c.name, kind: "conv", batch: batch, threads: t, seconds: s, flops: 2 * macs,
-                                naiveSeconds: t == 1 ? naive : nil))
+                forward.append(Row(name: c.name, kind: "conv", batch: batch, threads: t, seconds: s, flops: 2 * macs,
+                                   naiveSeconds: t == 1 ? naive : nil))
+                let sx = Stopwatch.medianSeconds(samples: samples) {
+                    _ = Fast.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: geometry)
+                }
+                dx.append(Row(name: c.name + "_dx", kind: "conv", batch: batch, threads: t, seconds: sx, flops: 2 * macs,
+                              naiveSeconds: t == 1 ? naiveDx : nil))
+                let sw = Stopwatch.medianSeconds(samples: samples) {
+                    _ = Fast.conv2dBackwardWeight(x, outputGradient: dy, geometry: geometry)
+                }
+                dw.append(Row(name: c.name + "_dw", kind: "conv", batch: batch, threads: t, seconds: sw, flops: 2 * macs,
+                              naiveSeconds: t == 1 ? naiveDw : nil))
             }
+            rows += forward + dx + dw
         }
         return rows
     }
@@ -94,8 +117,10 @@ struct KernelTimings {
 }
 
 extension KernelTimings {
-    /// Inference of a whole zoo network (eval mode, seeded He weights) on a random batch.
+    /// Inference of a whole zoo network (eval mode, seeded He weights) on a random batch,
+    /// through `infer` (batch norm folded into the convolutions, ReLU and residual fused).
     func network(_ c: BenchCases.Network, batches: [Int], threads: [Int]) throws -> [Row] {
+        MemoryPolicy.keepFreedMemory()
         let model = try ModelZoo.build(c.name).initialize(seed: 1)
         model.eval()
         var rows: [Row] = []
@@ -105,7 +130,7 @@ extension KernelTimings {
             let macs = Double(ModelSummary(of: model, inputShape: x.shape).macs)
             for t in threads {
                 Parallelism.threadCount = t
-                let s = Stopwatch.medianSeconds(samples: max(3, samples / 2)) { _ = model(x) }
+                let s = Stopwatch.medianSeconds(samples: max(3, samples / 2)) { _ = model.infer(x) }
                 rows.append(Row(name: c.name, kind: "network", batch: batch, threads: t, seconds: s, flops: 2 * macs,
                                 images: Double(batch)))
             }
@@ -115,6 +140,7 @@ extension KernelTimings {
 
     /// One SGD step (forward, loss, backward, update) of a CIFAR ResNet on a random batch.
     func training(_ c: BenchCases.Training, threads: [Int]) throws -> [Row] {
+        MemoryPolicy.keepFreedMemory()
         let model = try ModelZoo.build(architecture: [
             "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
         ]).initialize(seed: 1)

@@ -1,4 +1,5 @@
 import ConvNetCore
+import LeNetLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order.
-let lessonCatalog: [any Lesson.Type] = []
+let lessonCatalog: [any Lesson.Type] = [LeNet5Lesson.self]

@@ -45,6 +45,8 @@
 //         optimizer.step()
 //     }
 //     model.eval()                                 // running statistics, no dropout
+//     let logits = model.infer(images)             // inference only: batch norm folded into the
+//                                                  // convolutions, residual + ReLU fused (Inference.swift)
 //     try model.save(to: url)                      // safetensors, torchvision names
 //
 //     let pretrained = ResNet.resnet18()

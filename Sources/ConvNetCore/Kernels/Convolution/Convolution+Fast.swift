@@ -452,9 +452,12 @@ extension Fast {
     /// gradient needs `weight`, the weight gradient `x`).
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
                                     input: Bool, weightAndBias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
-        // Every kernel overwrites its outputs: no need to zero them first.
+        let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
+        // The grouped kernel overwrites its outputs; the others accumulate (col2im adds),
+        // so their buffers start at zero.
         func uninitialized(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
             [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if grouped == nil { buffer.baseAddress!.initialize(repeating: 0, count: count) }
                 body(buffer.baseAddress!)
                 initialized = count
             }
@@ -465,7 +468,6 @@ extension Fast {
             result = uninitialized(count) { body($0) }
             return result
         }
-        let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
         var dx: [Float]? = nil, dw: [Float]? = nil, db: [Float]? = nil
         IM2ColConvolution.withOptionalPointer(x) { x in
             IM2ColConvolution.withOptionalPointer(weight) { w in
@@ -477,7 +479,19 @@ extension Fast {
                                 if let grouped {
                                     grouped.backward(x: x, weight: w, dy: dyp, dx: dxp, dw: dwp, db: dbp)
                                 } else {
-                                    IM2ColConvolution(s).backward(x: x, weight: w, dy: dyp, dx: dxp, dw: dwp)
+                                    // dW by the implicit GEMM on the pixel grid (Convolution+FastImplicit.swift).
+                                    if let dwp, let x {
+                                        ImplicitWeightGradient(s).weightGradient(x: x, dy: dyp, dw: dwp)
+                                    }
+                                    // dx: with stride 1, the forward convolution of dy by the turned kernel;
+                                    // otherwise W^T dY by GEMM, then col2im.
+                                    if let dxp, let w {
+                                        if ImplicitGEMMConvolution.backwardInputApplies(to: s) {
+                                            ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dyp, dx: dxp)
+                                        } else {
+                                            IM2ColConvolution(s).backward(x: nil, weight: w, dy: dyp, dx: dxp, dw: nil)
+                                        }
+                                    }
                                 }
                             }
                         }

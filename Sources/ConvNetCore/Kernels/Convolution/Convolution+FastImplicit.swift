@@ -115,6 +115,11 @@ protocol ConvMicroKernel {
     static var nr: Int { get }
     static func run(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
+    /// Whether ``runHalf(kc:a:lda:b:c:ldc:accumulate:)`` exists: the tile's first `nr/2`
+    /// columns only (B panels still `nr` wide), for the last, narrow panel of a row.
+    static var hasHalf: Bool { get }
+    static func runHalf(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
 }
 
 @inline(__always)
@@ -171,6 +176,38 @@ enum ConvKernel8x32: ConvMicroKernel {
         storeTileRow(c + 6 &* ldc, accumulate, c60, c61)
         storeTileRow(c + 7 &* ldc, accumulate, c70, c71)
     }
+
+    static var hasHalf: Bool { true }
+
+    /// 8 x 16: half the FMAs per broadcast, so only for an edge of at most 16 columns
+    /// (VGG's 14 x 14 = 6 x 32 + 4 pixels would otherwise compute 224 for 196).
+    @inline(never)
+    static func runHalf(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+        var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+        var a0 = a, a4 = a + 4 &* lda
+        let l1 = lda, l2 = 2 &* lda, l3 = 3 &* lda
+        var b = b
+        for _ in 0..<kc {
+            let b0 = ld16(b)
+            c0.addProduct(SIMD16<Float>(repeating: a0[0]), b0)
+            c1.addProduct(SIMD16<Float>(repeating: a0[l1]), b0)
+            c2.addProduct(SIMD16<Float>(repeating: a0[l2]), b0)
+            c3.addProduct(SIMD16<Float>(repeating: a0[l3]), b0)
+            c4.addProduct(SIMD16<Float>(repeating: a4[0]), b0)
+            c5.addProduct(SIMD16<Float>(repeating: a4[l1]), b0)
+            c6.addProduct(SIMD16<Float>(repeating: a4[l2]), b0)
+            c7.addProduct(SIMD16<Float>(repeating: a4[l3]), b0)
+            a0 += 1
+            a4 += 1
+            b += 32
+        }
+        for (r, v) in [c0, c1, c2, c3, c4, c5, c6, c7].enumerated() {
+            let p = c + r &* ldc
+            st16(accumulate ? v + ld16(p) : v, p)
+        }
+    }
 }
 
 /// 6 x 16 tile in 6 `SIMD16<Float>` accumulators: for CPUs without AVX-512 (AVX2, NEON).
@@ -202,6 +239,12 @@ enum ConvKernel6x16: ConvMicroKernel {
             let p = c + r &* ldc
             st16(accumulate ? v + ld16(p) : v, p)
         }
+    }
+
+    static var hasHalf: Bool { false }
+    static func runHalf(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        fatalError("ConvKernel6x16 has no half tile")
     }
 }
 
@@ -261,6 +304,14 @@ struct ImplicitGEMMConvolution {
     let s: Conv2DGeometry
     let cg: Int, og: Int, k: Int
     let inPlane: Int, outPlane: Int
+    /// Grid mode: the GEMM's columns are the pixels of the phase-plane grid (outH x Wq, the
+    /// columns j >= outW computed and dropped), so every panel row of B is one contiguous
+    /// run; the tiles go to a block buffer and are copied to y (with the epilogue) per
+    /// column block. Worth it when few output channels share each packed panel and the
+    /// grid is barely wider than the output (see ``init``).
+    let gridMode: Bool
+    /// The GEMM's columns: `outPlane`, or `outH * Wq` in grid mode.
+    let panelPixels: Int
     /// The phase planes are a copy (padding or stride), or the image itself.
     let copiesInput: Bool
     /// Phase plane height and width (`Hq`, `Wq`) and the floats of one group's planes.
@@ -284,7 +335,8 @@ struct ImplicitGEMMConvolution {
     static let packedBFloats = 1 << 17
 
     init(_ g: Conv2DGeometry, narrowKernel: Bool = false, depthBlock: Int = ImplicitGEMMConvolution.depthBlock,
-         packedBFloats: Int = ImplicitGEMMConvolution.packedBFloats) {
+         packedBFloats: Int = ImplicitGEMMConvolution.packedBFloats, alwaysCopyInput: Bool = false,
+         gridMode: Bool? = nil) {
         s = g
         cg = g.inChannelsPerGroup
         og = g.outChannelsPerGroup
@@ -292,7 +344,16 @@ struct ImplicitGEMMConvolution {
         k = cg * kh * kw
         inPlane = g.inHeight * g.inWidth
         outPlane = g.outHeight * g.outWidth
-        copiesInput = !(sh == 1 && sw == 1 && g.paddingHeight == 0 && g.paddingWidth == 0)
+        // Grid mode when output rows are shorter than a panel (so each panel row would be
+        // packed in 2-3 pieces) and few channels share each packed panel (the packing is
+        // then a large part of the work), and the dropped columns are at most 15%
+        // (Inception's 28 of 32). Measured: 10% faster on inception_5x5_192_32; no gain at
+        // ResNet's 56 of 58, where a panel row is mostly one piece already.
+        let gridWidth = (g.inWidth + 2 * g.paddingWidth + sw - 1) / sw
+        let outW0 = g.outWidth
+        self.gridMode = gridMode ?? (g.outChannelsPerGroup <= 96 && outW0 < 32 && gridWidth > outW0
+                                     && (gridWidth - outW0) * 100 <= 15 * outW0)
+        copiesInput = alwaysCopyInput || self.gridMode || !(sh == 1 && sw == 1 && g.paddingHeight == 0 && g.paddingWidth == 0)
         if copiesInput {
             hq = (g.inHeight + 2 * g.paddingHeight + sh - 1) / sh
             wq = (g.inWidth + 2 * g.paddingWidth + sw - 1) / sw
@@ -317,14 +378,20 @@ struct ImplicitGEMMConvolution {
         mr = wide ? ConvKernel8x32.mr : ConvKernel6x16.mr
         nr = wide ? ConvKernel8x32.nr : ConvKernel6x16.nr
         rowPanels = (og + mr - 1) / mr
-        colPanels = (outPlane + nr - 1) / nr
+        panelPixels = self.gridMode ? g.outHeight * wq : outPlane
+        colPanels = (panelPixels + nr - 1) / nr
         // Segments of every column panel.
         var segments: [(lane: Int32, q: Int32, count: Int32)] = []
         var segmentStart = [0]
         let outW = g.outWidth
         for p in 0..<colPanels {
             var n = p * nr
-            let end = min(n + nr, outPlane)
+            let end = min(n + nr, panelPixels)
+            if self.gridMode {                      // one run per panel
+                segments.append((0, Int32(n), Int32(end - n)))
+                segmentStart.append(segments.count)
+                continue
+            }
             while n < end {
                 let (i, j) = n.quotientAndRemainder(dividingBy: outW)
                 let count = min(end - n, outW - j)
@@ -343,7 +410,8 @@ struct ImplicitGEMMConvolution {
     /// Floats of one thread's workspace: phase planes (+ slack), packed B, a tile, a row panel of A.
     var workspaceCount: Int {
         let phase = copiesInput ? phaseCount + wq + s.kernelWidth + 16 : 0
-        return phase + kcMax * ncPanels * nr + mr * nr + mr * k + 64
+        let block = gridMode ? rowPanels * mr * ncPanels * nr : 0
+        return phase + kcMax * ncPanels * nr + mr * nr + mr * k + block + 128
     }
 
     // MARK: phase planes
@@ -397,7 +465,7 @@ struct ImplicitGEMMConvolution {
                     for p in panels {
                         let panel = dst + (p - panels.lowerBound) * kc * nr
                         let s0 = segmentStart[p], s1 = segmentStart[p + 1]
-                        let filled = p * nr + nr <= outPlane ? nr : outPlane - p * nr
+                        let filled = p * nr + nr <= panelPixels ? nr : panelPixels - p * nr
                         if s1 - s0 == 1 && filled == nr {
                             // One run across the whole panel: nr/16 vector copies per row.
                             let q = Int(segments[s0].q)
@@ -463,6 +531,9 @@ struct ImplicitGEMMConvolution {
         // The last row panel, when og is not a multiple of mr: its rows, zero-padded.
         let lastRows = og - (rowPanels - 1) * mr
         let paddedA = cursor
+        cursor += (mr * k + 15) & ~15
+        let blockC = cursor                     // grid mode: [rowPanels*mr, ncPanels*nr]
+        let ldBlock = ncPanels * nr
         if lastRows < mr && rows.contains(rowPanels - 1) {
             for r in 0..<mr {
                 if r < lastRows {
@@ -482,6 +553,23 @@ struct ImplicitGEMMConvolution {
                 let add = pc > 0
                 let last = pc + kc == k
                 packB(src: src, r0: pc, kc: kc, panels: panels, dst: packed)
+                if gridMode {
+                    for ir in rows {
+                        let height = min(mr, og - ir * mr)
+                        let a = height == mr ? wg + ir * mr * k + pc : UnsafePointer(paddedA) + pc
+                        for jr in panels {
+                            K.run(kc: kc, a: a, lda: k, b: UnsafePointer(packed + (jr - panels.lowerBound) * kc * nr),
+                                  c: blockC + ir * mr * ldBlock + (jr - panels.lowerBound) * nr, ldc: ldBlock, accumulate: add)
+                        }
+                    }
+                    if last {
+                        copyOut(block: blockC, ld: ldBlock, rows: rows.lowerBound * mr..<min(og, rows.upperBound * mr),
+                                pixels: panels.lowerBound * nr..<min(panels.upperBound * nr, panelPixels),
+                                y: yg, bias: bias, residual: residual, relu: epilogue.relu)
+                    }
+                    pc += kc
+                    continue
+                }
                 for ir in rows {
                     let height = min(mr, og - ir * mr)
                     let a = height == mr ? wg + ir * mr * k + pc : UnsafePointer(paddedA) + pc
@@ -489,14 +577,21 @@ struct ImplicitGEMMConvolution {
                         let width = min(nr, outPlane - jr * nr)
                         let b = UnsafePointer(packed + (jr - panels.lowerBound) * kc * nr)
                         let c = yg + ir * mr * outPlane + jr * nr
+                        let half = K.hasHalf && width <= nr / 2
                         if height == mr && width == nr {
                             K.run(kc: kc, a: a, lda: k, b: b, c: c, ldc: outPlane, accumulate: add)
+                        } else if height == mr && half && width == nr / 2 {
+                            K.runHalf(kc: kc, a: a, lda: k, b: b, c: c, ldc: outPlane, accumulate: add)
                         } else {
                             // An edge tile: through the scratch tile.
                             if add {
                                 for r in 0..<height { (tile + r * nr).update(from: c + r * outPlane, count: width) }
                             }
-                            K.run(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            if half {
+                                K.runHalf(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            } else {
+                                K.run(kc: kc, a: a, lda: k, b: b, c: tile, ldc: nr, accumulate: add)
+                            }
                             for r in 0..<height { (c + r * outPlane).update(from: tile + r * nr, count: width) }
                         }
                         if last && !epilogue.isEmpty {
@@ -508,6 +603,46 @@ struct ImplicitGEMMConvolution {
                 pc += kc
             }
             jc = panels.upperBound
+        }
+    }
+
+    /// Grid mode: copies the rows `rows` (relative to `block`'s row 0 = channel 0) and grid
+    /// pixels `pixels` of a block of C to y, dropping the grid columns j >= outW, with the
+    /// epilogue `act(c + bias + residual)`.
+    func copyOut(block: UnsafePointer<Float>, ld: Int, rows: Range<Int>, pixels: Range<Int>,
+                 y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
+        let outW = s.outWidth
+        let zero = SIMD16<Float>()
+        for o in rows {
+            let src = block + o * ld - pixels.lowerBound
+            let dst = y + o * outPlane
+            let res = residual.map { $0 + o * outPlane }
+            let b = bias?[o] ?? 0
+            let bv = SIMD16<Float>(repeating: b)
+            var i = pixels.lowerBound / wq
+            while i * wq < pixels.upperBound {
+                let j0 = max(pixels.lowerBound - i * wq, 0), j1 = min(pixels.upperBound - i * wq, outW)
+                if j0 < j1 {
+                    let from = src + i * wq, to = dst + i * outW
+                    let r = res.map { $0 + i * outW }
+                    var j = j0
+                    while j + 16 <= j1 {
+                        var v = ld16(from + j) + bv
+                        if let r { v += ld16(r + j) }
+                        if relu { v = v.replacing(with: zero, where: v .< zero) }
+                        st16(v, to + j)
+                        j += 16
+                    }
+                    while j < j1 {
+                        var v = from[j] + b
+                        if let r { v += r[j] }
+                        if relu && v < 0 { v = 0 }
+                        to[j] = v
+                        j += 1
+                    }
+                }
+                i += 1
+            }
         }
     }
 
@@ -680,6 +815,285 @@ extension Fast {
                             conv2d(x, weight: w, bias: bias, geometry: geometry, residual: residual, relu: relu, into: y)
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - The input gradient as a forward convolution
+
+// With stride 1, the input gradient is itself a convolution, of dy, padded by kh-1-ph
+// and kw-1-pw, with the kernel turned by 180 degrees and its two channel axes swapped:
+//
+//     dx[c, h, w] = sum_{o, u, v} W[o, c, u, v] * dy[o, h + ph - u, w + pw - v]
+//                 = sum_{o, u', v'} W'[c, o, u', v'] * dy_pad[o, h + u', w + v'],
+//     W'[c, o, u', v'] = W[o, c, kh-1-u', kw-1-v'].
+//
+// So it runs on the implicit GEMM above at the forward pass's speed, instead of a GEMM
+// into a column-matrix gradient kh*kw times the size of dx, followed by col2im's
+// scatter-add over it. (With stride > 1 it would be a convolution of a dy dilated by
+// zeros, wasting sh*sw of its multiply-adds; those cases keep GEMM + col2im.)
+extension ImplicitGEMMConvolution {
+    /// Whether ``backwardInput(geometry:weight:dy:dx:)`` applies: stride 1, padding < kernel.
+    static func backwardInputApplies(to s: Conv2DGeometry) -> Bool {
+        s.strideHeight == 1 && s.strideWidth == 1 && s.paddingHeight < s.kernelHeight && s.paddingWidth < s.kernelWidth
+    }
+
+    /// The convolution whose forward pass is the input gradient of `s`.
+    static func inputGradientGeometry(of s: Conv2DGeometry) -> Conv2DGeometry {
+        Conv2DGeometry(batch: s.batch, inChannels: s.outChannels, inHeight: s.outHeight, inWidth: s.outWidth,
+                       outChannels: s.inChannels, kernel: (s.kernelHeight, s.kernelWidth), stride: (1, 1),
+                       padding: (s.kernelHeight - 1 - s.paddingHeight, s.kernelWidth - 1 - s.paddingWidth),
+                       groups: s.groups)
+    }
+
+    /// `dx` (overwritten) of `L = sum(y * dy)` for the convolution `s` with stride 1.
+    static func backwardInput(geometry s: Conv2DGeometry, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                              dx: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = (s.kernelHeight, s.kernelWidth)
+        let (cg, og, taps) = (s.inChannelsPerGroup, s.outChannelsPerGroup, s.kernelHeight * s.kernelWidth)
+        ConvWorkspaces.with(s.weightCount) { turned in
+            // W'[g*cg + c, o, t'] = W[g*og + o, c, taps-1-t'] (t' = u'*kw + v' turned by 180 degrees).
+            for g in 0..<s.groups {
+                for o in 0..<og {
+                    for c in 0..<cg {
+                        let src = weight + ((g * og + o) * cg + c) * taps
+                        let dst = turned + ((g * cg + c) * og + o) * taps
+                        for t in 0..<taps { dst[t] = src[taps - 1 - t] }
+                    }
+                }
+            }
+            _ = kh; _ = kw
+            ImplicitGEMMConvolution(inputGradientGeometry(of: s))
+                .forward(x: dy, weight: turned, y: dx, epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+        }
+    }
+}
+
+// MARK: - The weight gradient on the pixel grid
+
+// dW_g[o, (c, u, v)] = sum over images and pixels of dy[o, pixel] * B[(c, u, v), pixel]:
+// a GEMM whose depth is the pixels. On the phase-plane grid (pixels q = i*Wq + j, with
+// j running past outW up to Wq), row (c, u, v) of B is ONE contiguous run,
+// planes + offset(c, u, v) + q, so a depth block of B is read with unit stride. The
+// grid's extra columns must add nothing: dy is copied onto the grid with zeros there
+// (a pass over dy, which also pads its rows to a whole register tile). Then
+//
+//   * A = dy on the grid, read in place by the micro-kernel (rows of dy, lda = grid size);
+//   * B's panels are 32 rows of the virtual matrix, transposed 16 x 16 in registers
+//     (each panel step holds one pixel of 32 rows (c, u, v));
+//   * C = dW, accumulated over depth blocks and images.
+//
+// Threads take whole images (each its own dW partial, summed at the end) when there are
+// images enough; otherwise they split dW's columns (c, u, v), which needs no reduction.
+
+/// `dst[p * dstStride + t] = rows[t][p]` for t, p < 16: sixteen rows of sixteen, transposed
+/// in registers by four rounds of interleaving row t with row t + 8.
+@inline(__always)
+private func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
+                         _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
+    @inline(__always)
+    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
+         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
+    }
+    var v = (ld16(rows[0] + p0), ld16(rows[1] + p0), ld16(rows[2] + p0), ld16(rows[3] + p0),
+             ld16(rows[4] + p0), ld16(rows[5] + p0), ld16(rows[6] + p0), ld16(rows[7] + p0),
+             ld16(rows[8] + p0), ld16(rows[9] + p0), ld16(rows[10] + p0), ld16(rows[11] + p0),
+             ld16(rows[12] + p0), ld16(rows[13] + p0), ld16(rows[14] + p0), ld16(rows[15] + p0))
+    for _ in 0..<4 {
+        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
+        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
+        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
+        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
+        v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
+    }
+    st16(v.0, dst); st16(v.1, dst + dstStride); st16(v.2, dst + 2 &* dstStride); st16(v.3, dst + 3 &* dstStride)
+    st16(v.4, dst + 4 &* dstStride); st16(v.5, dst + 5 &* dstStride); st16(v.6, dst + 6 &* dstStride)
+    st16(v.7, dst + 7 &* dstStride); st16(v.8, dst + 8 &* dstStride); st16(v.9, dst + 9 &* dstStride)
+    st16(v.10, dst + 10 &* dstStride); st16(v.11, dst + 11 &* dstStride); st16(v.12, dst + 12 &* dstStride)
+    st16(v.13, dst + 13 &* dstStride); st16(v.14, dst + 14 &* dstStride); st16(v.15, dst + 15 &* dstStride)
+}
+
+struct ImplicitWeightGradient {
+    let conv: ImplicitGEMMConvolution
+    var s: Conv2DGeometry { conv.s }
+    /// Pixels of the grid (`outH * Wq`) and rows of dy on it (og rounded up to mr).
+    let grid: Int, dyRows: Int
+    let kPanels: Int, kcMax: Int, ncPanels: Int
+
+    var threadsOverride: Int? = nil
+    var wholeItemsOverride: Bool? = nil
+
+    init(_ g: Conv2DGeometry, narrowKernel: Bool = false, depthBlock: Int = ImplicitGEMMConvolution.depthBlock,
+         packedBFloats: Int = ImplicitGEMMConvolution.packedBFloats) {
+        conv = ImplicitGEMMConvolution(g, narrowKernel: narrowKernel, alwaysCopyInput: true, gridMode: false)
+        grid = g.outHeight * conv.wq
+        dyRows = conv.rowPanels * conv.mr
+        kPanels = (conv.k + conv.nr - 1) / conv.nr
+        let blocks = max(1, (grid + depthBlock - 1) / depthBlock)
+        kcMax = (grid + blocks - 1) / blocks
+        ncPanels = max(1, min(kPanels, packedBFloats / (kcMax * conv.nr)))
+    }
+
+    var workspaceCount: Int {
+        (conv.phaseCount + conv.wq + s.kernelWidth + 16 + 15) / 16 * 16 + dyRows * grid + 16
+            + kcMax * ncPanels * conv.nr + conv.mr * conv.nr + 64
+    }
+
+    /// `dw[g-th block, rows, kPanels cols] += dW` of image n, group g.
+    func run(image n: Int, group g: Int, cols: Range<Int>, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+             dw: UnsafeMutablePointer<Float>, ws: UnsafeMutablePointer<Float>) {
+        if conv.wide {
+            run(ConvKernel8x32.self, image: n, group: g, cols: cols, x: x, dy: dy, dw: dw, ws: ws)
+        } else {
+            run(ConvKernel6x16.self, image: n, group: g, cols: cols, x: x, dy: dy, dw: dw, ws: ws)
+        }
+    }
+
+    @inline(__always)
+    func run<K: ConvMicroKernel>(_ kernel: K.Type, image n: Int, group g: Int, cols: Range<Int>,
+                                 x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                 dw: UnsafeMutablePointer<Float>, ws: UnsafeMutablePointer<Float>) {
+        let (mr, nr, k, og, wq) = (K.mr, K.nr, conv.k, conv.og, conv.wq)
+        let outW = s.outWidth, outPlane = conv.outPlane
+        var cursor = ws
+        conv.buildPhases(x: x + (n * s.inChannels + g * conv.cg) * conv.inPlane, dst: cursor)
+        let src = UnsafePointer(cursor)
+        cursor += (conv.phaseCount + wq + s.kernelWidth + 16 + 15) / 16 * 16
+        // dy of this image and group on the grid, zero in the extra columns and rows.
+        let dyg = cursor
+        let dySrc = dy + (n * s.outChannels + g * og) * outPlane
+        for o in 0..<dyRows {
+            let row = dyg + o * grid
+            if o >= og { row.update(repeating: 0, count: grid); continue }
+            if wq == outW {
+                row.update(from: dySrc + o * outPlane, count: outPlane)
+            } else {
+                for i in 0..<s.outHeight {
+                    (row + i * wq).update(from: dySrc + o * outPlane + i * outW, count: outW)
+                    (row + i * wq + outW).update(repeating: 0, count: wq - outW)
+                }
+            }
+        }
+        cursor += (dyRows * grid + 16 + 15) / 16 * 16
+        let packed = cursor
+        cursor += kcMax * ncPanels * nr
+        let tile = cursor
+        let dwg = dw + g * og * k
+        let zero = UnsafePointer(tile)   // a row of zeros for B rows past k (tile is cleared below)
+        conv.offsets.withUnsafeBufferPointer { offsets in
+            let off = offsets.baseAddress!
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { rowPointers in
+                let rows = rowPointers.baseAddress!
+                var jc = cols.lowerBound
+                while jc < cols.upperBound {
+                    let panels = jc..<min(jc + ncPanels, cols.upperBound)
+                    var q0 = 0
+                    while q0 < grid {
+                        let kc = min(kcMax, grid - q0)
+                        // Pack B: panel t, step p = the grid pixel q0 + p of row (jr*nr + t).
+                        tile.update(repeating: 0, count: mr * nr)
+                        for jr in panels {
+                            let panel = packed + (jr - panels.lowerBound) * kc * nr
+                            var h = 0
+                            while h < nr {
+                                for t in 0..<16 {
+                                    let r = jr * nr + h + t
+                                    rows[t] = r < k ? src + (off[r] + q0) : zero
+                                }
+                                var p = 0
+                                // (Rows past k read the zero tile: at most 16 values, so only whole
+                                // blocks of 16 steps go through registers when the panel has such rows.)
+                                let allReal = jr * nr + h + 16 <= k
+                                if allReal {
+                                    while p + 16 <= kc { transpose16(rows, p, panel + p * nr + h, nr); p += 16 }
+                                }
+                                while p < kc {
+                                    let d = panel + p * nr + h
+                                    for t in 0..<16 { d[t] = allReal || jr * nr + h + t < k ? rows[t][p] : 0 }
+                                    p += 1
+                                }
+                                h += 16
+                            }
+                        }
+                        for ir in 0..<conv.rowPanels {
+                            let height = min(mr, og - ir * mr)
+                            let a = UnsafePointer(dyg + ir * mr * grid + q0)
+                            for jr in panels {
+                                let width = min(nr, k - jr * nr)
+                                let b = UnsafePointer(packed + (jr - panels.lowerBound) * kc * nr)
+                                let c = dwg + ir * mr * k + jr * nr
+                                if height == mr && width == nr {
+                                    K.run(kc: kc, a: a, lda: grid, b: b, c: c, ldc: k, accumulate: true)
+                                } else {
+                                    K.run(kc: kc, a: a, lda: grid, b: b, c: tile, ldc: nr, accumulate: false)
+                                    for r in 0..<height {
+                                        for q in 0..<width { c[r * k + q] += tile[r * nr + q] }
+                                    }
+                                    tile.update(repeating: 0, count: mr * nr)
+                                }
+                            }
+                        }
+                        q0 += kc
+                    }
+                    jc = panels.upperBound
+                }
+            }
+        }
+    }
+
+    /// `dw` (overwritten) = the weight gradient of `L = sum(y * dy)`.
+    func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>) {
+        let items = s.batch * s.groups
+        let weightCount = s.weightCount
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        dw.update(repeating: 0, count: weightCount)
+        func item(_ i: Int) -> (Int, Int) { i.quotientAndRemainder(dividingBy: s.groups) }
+        let wsCount = workspaceCount
+        if threads <= 1 {
+            ConvWorkspaces.with(wsCount) { ws in
+                for i in 0..<items {
+                    let (n, g) = item(i)
+                    run(image: n, group: g, cols: 0..<kPanels, x: x, dy: dy, dw: dw, ws: ws)
+                }
+            }
+            return
+        }
+        let whole = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
+        if whole {
+            // Thread 0 accumulates into dw, the others into partials summed at the end.
+            ConvWorkspaces.with((threads - 1) * weightCount) { partials in
+                partials.update(repeating: 0, count: (threads - 1) * weightCount)
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    let run = items * t / threads ..< items * (t + 1) / threads
+                    let target = t == 0 ? dw : partials + (t - 1) * weightCount
+                    ConvWorkspaces.with(wsCount) { ws in
+                        for i in run {
+                            let (n, g) = item(i)
+                            self.run(image: n, group: g, cols: 0..<kPanels, x: x, dy: dy, dw: target, ws: ws)
+                        }
+                    }
+                }
+                Parallelism.forEachChunk(weightCount) { _, range in
+                    for t in 0..<threads - 1 {
+                        IM2ColConvolution.addInPlace(dw + range.lowerBound, partials + t * weightCount + range.lowerBound,
+                                                     count: range.count)
+                    }
+                }
+            }
+            return
+        }
+        // Each item cut among the threads by columns of dW: disjoint writes, no reduction.
+        for i in 0..<items {
+            let (n, g) = item(i)
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let part = kPanels * t / threads ..< kPanels * (t + 1) / threads
+                if part.isEmpty { return }
+                ConvWorkspaces.with(wsCount) { ws in
+                    self.run(image: n, group: g, cols: part, x: x, dy: dy, dw: dw, ws: ws)
                 }
             }
         }

@@ -113,9 +113,10 @@ fileprivate func poolForward<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g:
     let planes = g.input.batch * g.input.channels
     let owp = roundUp16(ow)
     let bufferLength = rowBufferLength(g)
-    var y = [Float](repeating: 0, count: planes * oh * ow)
-    x.withUnsafeBufferPointer { xb in
-        y.withUnsafeMutableBufferPointer { yb in
+    // Every output is written by the column pass, so the array is not zeroed first (that
+    // would be one more full write of the output through the caches).
+    return [Float](unsafeUninitializedCapacity: planes * oh * ow) { yb, initialized in
+        x.withUnsafeBufferPointer { xb in
             let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
             let rowScale = rowScale ?? [], colScale = colScale ?? []
             let scaled = !colScale.isEmpty
@@ -153,8 +154,8 @@ fileprivate func poolForward<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g:
                 }
             }
         }
+        initialized = planes * oh * ow
     }
-    return y
 }
 
 /// Average pooling's reciprocal divisors along one axis (see `Naive.avgPoolWindow`),

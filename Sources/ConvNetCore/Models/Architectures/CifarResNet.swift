@@ -65,6 +65,13 @@ public final class CifarBlock: Layer {
         return relu2(add(out, downsample?.forward(x) ?? x))
     }
 
+    public override func infer(_ x: Tensor) -> Tensor {
+        guard foldsForInference && !preActivation else { return forward(x) }
+        let out = conv1.inferFused(x, batchNorm: bn1, relu: true)
+        let shortcut = residual ? (downsample?.infer(x) ?? x) : nil
+        return conv2.inferFused(out, batchNorm: bn2, residual: shortcut, relu: true)
+    }
+
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         if preActivation {
             let dy = outputGradient

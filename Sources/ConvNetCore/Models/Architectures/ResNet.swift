@@ -47,6 +47,13 @@ public final class BasicBlock: Layer {
         return relu2(add(out, shortcut))
     }
 
+    public override func infer(_ x: Tensor) -> Tensor {
+        guard foldsForInference else { return forward(x) }
+        let out = conv1.inferFused(x, batchNorm: bn1, relu: true)
+        let shortcut = downsample?.infer(x) ?? x
+        return conv2.inferFused(out, batchNorm: bn2, residual: shortcut, relu: true)
+    }
+
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         let sum = relu2.backward(outputGradient)          // dL/d(out + shortcut)
         let main = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(sum)))))
@@ -109,6 +116,14 @@ public final class Bottleneck: Layer {
         out = bn3(conv3(out))
         let shortcut = downsample?(x) ?? x
         return relu3(add(out, shortcut))
+    }
+
+    public override func infer(_ x: Tensor) -> Tensor {
+        guard foldsForInference else { return forward(x) }
+        var out = conv1.inferFused(x, batchNorm: bn1, relu: true)
+        out = conv2.inferFused(out, batchNorm: bn2, relu: true)
+        let shortcut = downsample?.infer(x) ?? x
+        return conv3.inferFused(out, batchNorm: bn3, residual: shortcut, relu: true)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {

@@ -42,6 +42,26 @@ open class Sequential: Layer {
         layers.reversed().reduce(outputGradient) { $1.backward($0) }
     }
 
+    /// Inference: each child's `infer`, with every `Conv2d` → `BatchNorm2d` (→ `ReLU`) run
+    /// as one folded, fused convolution.
+    open override func infer(_ x: Tensor) -> Tensor {
+        guard foldsForInference else { return forward(x) }
+        var y = x, i = 0
+        while i < layers.count {
+            if let conv = layers[i] as? Conv2d {
+                let bn = i + 1 < layers.count ? layers[i + 1] as? BatchNorm2d : nil
+                let j = i + (bn == nil ? 1 : 2)
+                let relu = j < layers.count && layers[j] is ReLU
+                y = conv.inferFused(y, batchNorm: bn, relu: relu)
+                i = j + (relu ? 1 : 0)
+            } else {
+                y = layers[i].infer(y)
+                i += 1
+            }
+        }
+        return y
+    }
+
     open override func summarize(_ input: [Int], into trace: inout SummaryTrace) -> [Int] {
         layers.reduce(input) { shape, layer in self.trace(layer, shape, &trace) }
     }

@@ -13,6 +13,8 @@ public final class Conv2d: Layer {
     public private(set) var weight: Parameter!
     public private(set) var bias: Parameter?
     private var input: Tensor?
+    /// Batch-norm-folded weights for `inferFused` (see Inference.swift).
+    var foldCache: FoldCache?
 
     /// `Conv2d(3, 64, kernel: (7, 7), stride: (2, 2), padding: (3, 3), bias: false)`.
     /// `connections[o][c]` (only with groups 1): whether output channel `o` sees input

@@ -45,11 +45,21 @@ open class Layer: CustomStringConvertible {
         didSet { for child in children { child.layer.kernels = kernels } }
     }
 
+    /// Kernels that replace those `kernels` chooses, in this layer and every child: how a
+    /// lesson runs a model on its own kernel pair (LeNet's direct 5x5 convolution), with
+    /// everything it does not specialise delegated to ``FastKernels`` or ``NaiveKernels``.
+    /// Nil (the default): `kernels` decides.
+    public var customKernels: (any KernelBackend)? {
+        didSet { for child in children { child.layer.customKernels = customKernels } }
+    }
+
     public init() {}
 
-    /// The kernels of `kernels`, behind one interface: `backend.conv2d(…)` runs
-    /// ``Fast/conv2d(_:weight:bias:geometry:)`` or its naive twin.
-    public var backend: KernelBackend { kernels == .fast ? FastKernels() : NaiveKernels() }
+    /// The kernels of `customKernels`, else of `kernels`, behind one interface:
+    /// `backend.conv2d(…)` runs ``Fast/conv2d(_:weight:bias:geometry:)`` or its naive twin.
+    public var backend: KernelBackend {
+        customKernels ?? (kernels == .fast ? FastKernels() : NaiveKernels())
+    }
 
     /// A one-line description of the layer and its configuration, e.g.
     /// `Conv2d(3, 64, kernel 7x7, stride 2, padding 3, bias false)`.
@@ -67,6 +77,12 @@ open class Layer: CustomStringConvertible {
     open func backward(_ outputGradient: Tensor) -> Tensor {
         preconditionFailure("\(description): backward is not implemented")
     }
+
+    /// y = layer(x) for inference only: in inference mode on the fast kernels, blocks fold
+    /// batch norm into their convolutions and fuse the residual sum and ReLU (see
+    /// Inference.swift); nothing is kept for `backward`. Otherwise, and for layers with
+    /// nothing to fold, it is `forward`.
+    open func infer(_ x: Tensor) -> Tensor { forward(x) }
 
     /// `layer(x)` reads like the paper: `relu(bn1(conv1(x)))`.
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
@@ -122,6 +138,7 @@ open class Layer: CustomStringConvertible {
                      "\(description): a child named \(name) is already registered")
         layer.isTraining = isTraining
         layer.kernels = kernels
+        layer.customKernels = customKernels
         children.append((name, layer))
         return layer
     }

@@ -35,6 +35,10 @@ public final class Parameter {
 
     private var storage: Tensor?
     private var gradientStorage: Tensor?
+    /// Counts changes of the values (assignment, `update`, `release`): caches derived from
+    /// them (the batch-norm-folded weights of an inference pass) compare it to know they
+    /// are stale.
+    public private(set) var version = 0
 
     public init(shape: [Int], role: Role, mask: [Bool]? = nil, label: String = "parameter") {
         if let mask {
@@ -66,6 +70,7 @@ public final class Parameter {
         set {
             checkShape(newValue.shape, equals: shape, in: label)
             storage = newValue
+            version += 1
             if let mask { applyMask(mask, to: &storage!.data) }
         }
     }
@@ -74,6 +79,7 @@ public final class Parameter {
     /// stay zero.
     public func update(_ body: (inout [Float]) -> Void) {
         guard storage != nil else { _ = value; return }
+        version += 1
         body(&storage!.data)
         checkCount(storage!.data.count, equals: count, "values", in: label)
         if let mask { applyMask(mask, to: &storage!.data) }
@@ -107,7 +113,7 @@ public final class Parameter {
     public func zeroGradient() { gradientStorage = nil }
 
     /// Drops the values (and gradient), back to a shape-only description.
-    public func release() { storage = nil; gradientStorage = nil }
+    public func release() { storage = nil; gradientStorage = nil; version += 1 }
 
     private func applyMask(_ mask: [Bool], to data: inout [Float]) {
         for i in data.indices where !mask[i] { data[i] = 0 }
@@ -126,6 +132,8 @@ public final class Buffer {
     public let isInteger: Bool
     public var label: String
     private var storage: Tensor?
+    /// Counts assignments and resets (see ``Parameter/version``).
+    public private(set) var version = 0
 
     public init(shape: [Int], initialValue: Float, isInteger: Bool = false, label: String = "buffer") {
         self.shape = shape
@@ -139,9 +147,10 @@ public final class Buffer {
         set {
             checkShape(newValue.shape, equals: shape, in: label)
             storage = newValue
+            version += 1
         }
     }
 
     /// Back to the initial value.
-    public func reset() { storage = nil }
+    public func reset() { storage = nil; version += 1 }
 }

@@ -1,0 +1,115 @@
+// The inference path: `model.infer(x)`, what ONNX Runtime runs.
+//
+// `forward` is the training-ready pass: every layer keeps its input for `backward`, and a
+// convolution, its batch norm and its ReLU are three passes over memory with three fresh
+// arrays. In eval mode the batch norm is an affine map per channel with constants,
+//     bn(conv(x))_o = s_o * (W_o . x - mean_o) + beta_o,   s_o = gamma_o / sqrt(var_o + eps),
+// which is itself a convolution: weights W'_o = s_o W_o, bias b'_o = beta_o - s_o mean_o
+// (+ s_o b_o when the convolution has a bias). `infer` runs that one convolution, then
+// adds the residual and applies the ReLU in the same pass over its output, in place.
+// Nothing is kept for backward (so `backward` after `infer` is not allowed).
+//
+// The folded weights are cached in the convolution and rebuilt when any tensor they come
+// from changes (each Parameter and Buffer counts its changes in `version`), so training
+// steps, loading a state dict or `train()` / `eval()` switches never leave them stale.
+// With the naive kernels, or in training mode, `infer` is `forward`.
+
+extension Layer {
+    /// Whether `infer` may fold and fuse: inference mode on the fast kernels.
+    public var foldsForInference: Bool { !isTraining && kernels == .fast }
+}
+
+extension Conv2d {
+    /// y = relu?(bn(conv(x)) + residual?) in inference mode, as one convolution with
+    /// batch norm folded into its weights and bias (cached) and one in-place pass for the
+    /// residual and the ReLU. Without `batchNorm` it is conv(x) (+ residual) (relu).
+    /// Falls back to the unfused layers unless `foldsForInference`.
+    public func inferFused(_ x: Tensor, batchNorm bn: BatchNorm2d?, residual: Tensor? = nil, relu: Bool) -> Tensor {
+        guard foldsForInference else {
+            var y = forward(x)
+            if let bn { y = bn.forward(y) }
+            if let residual { y = add(y, residual) }
+            return relu ? Tensor(shape: y.shape, data: backend.relu(y.data)) : y
+        }
+        let g = geometry(for: x.shape)
+        let (w, b) = foldedParameters(with: bn)
+        var y = Fast.conv2d(x.data, weight: w, bias: b, geometry: g)
+        if let residual {
+            checkShape(residual.shape, equals: g.outputShape.dimensions, in: "\(description) residual")
+            Fast.addReLUInPlace(&y, residual: residual.data, relu: relu)
+        } else if relu {
+            Fast.addReLUInPlace(&y, residual: nil, relu: true)
+        }
+        return Tensor(shape: g.outputShape.dimensions, data: y)
+    }
+
+    /// The weights and bias of this convolution with `bn` folded in, from the cache when
+    /// no tensor they depend on has changed since they were computed.
+    public func foldedParameters(with bn: BatchNorm2d?) -> (weight: [Float], bias: [Float]?) {
+        var key = [weight.version, bias?.version ?? -1]
+        if let bn {
+            precondition(bn.channels == outChannels, "\(description): cannot fold \(bn.description) into it")
+            key += [ObjectIdentifier(bn).hashValue, bn.weight.version, bn.bias.version,
+                    bn.runningMean.version, bn.runningVariance.version]
+        }
+        if let cache = foldCache, cache.key == key { return (cache.weight, cache.bias) }
+        var w = weight.value.data
+        var b = bias?.value.data
+        if let bn {
+            let gamma = bn.weight.value.data, beta = bn.bias.value.data
+            let mean = bn.runningMean.value.data, variance = bn.runningVariance.value.data
+            let perOutput = w.count / outChannels
+            var folded = [Float](repeating: 0, count: outChannels)
+            for o in 0..<outChannels {
+                let scale = Double(gamma[o]) / (Double(variance[o]) + Double(bn.epsilon)).squareRoot()
+                for i in o * perOutput..<(o + 1) * perOutput { w[i] = Float(Double(w[i]) * scale) }
+                folded[o] = Float(Double(beta[o]) + scale * (Double(b?[o] ?? 0) - Double(mean[o])))
+            }
+            b = folded
+        }
+        foldCache = FoldCache(key: key, weight: w, bias: b)
+        return (w, b)
+    }
+}
+
+/// The folded weights of a convolution and the versions of the tensors they came from.
+struct FoldCache {
+    var key: [Int]
+    var weight: [Float]
+    var bias: [Float]?
+}
+
+extension Fast {
+    /// y = relu?(y + residual?) in place, 16 lanes at a time: the epilogue of a fused
+    /// inference convolution (one pass over y instead of an add and a ReLU, each with a
+    /// fresh output array).
+    public static func addReLUInPlace(_ y: inout [Float], residual: [Float]?, relu: Bool) {
+        if let residual { checkCount(residual.count, equals: y.count, "residual", in: "addReLUInPlace") }
+        let count = y.count
+        y.withUnsafeMutableBufferPointer { yb in
+            let yp = yb.baseAddress!
+            func run(_ r: UnsafePointer<Float>?) {
+                // Chunks of 16K floats; below 64K floats one thread does them all.
+                let chunk = count >= 1 << 16 ? 16384 : max(count, 1)
+                Parallelism.forEachChunk((count + chunk - 1) / chunk) { _, chunks in
+                    let start = chunks.lowerBound * chunk, end = min(count, chunks.upperBound * chunk)
+                    var i = start
+                    while i + 16 <= end {
+                        var v = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD16<Float>.self)
+                        if let r { v += UnsafeRawPointer(r + i).loadUnaligned(as: SIMD16<Float>.self) }
+                        if relu { v = v.replacing(with: 0, where: v .< 0) }
+                        UnsafeMutableRawPointer(yp + i).storeBytes(of: v, as: SIMD16<Float>.self)
+                        i += 16
+                    }
+                    while i < end {
+                        var v = yp[i]
+                        if let r { v += r[i] }
+                        yp[i] = relu && v < 0 ? 0 : v
+                        i += 1
+                    }
+                }
+            }
+            if let residual { residual.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+        }
+    }
+}

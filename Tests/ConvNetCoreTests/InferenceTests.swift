@@ -1,0 +1,99 @@
+import Testing
+@testable import ConvNetCore
+
+/// A model with every batch norm given non-trivial statistics and affine parameters, so
+/// folding them into the convolutions changes the weights for real.
+private func withRandomBatchNorms<L: Layer>(_ model: L, seed: UInt64) -> L {
+    var seed = seed
+    for (_, layer) in model.namedLayers() {
+        guard let bn = layer as? BatchNorm2d else { continue }
+        seed += 4
+        let c = bn.channels
+        bn.weight.value = Tensor(shape: [c], data: randomArray(c, seed: seed).map { 1 + 0.5 * $0 })
+        bn.bias.value = Tensor(shape: [c], data: randomArray(c, seed: seed + 1).map { 0.2 * $0 })
+        bn.runningMean.value = Tensor(shape: [c], data: randomArray(c, seed: seed + 2).map { 0.3 * $0 })
+        bn.runningVariance.value = Tensor(shape: [c], data: randomArray(c, seed: seed + 3).map { 0.5 + abs($0) })
+    }
+    return model
+}
+
+private func input(_ shape: [Int], seed: UInt64) -> Tensor {
+    Tensor(shape: shape, data: randomArray(shape.reduce(1, *), seed: seed))
+}
+
+@Suite("Inference path (batch norm folded, ReLU and residual fused)")
+struct InferenceTests {
+    @Test("infer gives the eval forward's logits: ResNet basic and bottleneck, CIFAR ResNet post-, pre-activation and plain")
+    func inferMatchesForward() {
+        let models: [Layer] = [
+            ResNet(block: .basic, layers: [1, 1, 1, 1], classes: 7),
+            ResNet(block: .bottleneck, layers: [1, 1, 1, 1], classes: 5, groups: 2, widthPerGroup: 16),
+            CifarResNet(depth: 8, widths: [4, 8, 8], classes: 3),
+            CifarResNet(depth: 8, preActivation: true, widths: [4, 8, 8], classes: 3),
+            CifarResNet(depth: 8, residual: false, widths: [4, 6, 8], classes: 3),
+        ]
+        for (i, model) in models.enumerated() {
+            let m = withRandomBatchNorms(model.initialize(seed: UInt64(i + 1)), seed: UInt64(10 * i))
+            m.eval()
+            let size = m is ResNet ? 33 : 12
+            let x = input([2, 3, size, size], seed: UInt64(100 + i))
+            let reference = m.forward(x)
+            let folded = m.infer(x)
+            #expect(folded.shape == reference.shape)
+            #expect(relativeError(folded.data, reference.data) < 1e-4, "\(i) \(m.description)")
+            #expect(relativeError(folded.data, reference.data) > 0 || i == 3, "\(m.description): nothing was folded?")
+        }
+    }
+
+    @Test("the folded weights are rebuilt after a weight update, a new batch norm statistic, a training-mode pass")
+    func cacheInvalidation() {
+        let m = withRandomBatchNorms(CifarResNet(depth: 8, widths: [4, 8, 8], classes: 3).initialize(seed: 3), seed: 5)
+        m.eval()
+        let x = input([2, 3, 10, 10], seed: 7)
+        let before = m.infer(x)
+        // An optimiser-style in-place update of a convolution weight.
+        let conv = m.namedLayers().compactMap { $0.layer as? Conv2d }[1]
+        conv.weight.update { w in for i in w.indices { w[i] *= -1.5 } }
+        let afterWeight = m.infer(x)
+        #expect(relativeError(afterWeight.data, before.data) > 1e-2)
+        #expect(relativeError(afterWeight.data, m.forward(x).data) < 1e-4)
+        // A running statistic, as a training-mode forward updates it.
+        let bn = m.namedLayers().compactMap { $0.layer as? BatchNorm2d }[2]
+        bn.runningVariance.value = Tensor(shape: [bn.channels], data: Array(repeating: 9, count: bn.channels))
+        let afterStatistic = m.infer(x)
+        #expect(relativeError(afterStatistic.data, afterWeight.data) > 1e-3)
+        #expect(relativeError(afterStatistic.data, m.forward(x).data) < 1e-4)
+        // A training step (batch statistics update the running ones), back to eval.
+        m.train()
+        _ = m.forward(x)
+        m.eval()
+        #expect(relativeError(m.infer(x).data, m.forward(x).data) < 1e-4)
+    }
+
+    @Test("in training mode and on the naive kernels infer is forward, bit for bit")
+    func fallsBack() {
+        let m = withRandomBatchNorms(CifarResNet(depth: 8, widths: [4, 4, 8], classes: 3).initialize(seed: 4), seed: 9)
+        let x = input([3, 3, 8, 8], seed: 11)
+        #expect(m.infer(x).data == m.forward(x).data)            // training: batch statistics
+        m.eval()
+        m.kernels = .naive
+        #expect(m.infer(x).data == m.forward(x).data)
+    }
+
+    @Test("addReLUInPlace equals add then relu, with and without a residual, odd lengths")
+    func fusedEpilogue() {
+        for count in [1, 15, 16, 17, 100, 36_992, 70_001] {
+            let y = randomArray(count, seed: UInt64(count), as: Float.self)
+            let r = randomArray(count, seed: UInt64(count) + 1, as: Float.self)
+            var fused = y
+            Fast.addReLUInPlace(&fused, residual: r, relu: true)
+            #expect(fused == Naive.relu(Naive.add(y, r)))
+            var addOnly = y
+            Fast.addReLUInPlace(&addOnly, residual: r, relu: false)
+            #expect(addOnly == Naive.add(y, r))
+            var reluOnly = y
+            Fast.addReLUInPlace(&reluOnly, residual: nil, relu: true)
+            #expect(reluOnly == Naive.relu(y))
+        }
+    }
+}
