@@ -88,6 +88,10 @@ struct GroupedDirectConvolution {
     /// Phase-plane rows `q` of row phase `a` that lie inside the image (`0 <= q*sh + a - ph < H`);
     /// likewise columns `t` of column phase `b`.
     let rowRange: [Range<Int>], columnRange: [Range<Int>]
+    /// For stride-2 columns: the columns `t` moved 16 at a time, where both column phases
+    /// are inside the image; and the columns of phase 0 and of phase 1 outside them.
+    let pairedColumns: Range<Int>
+    let evenEdges: (Range<Int>, Range<Int>), oddEdges: (Range<Int>, Range<Int>)
     /// Offset into the input phase planes of tap `(c, u, v)`, in the weight's order.
     let forwardTaps: [Int]
     /// Per phase `a*sw + b` of dx: the offsets into the flattened dy planes of its taps
@@ -132,6 +136,15 @@ struct GroupedDirectConvolution {
         columnRange = (0..<sw).map {
             IM2ColConvolution.validRange(offset: $0 - g.paddingWidth, stride: sw, input: g.inWidth, output: width)
         }
+        let both = sw == 2 ? columnRange[0].clamped(to: columnRange[1]) : 0..<0
+        let paired = both.lowerBound ..< both.lowerBound + both.count / 16 * 16
+        func edges(_ r: Range<Int>) -> (Range<Int>, Range<Int>) {  // r without the paired columns
+            let v0 = min(max(paired.lowerBound, r.lowerBound), r.upperBound)
+            let v1 = min(max(paired.upperBound, r.lowerBound), r.upperBound)
+            return (r.lowerBound..<v0, v1..<r.upperBound)
+        }
+        pairedColumns = paired
+        (evenEdges, oddEdges) = sw == 2 ? (edges(columnRange[0]), edges(columnRange[1])) : ((0..<0, 0..<0), (0..<0, 0..<0))
         var taps: [Int] = []
         for c in 0..<cg {
             for u in 0..<kh {
@@ -156,8 +169,9 @@ struct GroupedDirectConvolution {
         stride(from: 0, to: count / 4 * 4, by: 4).map { ($0, 4) } + (count / 4 * 4..<count).map { ($0, 1) }
     }
 
-    /// Floats of one thread's stage: 4 channels of flattened outputs (or dx phase planes).
-    var stageFloats: Int { 4 * max(outSpan, inSpan) }
+    /// Floats of one thread's stage: 4 channels of flattened outputs (or of the `sw`
+    /// column phases of dx of one row phase).
+    var stageFloats: Int { 4 * max(outSpan, sw * inSpan) }
 
     /// Runs `body(thread, items, workspace)` over contiguous runs of the `batch*groups`
     /// items, with a zeroed, 64-byte aligned workspace of `floats` floats per thread.
@@ -205,24 +219,42 @@ struct GroupedDirectConvolution {
 
     /// `fillInputPlanes` for stride-2 columns: splits each input row into its even and odd
     /// columns, the phase planes `b = 0` and `b = 1` of row phase `a` (at `dst` and
-    /// `dst + plane`), 16 columns of each at a time from one 32-float load.
+    /// `dst + plane`), 16 columns of each at a time from two vector loads.
     func deinterleaveRows(_ xc: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rowPhase a: Int, rows wanted: Range<Int>) {
         let inW = s.inWidth
-        let (even, odd) = (columnRange[0], columnRange[1])
-        // Vectors where both phases are inside the image, single floats at the edges.
-        let both = even.clamped(to: odd)
-        let vectors = both.lowerBound ..< both.lowerBound + both.count / 16 * 16
         for q in rowRange[a].clamped(to: wanted) {
             let (row0, row1) = (dst + q * width, dst + plane + q * width)
             let src = xc + (q * sh + a - s.paddingHeight) * inW - s.paddingWidth  // column t of phase b: src[2t + b]
-            for t in stride(from: vectors.lowerBound, to: vectors.upperBound, by: 16) {
-                let v = UnsafeRawPointer(src + 2 * t).loadUnaligned(as: SIMD32<Float>.self)
-                Self.store(v.evenHalf, row0 + t)
-                Self.store(v.oddHalf, row1 + t)
+            for t in stride(from: pairedColumns.lowerBound, to: pairedColumns.upperBound, by: 16) {
+                let (lo, hi) = (Self.load(src + 2 * t), Self.load(src + 2 * t + 16))
+                Self.store(SIMD16(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), row0 + t)
+                Self.store(SIMD16(lowHalf: lo.oddHalf, highHalf: hi.oddHalf), row1 + t)
             }
-            for t in even where !vectors.contains(t) { row0[t] = src[2 * t] }
-            for t in odd where !vectors.contains(t) { row1[t] = src[2 * t + 1] }
+            for t in evenEdges.0 { row0[t] = src[2 * t] }
+            for t in evenEdges.1 { row0[t] = src[2 * t] }
+            for t in oddEdges.0 { row1[t] = src[2 * t + 1] }
+            for t in oddEdges.1 { row1[t] = src[2 * t + 1] }
         }
+    }
+
+    /// The inverse of `deinterleaveRows` for one row of dx: `dst[2t] = even[t]` and
+    /// `dst[2t + 1] = odd[t]` for the columns inside the image, 16 of each at a time.
+    @inline(__always)
+    func interleaveRow(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        for t in stride(from: pairedColumns.lowerBound, to: pairedColumns.upperBound, by: 16) {
+            let (e, o) = (Self.load(even + t), Self.load(odd + t))
+            var lo = SIMD16<Float>(), hi = SIMD16<Float>()
+            for i in 0..<8 {
+                (lo[2 * i], lo[2 * i + 1]) = (e[i], o[i])
+                (hi[2 * i], hi[2 * i + 1]) = (e[i + 8], o[i + 8])
+            }
+            Self.store(lo, dst + 2 * t)
+            Self.store(hi, dst + 2 * t + 16)
+        }
+        for t in evenEdges.0 { dst[2 * t] = even[t] }
+        for t in evenEdges.1 { dst[2 * t] = even[t] }
+        for t in oddEdges.0 { dst[2 * t + 1] = odd[t] }
+        for t in oddEdges.1 { dst[2 * t + 1] = odd[t] }
     }
 
     /// Copies rows `rows` of the `og` channels of one group's output gradient (`dy` points
@@ -363,7 +395,14 @@ struct GroupedDirectConvolution {
         let (planesFloats, stageCount) = (dw != nil ? xFloats : 0, dx != nil ? stageFloats : 0)
         let chunkSums = dw != nil ? oBlocks.count * tapBlocks * 256 : 0
 
+        // dx: every phase's taps in one array, and per row phase the column phases that
+        // have taps and columns inside the image.
+        let flatTaps = inputTaps.flatMap { $0 }
+        let tapStart = inputTaps.indices.map { phase in inputTaps[..<phase].reduce(0) { $0 + $1.count } }
+        let liveColumnPhases = (0..<sh).map { a in (0..<sw).filter { !inputTaps[a * sw + $0].isEmpty && !columnRange[$0].isEmpty } }
+
         dxPacked.withUnsafeBufferPointer { dxPacked in
+          flatTaps.withUnsafeBufferPointer { flatTaps in
             dwTaps.withUnsafeBufferPointer { dwTaps in
                 forEachItemRun(workspace: planesFloats + og * dyPlane + stageCount + chunkSums) { t, items, workspace in
                     let (planes, dyPlanes) = (workspace, workspace + planesFloats)
@@ -423,38 +462,41 @@ struct GroupedDirectConvolution {
                         if let dx {
                             let dxg = dx + (n * s.inChannels + g * cg) * inPlane
                             if !reachesAll { dxg.update(repeating: 0, count: cg * inPlane) }
-                            for a in 0..<sh {
-                                for b in 0..<sw {
-                                    let phase = a * sw + b
-                                    let (validRows, columns) = (rowRange[a], columnRange[b])
-                                    let tapCount = inputTaps[phase].count
-                                    if validRows.isEmpty || columns.isEmpty || tapCount == 0 { continue }
-                                    let packedBase = dxPacked.baseAddress! + phaseBase[phase] + g * tapCount * cg
-                                    inputTaps[phase].withUnsafeBufferPointer { taps in
-                                        for (c0, lanes) in cBlocks {
-                                            var done = 0                   // phase-plane rows scattered so far
-                                            for p in stride(from: 0, to: inSpan, by: Self.step) {
-                                                let count = min(Self.step, inSpan - p)
-                                                fillDY(through: p + count - 1)
-                                                Self.correlate(lanes: lanes, input: dyPlanes + p, taps: taps.baseAddress!,
-                                                               tapCount: tapCount, weights: packedBase + c0 * tapCount,
-                                                               output: stage + p, stride: inSpan, count: count)
-                                                let finished = min(rows, (p + count) / width)
-                                                for lane in 0..<lanes {    // scatter the finished rows into dx
-                                                    let dxc = dxg + (c0 + lane) * inPlane
-                                                    for q in validRows.clamped(to: done..<finished) {
-                                                        let src = stage + lane * inSpan + q * width
-                                                        let dst = dxc + (q * sh + a - s.paddingHeight) * inW + b - s.paddingWidth
-                                                        if sw == 1 {
-                                                            Self.copy(src + columns.lowerBound, to: dst + columns.lowerBound, count: columns.count)
-                                                        } else {
-                                                            for t in columns { dst[t * sw] = src[t] }
-                                                        }
+                            for a in 0..<sh where !rowRange[a].isEmpty {
+                                let live = liveColumnPhases[a]
+                                for (c0, lanes) in cBlocks {
+                                    var done = 0                       // phase-plane rows scattered so far
+                                    for p in stride(from: 0, to: inSpan, by: Self.step) {
+                                        let count = min(Self.step, inSpan - p)
+                                        fillDY(through: p + count - 1)
+                                        for b in live {                // the phase planes (a, b) of 4 dx channels
+                                            let phase = a * sw + b, tapCount = inputTaps[phase].count
+                                            Self.correlate(lanes: lanes, input: dyPlanes + p, taps: flatTaps.baseAddress! + tapStart[phase],
+                                                           tapCount: tapCount,
+                                                           weights: dxPacked.baseAddress! + phaseBase[phase] + (g * cg + c0) * tapCount,
+                                                           output: stage + b * 4 * inSpan + p, stride: inSpan, count: count)
+                                        }
+                                        let finished = min(rows, (p + count) / width)
+                                        for lane in 0..<lanes {        // scatter the finished rows into dx
+                                            let dxc = dxg + (c0 + lane) * inPlane
+                                            for q in rowRange[a].clamped(to: done..<finished) {
+                                                let src = stage + lane * inSpan + q * width   // phase b at src + b*4*inSpan
+                                                let dst = dxc + (q * sh + a - s.paddingHeight) * inW - s.paddingWidth  // dst[t*sw + b]
+                                                if sw == 2 && live.count == 2 {
+                                                    interleaveRow(src, src + 4 * inSpan, into: dst)
+                                                    continue
+                                                }
+                                                for b in live {
+                                                    let (from, columns) = (src + b * 4 * inSpan, columnRange[b])
+                                                    if sw == 1 {
+                                                        Self.copy(from + columns.lowerBound, to: dst + columns.lowerBound, count: columns.count)
+                                                    } else {
+                                                        for t in columns { dst[t * sw + b] = from[t] }
                                                     }
                                                 }
-                                                done = finished
                                             }
                                         }
+                                        done = finished
                                     }
                                 }
                             }
@@ -463,6 +505,7 @@ struct GroupedDirectConvolution {
                     }
                 }
             }
+        }
         }
         if let threadPartials {                                 // add the other threads' partials
             for t in 0..<threads - 1 {
