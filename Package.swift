@@ -39,15 +39,20 @@ let package = Package(
             path: "Sources/lesson",
             swiftSettings: nativeCPU
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ConvNetCore"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "ConvNetCoreTests",
-            dependencies: ["ConvNetCore"],
+            dependencies: ["ConvNetCore", "TestSupport"],
             path: "Tests/ConvNetCoreTests",
             swiftSettings: nativeCPU
         ),
         .testTarget(
             name: "LeNetLessonTests",
-            dependencies: ["LeNetLesson", "ConvNetCore"],
+            dependencies: ["LeNetLesson", "ConvNetCore", "TestSupport"],
             path: "Tests/LeNetLessonTests",
             swiftSettings: nativeCPU
         ),

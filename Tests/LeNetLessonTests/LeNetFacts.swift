@@ -15,7 +15,7 @@ struct LeNetFacts {
 
     /// `count` real digits of MNIST-5k, padded to 32x32 and scaled as the lesson does.
     func digits(_ count: Int) throws -> (images: Tensor, labels: [Int]) {
-        var data = try DigitDataset.load(directory: fixtureURL("mnist-5k"), padding: 2)
+        var data = try DigitDataset.load(directory: FixtureLocator.url("mnist-5k"), padding: 2)
         data.normalize(mean: LeNet5Lesson.pixelMean, std: LeNet5Lesson.pixelStd)
         let picked = data.split(trainCount: count, validationCount: 0, seed: 7).train
         return (picked.images, picked.labels)
@@ -69,7 +69,7 @@ struct LeNetFacts {
         let zoo = try ModelZoo.summary("lenet5_full_c3")
         let mine = model().summary(inputShape: [1] + LeNet5.inputShape)
         #expect(zoo.rows == mine.rows)
-        let data = try Data(contentsOf: fixtureURL("torchvision-counts.json"))
+        let data = try Data(contentsOf: FixtureLocator.url("torchvision-counts.json"))
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let entry = (json?["models"] as? [String: Any])?["lenet5_full_c3"] as? [String: Any]
         #expect((entry?["parameters"] as? NSNumber)?.intValue == mine.parameters)
@@ -218,7 +218,7 @@ struct LeNetFacts {
 
     @Test("bad lesson options are refused with a one-line error")
     func badOptions() {
-        var options = LessonOptions(outputDirectory: URL(fileURLWithPath: "/tmp"), fixtures: fixtureURL(""))
+        var options = LessonOptions(outputDirectory: URL(fileURLWithPath: "/tmp"), fixtures: FixtureLocator.url(""))
         options.extra = ["c3": "half"]
         #expect(throws: LessonError.self) { _ = try LeNet5Lesson.Plan(options) }
         options.extra = ["batch": "0"]

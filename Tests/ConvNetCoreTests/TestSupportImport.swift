@@ -1,0 +1,2 @@
+// Makes the shared test tools (Tests/TestSupport) visible to every file of this target.
+@_exported import TestSupport

@@ -1,0 +1,80 @@
+import ConvNetCore
+import Foundation
+
+/// Shared tools of every test target (a library both test targets depend on): seeded random data, error measures and the
+/// finite-difference gradient check.
+
+/// `max|actual - expected| / max(max|expected|, 1e-6)`: the fixtures' error measure.
+public func relativeError<T: BinaryFloatingPoint>(_ actual: [T], _ expected: [T]) -> Double {
+    precondition(actual.count == expected.count, "relativeError: \(actual.count) vs \(expected.count) elements")
+    var maxDiff = 0.0, maxRef = 0.0
+    for (a, e) in zip(actual, expected) {
+        let d = abs(Double(a) - Double(e))
+        if d.isNaN { return .infinity }
+        maxDiff = max(maxDiff, d)
+        maxRef = max(maxRef, abs(Double(e)))
+    }
+    return maxDiff / max(maxRef, 1e-6)
+}
+
+/// `count` seeded samples from U(-1, 1) as `T` (non-uniform data: uniform inputs and
+/// upstream gradients let bugs cancel).
+public func randomArray<T: BinaryFloatingPoint>(_ count: Int, seed: UInt64, as: T.Type = T.self) -> [T] {
+    var g = SeededGenerator(seed: seed)
+    return (0..<count).map { _ in T(g.nextUniform() * 2 - 1) }
+}
+
+/// Central finite differences of a scalar function: `(f(x + h e_i) - f(x - h e_i)) / 2h`
+/// for every coordinate `i`, in Double.
+public func numericalGradient(of f: ([Double]) -> Double, at x: [Double], step h: Double = 1e-6) -> [Double] {
+    var x = x
+    var gradient = [Double](repeating: 0, count: x.count)
+    for i in x.indices {
+        let saved = x[i]
+        x[i] = saved + h
+        let plus = f(x)
+        x[i] = saved - h
+        let minus = f(x)
+        x[i] = saved
+        gradient[i] = (plus - minus) / (2 * h)
+    }
+    return gradient
+}
+
+/// `sum(y * dy)`: the scalar whose gradient with respect to the inputs a backward pass
+/// given upstream gradient `dy` computes.
+public func dot(_ y: [Double], _ dy: [Double]) -> Double {
+    precondition(y.count == dy.count, "dot: \(y.count) vs \(dy.count) elements")
+    var s = 0.0
+    for i in y.indices { s += y[i] * dy[i] }
+    return s
+}
+
+/// Converts an array of Double to Float (for comparing naive and fast kernels).
+public func floats(_ x: [Double]) -> [Float] { x.map(Float.init) }
+
+
+/// Where the package's `Fixtures/` directory is, found from this source file's path
+/// (`#filePath`), so tests read fixtures whatever the working directory.
+public enum FixtureLocator {
+    /// `<package>/Fixtures`: the first ancestor of this file holding `Package.swift`,
+    /// plus `Fixtures`.
+    public static var root: URL {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.pathComponents.count > 1 {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                return directory.appendingPathComponent("Fixtures")
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        // Tests/ConvNetCoreTests/FixtureLocator.swift -> <package>/Fixtures
+        return URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures")
+    }
+
+    /// A file under `Fixtures/`, e.g. `url("mnist-5k/images.npy")`.
+    public static func url(_ relativePath: String) -> URL {
+        root.appendingPathComponent(relativePath)
+    }
+}
