@@ -105,6 +105,13 @@ struct OpCaseRunner {
         return check.result
     }
 
+    /// Compares the input, weight and bias gradients of a (transposed) convolution.
+    mutating func compareGradients(_ g: (input: [Float], weight: [Float], bias: [Float]), x: Tensor, weight: Tensor) throws {
+        try compare(gradient: "x", g.input, shape: x.shape)
+        try compare(gradient: "weight", g.weight, shape: weight.shape)
+        try compare(gradient: "bias", g.bias, shape: [g.bias.count])
+    }
+
     func requireUnitDilation(_ attrs: FixtureAttributes) throws {
         let dilation = try attrs.pair("dilation", default: (1, 1))
         if dilation != (1, 1) { throw VerificationFailure("unsupported: dilation \(dilation)") }
@@ -128,10 +135,8 @@ struct OpCaseRunner {
         try compare(output: "y", y, shape: yShape)
         try requireKnownGradients(["x", "weight", "bias"])
         if let dy = try upstream(shape: yShape) {
-            let g = kernels.conv2dBackward(x.data, weight: weight.data, outputGradient: dy, geometry: geometry)
-            try compare(gradient: "x", g.input, shape: x.shape)
-            try compare(gradient: "weight", g.weight, shape: weight.shape)
-            try compare(gradient: "bias", g.bias, shape: [geometry.outChannels])
+            try compareGradients(kernels.conv2dBackward(x.data, weight: weight.data, outputGradient: dy, geometry: geometry),
+                                 x: x, weight: weight)
         }
     }
 
@@ -154,10 +159,8 @@ struct OpCaseRunner {
         try compare(output: "y", y, shape: yShape)
         try requireKnownGradients(["x", "weight", "bias"])
         if let dy = try upstream(shape: yShape) {
-            let g = kernels.convTranspose2dBackward(x.data, weight: weight.data, outputGradient: dy, geometry: geometry)
-            try compare(gradient: "x", g.input, shape: x.shape)
-            try compare(gradient: "weight", g.weight, shape: weight.shape)
-            try compare(gradient: "bias", g.bias, shape: [geometry.outChannels])
+            try compareGradients(kernels.convTranspose2dBackward(x.data, weight: weight.data, outputGradient: dy, geometry: geometry),
+                                 x: x, weight: weight)
         }
     }
 

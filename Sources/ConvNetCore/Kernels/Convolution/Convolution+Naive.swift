@@ -67,48 +67,18 @@ extension Naive {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func conv2dBackward<T: BinaryFloatingPoint>(_ x: [T], weight: [T], outputGradient dy: [T], geometry: Conv2DGeometry) -> (input: [T], weight: [T], bias: [T]) {
-        let s = geometry
-        s.validate()
-        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward")
-        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward")
-        checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward")
-        let (cg, og) = (s.inChannelsPerGroup, s.outChannelsPerGroup)
-        let (inH, inW, outH, outW) = (s.inHeight, s.inWidth, s.outHeight, s.outWidth)
-        var dx = [T](repeating: 0, count: x.count)
-        var dw = [T](repeating: 0, count: weight.count)
-        var dbias = [T](repeating: 0, count: s.outChannels)
-        for n in 0..<s.batch {                                  // n: image of the batch
-            for o in 0..<s.outChannels {                        // o: output channel
-                let g = o / og                                  // g: the group of o
-                for i in 0..<outH {                             // i: output row
-                    for j in 0..<outW {                         // j: output column
-                        let upstream = dy[((n * s.outChannels + o) * outH + i) * outW + j]
-                        dbias[o] += upstream                    // d(bias[o] + ...) / d bias[o] = 1
-                        for c in 0..<cg {                       // c: input channel of the group
-                            for u in 0..<s.kernelHeight {       // u: kernel row
-                                for v in 0..<s.kernelWidth {    // v: kernel column
-                                    let h = i * s.strideHeight + u - s.paddingHeight
-                                    let w = j * s.strideWidth + v - s.paddingWidth
-                                    if h < 0 || h >= inH || w < 0 || w >= inW { continue } // padding: no gradient
-                                    let xIndex = ((n * s.inChannels + g * cg + c) * inH + h) * inW + w
-                                    let wIndex = ((o * cg + c) * s.kernelHeight + u) * s.kernelWidth + v
-                                    dx[xIndex] += weight[wIndex] * upstream
-                                    dw[wIndex] += x[xIndex] * upstream
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        checkCount(x.count, equals: geometry.inputShape.count, "x \(geometry.inputShape.dimensions)", in: "conv2d backward")
+        // The two lines of the chain rule, each in its own copy of the seven loops (below).
+        let dx = conv2dBackwardInput(weight: weight, outputGradient: dy, geometry: geometry)
+        let (dw, dbias) = conv2dBackwardWeight(x, outputGradient: dy, geometry: geometry)
         return (dx, dw, dbias)
     }
 }
 
 // The two halves of the backward pass on their own, so that the input gradient (what a
 // layer sends back to the layer below) and the weight gradient (what the optimizer
-// needs) can be computed, and timed, separately. Each is the same seven loops as
-// `conv2dBackward` keeping only its own line of the chain rule.
+// needs) can be computed, and timed, separately. Each is the seven loops of `conv2d`
+// keeping only its own line of the chain rule; `conv2dBackward` runs both.
 
 extension Naive {
     /// The input gradient of `L = sum(y * dy)`, `y = conv2d(x, weight, bias)`: the first
