@@ -75,13 +75,13 @@ enum BenchCommand {
         let batches = batchList ?? cases.batches
         func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
 
-        let progress = ProgressLine(enabled: !json)
+        let progress = Console(showsProgress: !json)
         var peaks: [Int: Double] = [:]
         for t in threads.sorted() {
-            progress.update("measuring FP32 FMA peak on \(t) thread(s)...")
+            progress.progress("measuring FP32 FMA peak on \(t) thread(s)...")
             peaks[t] = FMAPeak.measure(threads: t)
         }
-        progress.clear()
+        progress.clearProgress()
         if !json {
             print("Machine: \(machineName()), \(ProcessInfo.processInfo.activeProcessorCount) cores; vectors: \(FMAPeak.vectorDescription)")
             print("Peak FP32 (FMA loop): " + threads.sorted().map { "\($0) thread(s) \(format(peaks[$0]!, 1)) GFLOP/s" }.joined(separator: ", "))
@@ -93,34 +93,34 @@ enum BenchCommand {
         defer { Parallelism.threadCount = savedThreads }
         let kernels = KernelTimings(samples: samples, naiveLimit: noNaive ? 0 : naiveLimit)
         for c in cases.gemm where wanted(c.name) {
-            progress.update("timing \(c.name)...")
+            progress.progress("timing \(c.name)...")
             rows += kernels.gemm(c, threads: threads)
         }
         for c in cases.conv where wanted(c.name) {
-            progress.update("timing \(c.name)...")
+            progress.progress("timing \(c.name)...")
             rows += kernels.conv(c, batches: batches, threads: threads)
         }
         for c in cases.lrn where wanted(c.name) {
-            progress.update("timing \(c.name)...")
+            progress.progress("timing \(c.name)...")
             rows += kernels.lrn(c, batches: batches, threads: threads)
         }
         for c in cases.maxPool where wanted(c.name) {
-            progress.update("timing \(c.name)...")
+            progress.progress("timing \(c.name)...")
             rows += kernels.maxPool(c, batches: batches, threads: threads)
         }
         do {
             for c in cases.networks where wanted(c.name) {
-                progress.update("timing \(c.name) inference...")
+                progress.progress("timing \(c.name) inference...")
                 rows += try kernels.network(c, batches: batches, threads: threads)
             }
             for c in cases.training where wanted(c.name) {
-                progress.update("timing \(c.name)...")
+                progress.progress("timing \(c.name)...")
                 rows += try kernels.training(c, threads: threads)
             }
         } catch {
             throw CommandError(description: "lesson bench: \(error)")
         }
-        progress.clear()
+        progress.clearProgress()
 
         if json {
             print(jsonLine(jsonObject(rows: rows, peaks: peaks, peers: peers)))
@@ -234,19 +234,6 @@ func renderTable(_ rows: [[String]]) -> String {
 }
 
 func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
-
-/// One line on a terminal that rewrites itself (`\r`), for progress on long runs.
-struct ProgressLine {
-    var enabled: Bool
-    func update(_ text: String) {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
-    }
-    func clear() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
-}
 
 /// The rows of peers.py's JSON, looked up by case, batch and thread count.
 struct PeerResults {
