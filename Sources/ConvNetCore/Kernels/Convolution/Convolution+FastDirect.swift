@@ -1,0 +1,622 @@
+import Dispatch
+import Foundation
+
+// The direct convolution: output channels in the vector lanes, the input broadcast.
+//
+// The implicit GEMM (Convolution+FastImplicit.swift) puts output PIXELS in the vector
+// lanes, so the input has to be copied into packed panels, 32 pixels wide, for every
+// convolution: the copy is as large as the column matrix (kh*kw times the input), and it
+// is shared only by the output channels of one group. With 64 or 32 output channels that
+// copy is a tenth to a quarter of the time.
+//
+// Turn it around, as MLAS's NCHWc convolution and oneDNN's blocked kernels do: put 16
+// OUTPUT CHANNELS in a vector and broadcast one input value into all lanes. A register
+// tile is P output pixels x V vectors of 16 channels (P x V accumulators), and one step
+// of the reduction over (c, u, v) is
+//
+//     load V weight vectors  W[o0 ..< o0+16V, c, u, v]            (packed once, below)
+//     for each pixel p:  broadcast x[c, i*sh + u - ph, (j0+p)*sw + v - pw]
+//                        and multiply-add it into the V accumulators of pixel p.
+//
+// A broadcast reads one float at any address, so the input needs no packing at all:
+// with the phase planes of the implicit GEMM (the image padded and cut by stride phase),
+// the P pixels of a tile within one output row sit at P consecutive addresses,
+// planes + offset(c, u, v) + i*Wq + j0 + p. The only packed operand is the weight,
+// [o-block][c, u, v][16V], which is small and, for inference, packed once and kept
+// (``PackedConvolutionWeights``; ONNX Runtime also reorders its weights once, when the
+// session is created).
+//
+// Tiles, for AVX-512's 32 zmm registers: V = 4 (64 channels) x P <= 6 pixels, or
+// V = 2 x P <= 12, or V = 1 x P <= 16; 24 accumulators, V weight vectors and a broadcast.
+// One step is V + P loads for V*P FMAs: 10 loads for 24 FMAs at V = 4 (two FMAs and two
+// loads per cycle). A row of outW pixels is cut into tiles of nearly equal width (56 =
+// 6x6 + 4x5, 7 = 4 + 3), never below 2 pixels where a row allows it: at one pixel the V
+// accumulators would wait on the FMA latency. The tile widths are value generics, so
+// each width compiles to its own kernel with exactly its accumulators.
+//
+// Blocking. The reduction k = cg*kh*kw is cut into depth blocks of about 32 KiB of
+// weights (KC x 16V floats), which stay in L1 while the tiles of a chunk of output rows
+// (about 56 pixels) use them; the partial sums of the chunk, [pixels][16V], stay in L1
+// too (a few KiB), accumulated block after block. When the chunk is complete it is
+// transposed, 16 x 16 in registers, into y's NCHW rows, with the epilogue (bias,
+// residual, ReLU) applied on the way: one pass over y, while the values are in cache.
+//
+// Threads take whole images when there are enough; otherwise one image's phase planes
+// are built once (channels split among the threads) and the (channel block, row chunk)
+// pieces of its output are shared out.
+//
+// Only on CPUs with AVX-512 (24 SIMD16 accumulators are 48 registers on AVX2 or NEON,
+// which would spill); elsewhere the implicit GEMM runs.
+
+// MARK: - Vector helpers
+
+@inline(__always)
+private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func accumulate16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ add: Bool) {
+    st16(add ? v + ld16(p) : v, p)
+}
+
+// MARK: - Packed weights
+
+/// The weights of a convolution packed for the direct kernel: for each group, output
+/// channel blocks of 64, 32 or 16 channels (`lanes`), each stored `[k][lanes]` with
+/// k = (c, u, v) = `inChannelsPerGroup * kh * kw` and zeros in lanes past the group's
+/// channels. Build it once per weight tensor and pass it to
+/// ``Fast/conv2d(_:packedWeight:bias:geometry:residual:relu:into:)``: a model in
+/// inference mode keeps one per convolution, as ONNX Runtime reorders its weights once.
+public final class PackedConvolutionWeights {
+    /// The shape the weights were packed for.
+    public let outChannels: Int, inChannelsPerGroup: Int, kernelHeight: Int, kernelWidth: Int, groups: Int
+    /// Per group: the channel blocks, as (first channel within the group, lanes 16/32/64).
+    let blocks: [(channel: Int, lanes: Int)]
+    /// Float offset of each block within a group's packed data.
+    let blockOffsets: [Int]
+    let groupFloats: Int
+    let k: Int
+    let storage: UnsafeMutablePointer<Float>
+
+    /// Channel blocks for `og` channels: 64s, then 32 and/or 16 (the last zero-padded).
+    static func channelBlocks(_ og: Int) -> [(channel: Int, lanes: Int)] {
+        var blocks: [(channel: Int, lanes: Int)] = []
+        var c = 0
+        while og - c > 48 { blocks.append((c, 64)); c += 64 }
+        let rest = og - c
+        if rest > 32 { blocks.append((c, 32)); blocks.append((c + 32, 16)) }
+        else if rest > 16 { blocks.append((c, 32)) }
+        else if rest > 0 { blocks.append((c, 16)) }
+        return blocks
+    }
+
+    /// Packs `weight` (`[outChannels, inChannels/groups, kh, kw]`) for `geometry`.
+    public convenience init(weight: UnsafeBufferPointer<Float>, geometry: Conv2DGeometry) {
+        checkCount(weight.count, equals: geometry.weightCount, "weight \(geometry.weightShape)", in: "PackedConvolutionWeights")
+        self.init(weight.baseAddress!, geometry: geometry)
+    }
+
+    /// Packs `weight` (`[outChannels, inChannels/groups, kh, kw]`) for `geometry`.
+    public convenience init(weight: [Float], geometry: Conv2DGeometry) {
+        self.init(weight: weight.withUnsafeBufferPointer { $0 }, geometry: geometry)
+    }
+
+    init(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry) {
+        outChannels = g.outChannels
+        inChannelsPerGroup = g.inChannelsPerGroup
+        kernelHeight = g.kernelHeight
+        kernelWidth = g.kernelWidth
+        groups = g.groups
+        let og = g.outChannelsPerGroup
+        let k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
+        self.k = k
+        blocks = Self.channelBlocks(og)
+        var offsets: [Int] = []
+        var total = 0
+        for b in blocks { offsets.append(total); total += b.lanes * k }
+        blockOffsets = offsets
+        groupFloats = total
+        let count = max(16, total * g.groups)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        let pieces = g.groups * blocks.count
+        let (blocks, storage, groupFloats) = (self.blocks, self.storage, total)
+        // dst[t*lanes + l] = W[g*og + c0 + l, t]: one weight row at a time (contiguous reads).
+        let body = { (piece: Int) in
+            let (group, b) = piece.quotientAndRemainder(dividingBy: blocks.count)
+            let (c0, lanes) = blocks[b]
+            let dst = storage + group * groupFloats + offsets[b]
+            for l in 0..<lanes {
+                let o = c0 + l
+                if o < og {
+                    let src = weight + (group * og + o) * k
+                    for t in 0..<k { dst[t &* lanes &+ l] = src[t] }
+                } else {
+                    for t in 0..<k { dst[t &* lanes &+ l] = 0 }
+                }
+            }
+        }
+        if g.weightCount >= 1 << 16 {
+            Parallelism.forEach(pieces, body)
+        } else {
+            for piece in 0..<pieces { body(piece) }
+        }
+    }
+
+    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+
+    /// Whether these weights were packed for `geometry`'s weight shape.
+    public func fits(_ geometry: Conv2DGeometry) -> Bool {
+        outChannels == geometry.outChannels && inChannelsPerGroup == geometry.inChannelsPerGroup
+            && kernelHeight == geometry.kernelHeight && kernelWidth == geometry.kernelWidth && groups == geometry.groups
+    }
+}
+
+// MARK: - Register tiles
+
+// Each tile: acc[p][0 ..< 16V] (+)= sum_t w[t][0 ..< 16V] * x[offsets[t] + p], for
+// p < P, over t < kc; `acc` rows are 16V floats apart. Value generics make one kernel per
+// width P, with only its accumulators (the `if P > n` tests vanish at compile time).
+
+/// 64 channels x P <= 6 pixels: 24 accumulators.
+struct DirectTile64<let P: Int> {
+    @inline(never)
+    static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
+                    acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
+        var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>(), c03 = SIMD16<Float>()
+        var c10 = SIMD16<Float>(), c11 = SIMD16<Float>(), c12 = SIMD16<Float>(), c13 = SIMD16<Float>()
+        var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c22 = SIMD16<Float>(), c23 = SIMD16<Float>()
+        var c30 = SIMD16<Float>(), c31 = SIMD16<Float>(), c32 = SIMD16<Float>(), c33 = SIMD16<Float>()
+        var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c42 = SIMD16<Float>(), c43 = SIMD16<Float>()
+        var c50 = SIMD16<Float>(), c51 = SIMD16<Float>(), c52 = SIMD16<Float>(), c53 = SIMD16<Float>()
+        var w = w
+        for t in 0..<kc {
+            let xp = x + offsets[t]
+            let w0 = ld16(w), w1 = ld16(w + 16), w2 = ld16(w + 32), w3 = ld16(w + 48)
+            var b = SIMD16<Float>(repeating: xp[0])
+            c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2); c03.addProduct(b, w3)
+            if P > 1 {
+                b = SIMD16<Float>(repeating: xp[1])
+                c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2); c13.addProduct(b, w3)
+            }
+            if P > 2 {
+                b = SIMD16<Float>(repeating: xp[2])
+                c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2); c23.addProduct(b, w3)
+            }
+            if P > 3 {
+                b = SIMD16<Float>(repeating: xp[3])
+                c30.addProduct(b, w0); c31.addProduct(b, w1); c32.addProduct(b, w2); c33.addProduct(b, w3)
+            }
+            if P > 4 {
+                b = SIMD16<Float>(repeating: xp[4])
+                c40.addProduct(b, w0); c41.addProduct(b, w1); c42.addProduct(b, w2); c43.addProduct(b, w3)
+            }
+            if P > 5 {
+                b = SIMD16<Float>(repeating: xp[5])
+                c50.addProduct(b, w0); c51.addProduct(b, w1); c52.addProduct(b, w2); c53.addProduct(b, w3)
+            }
+            w += 64
+        }
+        @inline(__always)
+        func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) {
+            let r = acc + p &* 64
+            accumulate16(a, r, add); accumulate16(b, r + 16, add); accumulate16(c, r + 32, add); accumulate16(d, r + 48, add)
+        }
+        put(0, c00, c01, c02, c03)
+        if P > 1 { put(1, c10, c11, c12, c13) }
+        if P > 2 { put(2, c20, c21, c22, c23) }
+        if P > 3 { put(3, c30, c31, c32, c33) }
+        if P > 4 { put(4, c40, c41, c42, c43) }
+        if P > 5 { put(5, c50, c51, c52, c53) }
+    }
+}
+
+/// 32 channels x P <= 12 pixels: 24 accumulators.
+struct DirectTile32<let P: Int> {
+    @inline(never)
+    static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
+                    acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
+        var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+        var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+        var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+        var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+        var c80 = SIMD16<Float>(), c81 = SIMD16<Float>(), c90 = SIMD16<Float>(), c91 = SIMD16<Float>()
+        var ca0 = SIMD16<Float>(), ca1 = SIMD16<Float>(), cb0 = SIMD16<Float>(), cb1 = SIMD16<Float>()
+        var w = w
+        for t in 0..<kc {
+            let xp = x + offsets[t]
+            let w0 = ld16(w), w1 = ld16(w + 16)
+            var b = SIMD16<Float>(repeating: xp[0]); c00.addProduct(b, w0); c01.addProduct(b, w1)
+            if P > 1 { b = SIMD16<Float>(repeating: xp[1]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
+            if P > 2 { b = SIMD16<Float>(repeating: xp[2]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
+            if P > 3 { b = SIMD16<Float>(repeating: xp[3]); c30.addProduct(b, w0); c31.addProduct(b, w1) }
+            if P > 4 { b = SIMD16<Float>(repeating: xp[4]); c40.addProduct(b, w0); c41.addProduct(b, w1) }
+            if P > 5 { b = SIMD16<Float>(repeating: xp[5]); c50.addProduct(b, w0); c51.addProduct(b, w1) }
+            if P > 6 { b = SIMD16<Float>(repeating: xp[6]); c60.addProduct(b, w0); c61.addProduct(b, w1) }
+            if P > 7 { b = SIMD16<Float>(repeating: xp[7]); c70.addProduct(b, w0); c71.addProduct(b, w1) }
+            if P > 8 { b = SIMD16<Float>(repeating: xp[8]); c80.addProduct(b, w0); c81.addProduct(b, w1) }
+            if P > 9 { b = SIMD16<Float>(repeating: xp[9]); c90.addProduct(b, w0); c91.addProduct(b, w1) }
+            if P > 10 { b = SIMD16<Float>(repeating: xp[10]); ca0.addProduct(b, w0); ca1.addProduct(b, w1) }
+            if P > 11 { b = SIMD16<Float>(repeating: xp[11]); cb0.addProduct(b, w0); cb1.addProduct(b, w1) }
+            w += 32
+        }
+        @inline(__always)
+        func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
+            let r = acc + p &* 32
+            accumulate16(a, r, add); accumulate16(b, r + 16, add)
+        }
+        put(0, c00, c01)
+        if P > 1 { put(1, c10, c11) }
+        if P > 2 { put(2, c20, c21) }
+        if P > 3 { put(3, c30, c31) }
+        if P > 4 { put(4, c40, c41) }
+        if P > 5 { put(5, c50, c51) }
+        if P > 6 { put(6, c60, c61) }
+        if P > 7 { put(7, c70, c71) }
+        if P > 8 { put(8, c80, c81) }
+        if P > 9 { put(9, c90, c91) }
+        if P > 10 { put(10, ca0, ca1) }
+        if P > 11 { put(11, cb0, cb1) }
+    }
+}
+
+/// 16 channels x P <= 16 pixels: 16 accumulators.
+struct DirectTile16<let P: Int> {
+    @inline(never)
+    static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
+                    acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+        var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+        var c8 = SIMD16<Float>(), c9 = SIMD16<Float>(), ca = SIMD16<Float>(), cb = SIMD16<Float>()
+        var cc = SIMD16<Float>(), cd = SIMD16<Float>(), ce = SIMD16<Float>(), cf = SIMD16<Float>()
+        var w = w
+        for t in 0..<kc {
+            let xp = x + offsets[t]
+            let w0 = ld16(w)
+            c0.addProduct(SIMD16<Float>(repeating: xp[0]), w0)
+            if P > 1 { c1.addProduct(SIMD16<Float>(repeating: xp[1]), w0) }
+            if P > 2 { c2.addProduct(SIMD16<Float>(repeating: xp[2]), w0) }
+            if P > 3 { c3.addProduct(SIMD16<Float>(repeating: xp[3]), w0) }
+            if P > 4 { c4.addProduct(SIMD16<Float>(repeating: xp[4]), w0) }
+            if P > 5 { c5.addProduct(SIMD16<Float>(repeating: xp[5]), w0) }
+            if P > 6 { c6.addProduct(SIMD16<Float>(repeating: xp[6]), w0) }
+            if P > 7 { c7.addProduct(SIMD16<Float>(repeating: xp[7]), w0) }
+            if P > 8 { c8.addProduct(SIMD16<Float>(repeating: xp[8]), w0) }
+            if P > 9 { c9.addProduct(SIMD16<Float>(repeating: xp[9]), w0) }
+            if P > 10 { ca.addProduct(SIMD16<Float>(repeating: xp[10]), w0) }
+            if P > 11 { cb.addProduct(SIMD16<Float>(repeating: xp[11]), w0) }
+            if P > 12 { cc.addProduct(SIMD16<Float>(repeating: xp[12]), w0) }
+            if P > 13 { cd.addProduct(SIMD16<Float>(repeating: xp[13]), w0) }
+            if P > 14 { ce.addProduct(SIMD16<Float>(repeating: xp[14]), w0) }
+            if P > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15]), w0) }
+            w += 16
+        }
+        accumulate16(c0, acc, add)
+        if P > 1 { accumulate16(c1, acc + 16, add) }
+        if P > 2 { accumulate16(c2, acc + 32, add) }
+        if P > 3 { accumulate16(c3, acc + 48, add) }
+        if P > 4 { accumulate16(c4, acc + 64, add) }
+        if P > 5 { accumulate16(c5, acc + 80, add) }
+        if P > 6 { accumulate16(c6, acc + 96, add) }
+        if P > 7 { accumulate16(c7, acc + 112, add) }
+        if P > 8 { accumulate16(c8, acc + 128, add) }
+        if P > 9 { accumulate16(c9, acc + 144, add) }
+        if P > 10 { accumulate16(ca, acc + 160, add) }
+        if P > 11 { accumulate16(cb, acc + 176, add) }
+        if P > 12 { accumulate16(cc, acc + 192, add) }
+        if P > 13 { accumulate16(cd, acc + 208, add) }
+        if P > 14 { accumulate16(ce, acc + 224, add) }
+        if P > 15 { accumulate16(cf, acc + 240, add) }
+    }
+}
+
+/// Runs the tile of `lanes` channels and `width` pixels (width <= the lanes' maximum).
+@inline(__always)
+private func runDirectTile(lanes: Int, width: Int, kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+                           w: UnsafePointer<Float>, acc: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    switch lanes {
+    case 64:
+        switch width {
+        case 6: DirectTile64<6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 5: DirectTile64<5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 4: DirectTile64<4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 3: DirectTile64<3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 2: DirectTile64<2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        default: DirectTile64<1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        }
+    case 32:
+        switch width {
+        case 12: DirectTile32<12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 11: DirectTile32<11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 10: DirectTile32<10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 9: DirectTile32<9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 8: DirectTile32<8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 7: DirectTile32<7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 6: DirectTile32<6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 5: DirectTile32<5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 4: DirectTile32<4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 3: DirectTile32<3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 2: DirectTile32<2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        default: DirectTile32<1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        }
+    default:
+        switch width {
+        case 16: DirectTile16<16>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 15: DirectTile16<15>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 14: DirectTile16<14>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 13: DirectTile16<13>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 12: DirectTile16<12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 11: DirectTile16<11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 10: DirectTile16<10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 9: DirectTile16<9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 8: DirectTile16<8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 7: DirectTile16<7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 6: DirectTile16<6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 5: DirectTile16<5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 4: DirectTile16<4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 3: DirectTile16<3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 2: DirectTile16<2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        default: DirectTile16<1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        }
+    }
+}
+
+/// The widest tile for `lanes` channels.
+@inline(__always)
+private func maximumTileWidth(lanes: Int) -> Int { lanes == 64 ? 6 : lanes == 32 ? 12 : 16 }
+
+// MARK: - Transposing the partial sums into y
+
+/// `dst[r*ldDst + p] = src[p*ld + r]` for r, p < 16: sixteen pixels of sixteen channels
+/// become sixteen channel rows, transposed in registers by four rounds of interleaving
+/// row r with row r + 8.
+@inline(never)
+private func transpose16x16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int) {
+    @inline(__always)
+    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
+         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
+    }
+    var v = (ld16(src), ld16(src + ld), ld16(src + 2 &* ld), ld16(src + 3 &* ld),
+             ld16(src + 4 &* ld), ld16(src + 5 &* ld), ld16(src + 6 &* ld), ld16(src + 7 &* ld),
+             ld16(src + 8 &* ld), ld16(src + 9 &* ld), ld16(src + 10 &* ld), ld16(src + 11 &* ld),
+             ld16(src + 12 &* ld), ld16(src + 13 &* ld), ld16(src + 14 &* ld), ld16(src + 15 &* ld))
+    for _ in 0..<4 {
+        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
+        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
+        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
+        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
+        v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
+    }
+    st16(v.0, dst); st16(v.1, dst + ldDst); st16(v.2, dst + 2 &* ldDst); st16(v.3, dst + 3 &* ldDst)
+    st16(v.4, dst + 4 &* ldDst); st16(v.5, dst + 5 &* ldDst); st16(v.6, dst + 6 &* ldDst); st16(v.7, dst + 7 &* ldDst)
+    st16(v.8, dst + 8 &* ldDst); st16(v.9, dst + 9 &* ldDst); st16(v.10, dst + 10 &* ldDst)
+    st16(v.11, dst + 11 &* ldDst); st16(v.12, dst + 12 &* ldDst); st16(v.13, dst + 13 &* ldDst)
+    st16(v.14, dst + 14 &* ldDst); st16(v.15, dst + 15 &* ldDst)
+}
+
+/// `y[p] = act(src[p] + bias + residual[p])` for p < count: one channel row of the
+/// epilogue, ReLU when `relu`.
+@inline(never)
+private func storeRow(_ src: UnsafePointer<Float>, count: Int, bias: Float, residual: UnsafePointer<Float>?, relu: Bool,
+                      _ y: UnsafeMutablePointer<Float>) {
+    let b = SIMD16<Float>(repeating: bias), zero = SIMD16<Float>()
+    var p = 0
+    while p + 16 <= count {
+        var v = ld16(src + p) + b
+        if let residual { v += ld16(residual + p) }
+        if relu { v = v.replacing(with: zero, where: v .< zero) }
+        st16(v, y + p)
+        p += 16
+    }
+    while p < count {
+        var e = src[p] + bias
+        if let residual { e += residual[p] }
+        if relu && e < 0 { e = 0 }
+        y[p] = e
+        p += 1
+    }
+}
+
+// MARK: - The convolution
+
+struct DirectConvolution {
+    /// The geometry, phase planes and offsets table (shared with the implicit GEMM).
+    let planes: ImplicitGEMMConvolution
+    var s: Conv2DGeometry { planes.s }
+    /// Output rows per chunk: the chunk's partial sums, rows*outW x 64 floats, about 16 KiB.
+    let rowsPerChunk: Int
+    let chunks: Int
+    /// The depth block per lane count: KC x lanes floats of weights, about 32 KiB.
+    static func depthBlock(lanes: Int, k: Int) -> Int {
+        let target = 8192 / lanes
+        let blocks = max(1, (k + target - 1) / target)
+        return (k + blocks - 1) / blocks
+    }
+
+    /// Forces the schedule in tests, as in ImplicitGEMMConvolution, and the order of the
+    /// pieces (`true`: block after block).
+    var wholeItemsOverride: Bool? = nil
+    var threadsOverride: Int? = nil
+    var blockMajorOverride: Bool? = nil
+
+    init(_ g: Conv2DGeometry) {
+        planes = ImplicitGEMMConvolution(g, gridMode: false)
+        let outW = g.outWidth
+        rowsPerChunk = max(1, min(g.outHeight, 4096 / (outW * 64)))
+        chunks = (g.outHeight + rowsPerChunk - 1) / rowsPerChunk
+    }
+
+    /// Whether the direct kernel runs `s`: AVX-512, at least 8 output channels per group,
+    /// and not a 1 x 1 convolution with stride 1 (the implicit GEMM reads its input in
+    /// place and was 3-5% faster on `bottleneck_1x1_256_64`). Without packed weights
+    /// (`prepacked` false), also only where packing them on the call costs little next to
+    /// the convolution: at least 1,024 output pixels per weight (a VGG layer at 14 x 14
+    /// and batch 1 would spend a third of its time packing).
+    static func applies(to s: Conv2DGeometry, prepacked: Bool) -> Bool {
+        guard CPUFeatures.hasAVX512F && s.outChannelsPerGroup >= 8 else { return false }
+        if s.kernelHeight == 1 && s.kernelWidth == 1 && s.strideHeight == 1 && s.strideWidth == 1
+            && s.paddingHeight == 0 && s.paddingWidth == 0 { return false }
+        return prepacked || s.batch * s.outHeight * s.outWidth >= 1024
+    }
+
+    /// Piece i as (channel block, row chunk). Chunk after chunk, all blocks of each, when
+    /// all the packed weights stay in L2 (then each chunk's input is read once, not once
+    /// per block: 5% on `resnet_3x3_s2_128_256`); otherwise block after block, so that
+    /// each block's weights are read from memory once (VGG's 9.4 MB).
+    func blockAndChunk(_ i: Int, blocks: Int) -> (Int, Int) {
+        if !(blockMajorOverride ?? (s.outChannelsPerGroup * planes.k * 4 > 3 << 19)) {
+            let (c, b) = i.quotientAndRemainder(dividingBy: blocks)
+            return (b, c)
+        }
+        return i.quotientAndRemainder(dividingBy: chunks)
+    }
+
+    /// Floats of the phase planes (with slack) when they are a copy.
+    var phaseFloats: Int { planes.copiesInput ? (planes.phaseCount + planes.wq + s.kernelWidth + 16 + 15) & ~15 : 0 }
+    /// Floats of one chunk's partial sums, and of them transposed (each with 16 x 16 of slack).
+    var chunkFloats: Int { 2 * (rowsPerChunk * s.outWidth * 64 + 16 * 64) }
+
+    /// `y[chunk rows, block channels] = epilogue(W x)` for one image and group, from the
+    /// phase planes (or image) at `src`.
+    func run(piece b: Int, chunk: Int, src: UnsafePointer<Float>, packed: PackedConvolutionWeights,
+             group g: Int, image n: Int, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue,
+             sums: UnsafeMutablePointer<Float>) {
+        let k = planes.k, og = planes.og, outW = s.outWidth, wq = planes.wq, outPlane = planes.outPlane
+        let (c0, lanes) = packed.blocks[b]
+        let weights = UnsafePointer(packed.storage + g * packed.groupFloats + packed.blockOffsets[b])
+        let rows = chunk * rowsPerChunk ..< min(s.outHeight, (chunk + 1) * rowsPerChunk)
+        let kcMax = Self.depthBlock(lanes: lanes, k: k)
+        let maxWidth = maximumTileWidth(lanes: lanes)
+        // Tiles of nearly equal width per row.
+        let tiles = (outW + maxWidth - 1) / maxWidth
+        planes.offsets.withUnsafeBufferPointer { offsets in
+            var t0 = 0
+            while t0 < k {
+                let kc = min(kcMax, k - t0)
+                let add = t0 > 0
+                let off = offsets.baseAddress! + t0
+                let w = weights + t0 * lanes
+                for (r, i) in rows.enumerated() {
+                    let rowSums = sums + r * outW * lanes
+                    let x = src + i * wq
+                    var j = 0
+                    for tile in 0..<tiles {
+                        let width = (outW * (tile + 1)) / tiles - j
+                        runDirectTile(lanes: lanes, width: width, kc: kc, x: x + j, offsets: off, w: w,
+                                      acc: rowSums + j * lanes, accumulate: add)
+                        j += width
+                    }
+                }
+                t0 += kc
+            }
+        }
+        // y[c0 + l, pixel] = act(sums[pixel][l] + bias + residual), 16 x 16 blocks.
+        let pixels = rows.count * outW
+        let yBase = y + (n * s.outChannels + g * og + c0) * outPlane + rows.lowerBound * outW
+        let resBase = epilogue.residual.map { $0 + (n * s.outChannels + g * og + c0) * outPlane + rows.lowerBound * outW }
+        let biasBase = epilogue.bias.map { $0 + g * og + c0 }
+        // The sums, [pixels][lanes], transposed in 16 x 16 blocks into [lanes][pixels rounded
+        // up to 16] after them in the workspace (a short last block reads the slack), then
+        // written to y's channel rows with the epilogue.
+        let channels = min(lanes, og - c0)
+        let ldT = (pixels + 15) & ~15
+        let transposed = sums + rowsPerChunk * outW * 64 + 16 * 64
+        var p0 = 0
+        while p0 < pixels {
+            var l0 = 0
+            while l0 < channels {
+                transpose16x16(sums + p0 * lanes + l0, ld: lanes, transposed + l0 * ldT + p0, ldDst: ldT)
+                l0 += 16
+            }
+            p0 += 16
+        }
+        for l in 0..<channels {
+            storeRow(transposed + l * ldT, count: pixels, bias: biasBase?[l] ?? 0, residual: resBase.map { $0 + l * outPlane },
+                     relu: epilogue.relu, yBase + l * outPlane)
+        }
+    }
+
+    /// `y = epilogue(conv(x, w))`, y fully overwritten.
+    func forward(x: UnsafePointer<Float>, packed: PackedConvolutionWeights, y: UnsafeMutablePointer<Float>,
+                 epilogue: ConvEpilogue) {
+        precondition(packed.fits(s), "conv2d: weights packed for another shape")
+        let items = s.batch * s.groups
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        let blockCount = packed.blocks.count
+        let pieces = blockCount * chunks
+        let wsCount = phaseFloats + chunkFloats
+        let (cg, inPlane) = (planes.cg, planes.inPlane)
+        func item(_ i: Int) -> (Int, Int) { i.quotientAndRemainder(dividingBy: s.groups) }
+        /// One item, all of it, on this thread.
+        func whole(_ i: Int, ws: UnsafeMutablePointer<Float>) {
+            let (n, g) = item(i)
+            let xg = x + (n * s.inChannels + g * cg) * inPlane
+            let src: UnsafePointer<Float>
+            if planes.copiesInput {
+                planes.buildPhases(x: xg, dst: ws)
+                src = UnsafePointer(ws)
+            } else {
+                src = xg
+            }
+            for piece in 0..<pieces {
+                let (b, c) = blockAndChunk(piece, blocks: blockCount)
+                run(piece: b, chunk: c, src: src, packed: packed, group: g, image: n, y: y, epilogue: epilogue,
+                    sums: ws + phaseFloats)
+            }
+        }
+        if threads <= 1 {
+            ConvWorkspaces.with(wsCount) { ws in
+                for i in 0..<items { whole(i, ws: ws) }
+            }
+            return
+        }
+        let wholeItems = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
+        if wholeItems {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let run = items * t / threads ..< items * (t + 1) / threads
+                if run.isEmpty { return }
+                ConvWorkspaces.with(wsCount) { ws in
+                    for i in run { whole(i, ws: ws) }
+                }
+            }
+            return
+        }
+        // Each item shared out: its phase planes built once (channels split among the
+        // threads), then its (block, chunk) pieces.
+        ConvWorkspaces.with(phaseFloats) { phases in
+            for i in 0..<items {
+                let (n, g) = item(i)
+                let xg = x + (n * s.inChannels + g * cg) * inPlane
+                let src: UnsafePointer<Float>
+                if planes.copiesInput {
+                    DispatchQueue.concurrentPerform(iterations: threads) { t in
+                        planes.buildPhases(x: xg, dst: phases, channels: cg * t / threads ..< cg * (t + 1) / threads)
+                    }
+                    src = UnsafePointer(phases)
+                } else {
+                    src = xg
+                }
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    let part = pieces * t / threads ..< pieces * (t + 1) / threads
+                    if part.isEmpty { return }
+                    ConvWorkspaces.with(chunkFloats) { sums in
+                        for piece in part {
+                            let (b, c) = blockAndChunk(piece, blocks: blockCount)
+                            run(piece: b, chunk: c, src: src, packed: packed, group: g, image: n, y: y,
+                                epilogue: epilogue, sums: sums)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
