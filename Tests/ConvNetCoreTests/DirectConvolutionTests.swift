@@ -23,6 +23,8 @@ struct DirectConvolutionTests {
         ConvCase(1, 9, 7, 7, out: 64, kernel: (3, 3), padding: (1, 1), bias: true),               // 7 = 4 + 3
         ConvCase(1, 3, 30, 32, out: 32, kernel: (3, 3), padding: (1, 1)),                         // 32 wide: 12 + 10 + 10
         ConvCase(2, 2, 5, 30, out: 16, kernel: (1, 3), padding: (0, 1)),                          // 30 wide: 15 + 15
+        ConvCase(2, 64, 9, 9, out: 64, kernel: (3, 3), stride: (2, 2), padding: (1, 1), groups: 2),  // 2 groups of 32
+        ConvCase(1, 40, 17, 17, out: 160, kernel: (1, 1), stride: (2, 2), groups: 2, bias: true),
     ]
 
     static func run(_ c: ConvCase, _ conv: DirectConvolution, x: [Float], w: [Float], b: [Float]?,

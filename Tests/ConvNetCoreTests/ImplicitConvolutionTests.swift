@@ -78,7 +78,8 @@ struct ImplicitConvolutionTests {
         var y: [Float] = []
         Fast.conv2d(x, weight: w, bias: b, geometry: c.geometry, residual: r, relu: true, into: &y)
         #expect(relativeError(y, expected) < 1e-5)
-        let dw = ConvCase(2, 6, 10, 11, out: 6, kernel: (3, 3), padding: (1, 1), groups: 6, bias: true)
+        // (More than 4,096 outputs: the residual-and-ReLU pass after the grouped kernel runs in chunks.)
+        let dw = ConvCase(2, 8, 30, 31, out: 8, kernel: (3, 3), padding: (1, 1), groups: 8, bias: true)
         let d = ConvolutionTests.data(dw, seed: 60)
         let dwExpected = zip(Naive.conv2d(d.x, weight: d.w, bias: d.b, geometry: dw.geometry), d.dy).map { max($0 + $1, 0) }
         Fast.conv2d(d.x, weight: d.w, bias: d.b, geometry: dw.geometry, residual: d.dy, relu: true, into: &y)

@@ -797,8 +797,10 @@ extension Fast {
             GroupedDirectConvolution(s).forward(x: x, weight: weight, bias: bias, y: y)
             if residual != nil || relu {
                 let count = s.outputShape.count
-                Parallelism.forEachChunk(count >= 1 << 16 ? (count + 4095) / 4096 : 1) { _, chunks in
-                    let lo = chunks.lowerBound * 4096, hi = min(count, chunks.upperBound * 4096)
+                // Chunks of 4096 values shared out from 64K values on; below that, one chunk.
+                let chunk = count >= 1 << 16 ? 4096 : max(count, 1)
+                Parallelism.forEachChunk((count + chunk - 1) / chunk) { _, chunks in
+                    let lo = chunks.lowerBound * chunk, hi = min(count, chunks.upperBound * chunk)
                     let zero = SIMD16<Float>()
                     var i = lo
                     while i + 16 <= hi {

@@ -6,10 +6,12 @@
 //     bn(conv(x))_o = s_o * (W_o . x - mean_o) + beta_o,   s_o = gamma_o / sqrt(var_o + eps),
 // which is itself a convolution: weights W'_o = s_o W_o, bias b'_o = beta_o - s_o mean_o
 // (+ s_o b_o when the convolution has a bias). `infer` runs that one convolution, then
-// adds the residual and applies the ReLU in the same pass over its output, in place.
+// adds the residual and applies the ReLU to each block of output while it is in cache
+// (the convolution's fused epilogue).
 // Nothing is kept for backward (so `backward` after `infer` is not allowed).
 //
-// The folded weights are cached in the convolution and rebuilt when any tensor they come
+// The folded weights (and their packing for the direct kernel, Convolution+FastDirect.swift,
+// which ONNX Runtime also does once per session) are cached in the convolution and rebuilt when any tensor they come
 // from changes (each Parameter and Buffer counts its changes in `version`), so training
 // steps, loading a state dict or `train()` / `eval()` switches never leave them stale.
 // With the naive kernels, or in training mode, `infer` is `forward`.
@@ -33,12 +35,35 @@ extension Conv2d {
         }
         let g = geometry(for: x.shape)
         let (w, b) = foldedParameters(with: bn)
-        var y = Fast.conv2d(x.data, weight: w, bias: b, geometry: g)
         if let residual {
             checkShape(residual.shape, equals: g.outputShape.dimensions, in: "\(description) residual")
-            Fast.addReLUInPlace(&y, residual: residual.data, relu: relu)
-        } else if relu {
-            Fast.addReLUInPlace(&y, residual: nil, relu: true)
+        }
+        // Packed once for the direct kernel (cached beside the folded weights).
+        let packed: PackedConvolutionWeights?
+        if DirectConvolution.applies(to: g, prepacked: true) {
+            if foldCache?.packed == nil { foldCache?.packed = PackedConvolutionWeights(weight: w, geometry: g) }
+            packed = foldCache?.packed
+        } else {
+            packed = nil
+        }
+        let count = g.outputShape.count
+        let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+            x.data.withUnsafeBufferPointer { xb in
+                w.withUnsafeBufferPointer { wb in
+                    IM2ColConvolution.withOptionalPointer(b) { bp in
+                        let bias = bp.map { UnsafeBufferPointer(start: $0, count: outChannels) }
+                        IM2ColConvolution.withOptionalPointer(residual?.data) { rp in
+                            let r = rp.map { UnsafeBufferPointer(start: $0, count: count) }
+                            if let packed {
+                                Fast.conv2d(xb, weight: wb, packed: packed, bias: bias, geometry: g, residual: r, relu: relu, into: yb)
+                            } else {
+                                Fast.conv2d(xb, weight: wb, bias: bias, geometry: g, residual: r, relu: relu, into: yb)
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = count
         }
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
@@ -77,39 +102,6 @@ struct FoldCache {
     var key: [Int]
     var weight: [Float]
     var bias: [Float]?
-}
-
-extension Fast {
-    /// y = relu?(y + residual?) in place, 16 lanes at a time: the epilogue of a fused
-    /// inference convolution (one pass over y instead of an add and a ReLU, each with a
-    /// fresh output array).
-    public static func addReLUInPlace(_ y: inout [Float], residual: [Float]?, relu: Bool) {
-        if let residual { checkCount(residual.count, equals: y.count, "residual", in: "addReLUInPlace") }
-        let count = y.count
-        y.withUnsafeMutableBufferPointer { yb in
-            let yp = yb.baseAddress!
-            func run(_ r: UnsafePointer<Float>?) {
-                // Chunks of 16K floats; below 64K floats one thread does them all.
-                let chunk = count >= 1 << 16 ? 16384 : max(count, 1)
-                Parallelism.forEachChunk((count + chunk - 1) / chunk) { _, chunks in
-                    let start = chunks.lowerBound * chunk, end = min(count, chunks.upperBound * chunk)
-                    var i = start
-                    while i + 16 <= end {
-                        var v = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD16<Float>.self)
-                        if let r { v += UnsafeRawPointer(r + i).loadUnaligned(as: SIMD16<Float>.self) }
-                        if relu { v = v.replacing(with: 0, where: v .< 0) }
-                        UnsafeMutableRawPointer(yp + i).storeBytes(of: v, as: SIMD16<Float>.self)
-                        i += 16
-                    }
-                    while i < end {
-                        var v = yp[i]
-                        if let r { v += r[i] }
-                        yp[i] = relu && v < 0 ? 0 : v
-                        i += 1
-                    }
-                }
-            }
-            if let residual { residual.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
-        }
-    }
+    /// The folded weights packed for the direct kernel, built on first use.
+    var packed: PackedConvolutionWeights? = nil
 }
