@@ -87,6 +87,28 @@ struct DirectConvolutionTests {
         #expect(relativeError(Self.run(c, conv, x: x, w: w, b: b, residual: nil, relu: true), plain.map { max($0, 0) }) < 1e-5)
     }
 
+    @Test("weights packed turned give the input gradient as a direct convolution of dy", arguments: cases.filter {
+        ImplicitGEMMConvolution.backwardInputApplies(to: $0.geometry)
+    })
+    func turnedPackingGivesInputGradient(_ c: ConvCase) {
+        guard CPUFeatures.hasAVX512F else { return }
+        let (_, w, _, dy) = ConvolutionTests.data(c, seed: 120)
+        let expected = Naive.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: c.geometry)
+        let turned = ImplicitGEMMConvolution.inputGradientGeometry(of: c.geometry)
+        var dx = [Float](repeating: .nan, count: expected.count)
+        w.withUnsafeBufferPointer { w in
+            dy.withUnsafeBufferPointer { dy in
+                dx.withUnsafeMutableBufferPointer { dx in
+                    let packed = PackedConvolutionWeights.turned(w.baseAddress!, forward: c.geometry)
+                    #expect(packed.fits(turned))
+                    DirectConvolution(turned).forward(x: dy.baseAddress!, packed: packed, y: dx.baseAddress!,
+                                                      epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+                }
+            }
+        }
+        #expect(relativeError(dx, expected) < 1e-5)
+    }
+
     @Test("the public entry with packed weights equals the seven loops on every CPU", arguments: cases)
     func packedEntry(_ c: ConvCase) {
         let (x, w, b, r) = ConvolutionTests.data(c, seed: 100)

@@ -109,7 +109,28 @@ public final class PackedConvolutionWeights {
         self.init(weight: weight.withUnsafeBufferPointer { $0 }, geometry: geometry)
     }
 
-    init(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry) {
+    convenience init(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry) {
+        let k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
+        self.init(weight, geometry: g, channelStride: k, groupStride: g.outChannelsPerGroup * k, steps: Array(0..<k))
+    }
+
+    /// The weights of ``ImplicitGEMMConvolution/inputGradientGeometry(of:)`` packed straight
+    /// from the forward weights `weight` of `s`, turned by 180 degrees with the channel axes
+    /// swapped (`W'[c, o, t'] = W[o, c, taps-1-t']`), without writing the turned copy first.
+    static func turned(_ weight: UnsafePointer<Float>, forward s: Conv2DGeometry) -> PackedConvolutionWeights {
+        let (cg, og, taps) = (s.inChannelsPerGroup, s.outChannelsPerGroup, s.kernelHeight * s.kernelWidth)
+        // Step t' = (o, tt) of output channel c reads W[o, c, taps-1-tt] = c*taps + o*cg*taps + taps-1-tt.
+        var steps = [Int](repeating: 0, count: og * taps)
+        for o in 0..<og {
+            for tt in 0..<taps { steps[o * taps + tt] = o * cg * taps + taps - 1 - tt }
+        }
+        return PackedConvolutionWeights(weight, geometry: ImplicitGEMMConvolution.inputGradientGeometry(of: s),
+                                        channelStride: taps, groupStride: og * cg * taps, steps: steps)
+    }
+
+    /// Packs for `g` the weights where output channel o (within group `group`), step t
+    /// of the reduction, is `weight[group*groupStride + o*channelStride + steps[t]]`.
+    init(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry, channelStride: Int, groupStride: Int, steps: [Int]) {
         outChannels = g.outChannels
         inChannelsPerGroup = g.inChannelsPerGroup
         kernelHeight = g.kernelHeight
@@ -117,6 +138,7 @@ public final class PackedConvolutionWeights {
         groups = g.groups
         let og = g.outChannelsPerGroup
         let k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
+        precondition(steps.count == k, "PackedConvolutionWeights: \(steps.count) steps for k = \(k)")
         self.k = k
         blocks = Self.channelBlocks(og)
         var offsets: [Int] = []
@@ -129,19 +151,21 @@ public final class PackedConvolutionWeights {
             .bindMemory(to: Float.self, capacity: count)
         let pieces = g.groups * blocks.count
         let (blocks, storage, groupFloats) = (self.blocks, self.storage, total)
-        // dst[t*lanes + l] = W[g*og + c0 + l, t], written in order: the reads walk `lanes`
-        // weight rows side by side, each line of each row used for 16 steps of t (writing
-        // one row at a time instead would touch a new cache line of dst on every write).
+        // dst[t*lanes + l] = W(c0 + l, t), written in order: the reads walk `lanes` weight
+        // rows side by side, each line of each row used for several steps of t (writing one
+        // row at a time instead would touch a new cache line of dst on every write).
         let body = { (piece: Int) in
             let (group, b) = piece.quotientAndRemainder(dividingBy: blocks.count)
             let (c0, lanes) = blocks[b]
             let dst = storage + group * groupFloats + offsets[b]
             let rows = min(lanes, og - c0)
-            let src = weight + (group * og + c0) * k
+            let src = weight + group * groupStride + c0 * channelStride
             dst.update(repeating: 0, count: k * lanes)
-            for t in 0..<k {
-                let d = dst + t &* lanes
-                for l in 0..<rows { d[l] = src[l &* k &+ t] }
+            steps.withUnsafeBufferPointer { steps in
+                for t in 0..<k {
+                    let d = dst + t &* lanes, s = src + steps[t]
+                    for l in 0..<rows { d[l] = s[l &* channelStride] }
+                }
             }
         }
         if g.weightCount >= 1 << 16 {

@@ -884,8 +884,15 @@ extension ImplicitGEMMConvolution {
     /// `dx` (overwritten) of `L = sum(y * dy)` for the convolution `s` with stride 1.
     static func backwardInput(geometry s: Conv2DGeometry, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                               dx: UnsafeMutablePointer<Float>) {
-        let (kh, kw) = (s.kernelHeight, s.kernelWidth)
         let (cg, og, taps) = (s.inChannelsPerGroup, s.outChannelsPerGroup, s.kernelHeight * s.kernelWidth)
+        let turnedGeometry = inputGradientGeometry(of: s)
+        if DirectConvolution.applies(to: turnedGeometry, prepacked: false)
+            && !GroupedDirectConvolution.applies(to: turnedGeometry) {
+            // The direct kernel packs its weights anyway: pack them turned, in one pass.
+            DirectConvolution(turnedGeometry).forward(x: dy, packed: PackedConvolutionWeights.turned(weight, forward: s), y: dx,
+                                                      epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+            return
+        }
         ConvWorkspaces.with(s.weightCount) { turned in
             // W'[g*cg + c, o, t'] = W[g*og + o, c, taps-1-t'] (t' = u'*kw + v' turned by 180 degrees).
             // Written in order (c outer), spread over the threads: at batch 1 a VGG weight
@@ -904,8 +911,7 @@ extension ImplicitGEMMConvolution {
             } else {
                 for gc in 0..<s.groups * cg { body(gc) }
             }
-            _ = kh; _ = kw
-            Fast.conv2dFused(dy, weight: turned, bias: nil, geometry: inputGradientGeometry(of: s), residual: nil,
+            Fast.conv2dFused(dy, weight: turned, bias: nil, geometry: turnedGeometry, residual: nil,
                              relu: false, into: dx)
         }
     }
