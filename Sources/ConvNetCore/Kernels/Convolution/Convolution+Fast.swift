@@ -424,11 +424,10 @@ extension IM2ColConvolution {
 
 extension Fast {
     /// The convolution of ``Naive/conv2d(_:weight:bias:geometry:)`` (same shapes and
-    /// result), by the implicit GEMM of Convolution+FastImplicit.swift (im2col packed
-    /// straight into the GEMM's panels, bias added in the epilogue); groups of few
-    /// channels run the direct kernel of Convolution+FastGrouped.swift. To write into an
-    /// existing buffer, or fuse a residual add and ReLU, use
-    /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)``.
+    /// result), by the kernel ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` picks
+    /// (the direct kernel of Convolution+FastDirect.swift, the implicit GEMM of
+    /// Convolution+FastImplicit.swift or the grouped kernel of Convolution+FastGrouped.swift).
+    /// To write into an existing buffer, or fuse a residual add and ReLU, use that entry.
     public static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry) -> [Float] {
         let s = geometry
         s.validate()

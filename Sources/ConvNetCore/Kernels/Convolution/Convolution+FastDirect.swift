@@ -32,7 +32,10 @@ import Foundation
 // loads per cycle). A row of outW pixels is cut into tiles of nearly equal width (56 =
 // 6x6 + 4x5, 7 = 4 + 3), never below 2 pixels where a row allows it: at one pixel the V
 // accumulators would wait on the FMA latency. The tile widths are value generics, so
-// each width compiles to its own kernel with exactly its accumulators.
+// each width compiles to its own kernel with exactly its accumulators. (On AVX-512 the
+// loop of DirectTile64<6> is, in `objdump -d`: one offset load, 4 vmovups of weights, and
+// 6 times a vbroadcastss from the input followed by 4 vfmadd231ps on zmm registers; no
+// spills.)
 //
 // Blocking. The reduction k = cg*kh*kw is cut into depth blocks of 16 KiB of weights
 // (KC x 16V floats: 64 steps at 64 channels), which stay in L1 while every tile of a
@@ -530,7 +533,9 @@ struct DirectConvolution {
             rows = i..<i + 1
             cols = outW * segment / segmentsPerRow ..< outW * (segment + 1) / segmentsPerRow
         } else {
-            rows = chunk * rowsPerChunk ..< min(s.outHeight, (chunk + 1) * rowsPerChunk)
+            // Rows shared out evenly (28 rows in 4 chunks of 7, not 9 + 9 + 9 + 1: the pieces
+            // are what threads share).
+            rows = s.outHeight * chunk / chunks ..< s.outHeight * (chunk + 1) / chunks
             cols = 0..<outW
         }
         let width = cols.count

@@ -742,10 +742,17 @@ extension Fast {
     /// identity otherwise, `residual` (optional) has the shape of y and bias (optional)
     /// `[outChannels]`. x, weight and y are NCHW / `[O, C/groups, kh, kw]` as in
     /// ``Naive/conv2d(_:weight:bias:geometry:)``; y is fully overwritten and must not
-    /// overlap x, weight or residual. Dense convolutions run the implicit GEMM of
-    /// Convolution+FastImplicit.swift, with bias, residual and ReLU applied to each
-    /// output tile while it is in cache; groups of few channels run the direct kernel of
-    /// Convolution+FastGrouped.swift, followed by one pass for residual and ReLU.
+    /// overlap x, weight or residual. Which kernel runs:
+    /// * groups of few channels (ResNeXt, depthwise): the grouped direct kernel of
+    ///   Convolution+FastGrouped.swift, followed by one pass for residual and ReLU;
+    /// * on AVX-512, dense convolutions with enough output pixels to pay for packing the
+    ///   weights on the call (see ``DirectConvolution/applies(to:prepacked:)``; always, with
+    ///   ``conv2d(_:weight:packed:bias:geometry:residual:relu:into:)``): the direct kernel of
+    ///   Convolution+FastDirect.swift, output channels in the lanes;
+    /// * otherwise, and for 1 x 1 convolutions with stride 1: the implicit GEMM of this
+    ///   file, output pixels in the lanes.
+    /// Both dense kernels apply bias, residual and ReLU to each block of output while it is
+    /// in cache.
     /// (Buffer pointers, not pointers, so that arrays are never silently converted.)
     public static func conv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
                               bias: UnsafeBufferPointer<Float>?, geometry: Conv2DGeometry,
