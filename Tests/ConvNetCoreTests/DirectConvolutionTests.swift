@@ -72,6 +72,15 @@ struct DirectConvolutionTests {
             let y = Self.run(c, conv, x: x, w: w, b: b, residual: nil, relu: false)
             #expect(relativeError(y, naive) < 1e-5, "threads \(threads), whole \(whole.map { "\($0)" } ?? "auto"), block-major \(blockMajor.map { "\($0)" } ?? "auto")")
         }
+        // Items whose planes are built together, in runs of 1 and 2, both orders.
+        for (perRun, blockMajor) in [(1, true), (2, true), (2, false)] {
+            var conv = DirectConvolution(c.geometry)
+            conv.threadsOverride = 1
+            conv.itemsPerRunOverride = perRun
+            conv.blockMajorOverride = blockMajor
+            let y = Self.run(c, conv, x: x, w: w, b: b, residual: nil, relu: false)
+            #expect(relativeError(y, naive) < 1e-5, "runs of \(perRun), block-major \(blockMajor)")
+        }
     }
 
     @Test("the direct kernel's epilogue equals bias, then + residual, then ReLU", arguments: cases)

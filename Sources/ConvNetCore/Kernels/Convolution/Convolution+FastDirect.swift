@@ -479,6 +479,7 @@ struct DirectConvolution {
     var wholeItemsOverride: Bool? = nil
     var threadsOverride: Int? = nil
     var blockMajorOverride: Bool? = nil
+    var itemsPerRunOverride: Int? = nil
 
     init(_ g: Conv2DGeometry) {
         planes = ImplicitGEMMConvolution(g, gridMode: false)
@@ -501,16 +502,29 @@ struct DirectConvolution {
         return prepacked || s.batch * s.outHeight * s.outWidth >= 1024
     }
 
-    /// Piece i as (channel block, row chunk). Chunk after chunk, all blocks of each, when
-    /// all the packed weights stay in L2 (then each chunk's input is read once, not once
-    /// per block: 5% on `resnet_3x3_s2_128_256`); otherwise block after block, so that
-    /// each block's weights are read from memory once (VGG's 9.4 MB).
-    func blockAndChunk(_ i: Int, blocks: Int) -> (Int, Int) {
-        if !(blockMajorOverride ?? (s.outChannelsPerGroup * planes.k * 4 > 3 << 19)) {
-            let (c, b) = i.quotientAndRemainder(dividingBy: blocks)
-            return (b, c)
+    /// Whether pieces go block after block (each block's weights read once, then every
+    /// chunk of every item of a run through them): when the packed weights do not stay in
+    /// L2 (VGG's 9.4 MB, ResNet-18's last stage). Otherwise chunk after chunk with all blocks
+    /// of each, so that each chunk's input is read once, not once per block (5% on
+    /// `resnet_3x3_s2_128_256`).
+    var blockMajor: Bool { blockMajorOverride ?? (s.outChannelsPerGroup * planes.k * 4 > 3 << 19) }
+
+    /// Piece i of a run of `items` items as (channel block, item within the run, row chunk).
+    func decompose(_ i: Int, blocks: Int, items: Int) -> (block: Int, item: Int, chunk: Int) {
+        if blockMajor {
+            let (b, rest) = i.quotientAndRemainder(dividingBy: items * chunks)
+            let (item, c) = rest.quotientAndRemainder(dividingBy: chunks)
+            return (b, item, c)
         }
-        return i.quotientAndRemainder(dividingBy: chunks)
+        let (item, rest) = i.quotientAndRemainder(dividingBy: chunks * blocks)
+        let (c, b) = rest.quotientAndRemainder(dividingBy: blocks)
+        return (b, item, c)
+    }
+
+    /// Items whose phase planes are built together (so that block-major pieces read each
+    /// block's weights once per run, not once per image): up to 8 MB of planes.
+    var itemsPerRun: Int {
+        itemsPerRunOverride ?? (planes.copiesInput ? max(1, min(16, (2 << 20) / max(phaseFloats, 1))) : 16)
     }
 
     /// Floats of the phase planes (with slack) when they are a copy.
@@ -600,30 +614,38 @@ struct DirectConvolution {
         if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
         let blockCount = packed.blocks.count
         let pieces = blockCount * chunks
-        let wsCount = phaseFloats + chunkFloats
         let (cg, inPlane) = (planes.cg, planes.inPlane)
         func item(_ i: Int) -> (Int, Int) { i.quotientAndRemainder(dividingBy: s.groups) }
-        /// One item, all of it, on this thread.
-        func whole(_ i: Int, ws: UnsafeMutablePointer<Float>) {
-            let (n, g) = item(i)
-            let xg = x + (n * s.inChannels + g * cg) * inPlane
-            let src: UnsafePointer<Float>
-            if planes.copiesInput {
-                planes.buildPhases(x: xg, dst: ws)
-                src = UnsafePointer(ws)
-            } else {
-                src = xg
-            }
-            for piece in 0..<pieces {
-                let (b, c) = blockAndChunk(piece, blocks: blockCount)
-                run(piece: b, chunk: c, src: src, packed: packed, group: g, image: n, y: y, epilogue: epilogue,
-                    sums: ws + phaseFloats)
+        let perRun = itemsPerRun
+        let wsCount = perRun * phaseFloats + chunkFloats
+        /// Items `items`, all of them, on this thread, in runs of `perRun`.
+        func whole(_ items: Range<Int>, ws: UnsafeMutablePointer<Float>) {
+            var start = items.lowerBound
+            while start < items.upperBound {
+                let run = start..<min(items.upperBound, start + perRun)
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: run.count) { sources in
+                    for (r, i) in run.enumerated() {
+                        let (n, g) = item(i)
+                        let xg = x + (n * s.inChannels + g * cg) * inPlane
+                        if planes.copiesInput {
+                            planes.buildPhases(x: xg, dst: ws + r * phaseFloats)
+                            sources[r] = UnsafePointer(ws + r * phaseFloats)
+                        } else {
+                            sources[r] = xg
+                        }
+                    }
+                    for piece in 0..<run.count * pieces {
+                        let (b, r, c) = decompose(piece, blocks: blockCount, items: run.count)
+                        let (n, g) = item(run.lowerBound + r)
+                        self.run(piece: b, chunk: c, src: sources[r], packed: packed, group: g, image: n, y: y,
+                                 epilogue: epilogue, sums: ws + run.count * phaseFloats)
+                    }
+                }
+                start = run.upperBound
             }
         }
         if threads <= 1 {
-            ConvWorkspaces.with(wsCount) { ws in
-                for i in 0..<items { whole(i, ws: ws) }
-            }
+            ConvWorkspaces.with(wsCount) { ws in whole(0..<items, ws: ws) }
             return
         }
         let wholeItems = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
@@ -631,9 +653,7 @@ struct DirectConvolution {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 let run = items * t / threads ..< items * (t + 1) / threads
                 if run.isEmpty { return }
-                ConvWorkspaces.with(wsCount) { ws in
-                    for i in run { whole(i, ws: ws) }
-                }
+                ConvWorkspaces.with(wsCount) { ws in whole(run, ws: ws) }
             }
             return
         }
@@ -657,7 +677,7 @@ struct DirectConvolution {
                     if part.isEmpty { return }
                     ConvWorkspaces.with(chunkFloats) { sums in
                         for piece in part {
-                            let (b, c) = blockAndChunk(piece, blocks: blockCount)
+                            let (b, _, c) = decompose(piece, blocks: blockCount, items: 1)
                             run(piece: b, chunk: c, src: src, packed: packed, group: g, image: n, y: y,
                                 epilogue: epilogue, sums: sums)
                         }
