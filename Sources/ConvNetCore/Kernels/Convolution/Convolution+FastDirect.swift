@@ -430,6 +430,40 @@ private func transpose16x16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeM
     st16(v.14, dst + 14 &* ldDst); st16(v.15, dst + 15 &* ldDst)
 }
 
+/// ``transpose16x16(_:ld:_:ldDst:)`` with the epilogue on the way into y:
+/// `dst[r*ldDst + p] = act(src[p*ld + r] + bias[r] + residual[r*ldDst + p])`.
+@inline(never)
+private func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int,
+                              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
+    @inline(__always)
+    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
+         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
+    }
+    var v = (ld16(src), ld16(src + ld), ld16(src + 2 &* ld), ld16(src + 3 &* ld),
+             ld16(src + 4 &* ld), ld16(src + 5 &* ld), ld16(src + 6 &* ld), ld16(src + 7 &* ld),
+             ld16(src + 8 &* ld), ld16(src + 9 &* ld), ld16(src + 10 &* ld), ld16(src + 11 &* ld),
+             ld16(src + 12 &* ld), ld16(src + 13 &* ld), ld16(src + 14 &* ld), ld16(src + 15 &* ld))
+    for _ in 0..<4 {
+        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
+        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
+        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
+        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
+        v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
+    }
+    let zero = SIMD16<Float>()
+    @inline(__always)
+    func put(_ r: Int, _ value: SIMD16<Float>) {
+        var value = value
+        if let bias { value += SIMD16<Float>(repeating: bias[r]) }
+        if let residual { value += ld16(residual + r &* ldDst) }
+        if relu { value = value.replacing(with: zero, where: value .< zero) }
+        st16(value, dst + r &* ldDst)
+    }
+    put(0, v.0); put(1, v.1); put(2, v.2); put(3, v.3); put(4, v.4); put(5, v.5); put(6, v.6); put(7, v.7)
+    put(8, v.8); put(9, v.9); put(10, v.10); put(11, v.11); put(12, v.12); put(13, v.13); put(14, v.14); put(15, v.15)
+}
+
 /// `y[p] = act(src[p] + bias + residual[p])` for p < count: one channel row of the
 /// epilogue, ReLU when `relu`.
 @inline(never)
@@ -584,24 +618,35 @@ struct DirectConvolution {
         let yBase = y + (n * s.outChannels + g * og + c0) * outPlane + first
         let resBase = epilogue.residual.map { $0 + (n * s.outChannels + g * og + c0) * outPlane + first }
         let biasBase = epilogue.bias.map { $0 + g * og + c0 }
-        // The sums, [pixels][lanes], transposed in 16 x 16 blocks into [lanes][pixels rounded
-        // up to 16] after them in the workspace (a short last block reads the slack), then
-        // written to y's channel rows with the epilogue.
+        // The sums, [pixels][lanes], transposed in 16 x 16 blocks: whole blocks straight
+        // into y with the epilogue; the blocks at the edges (fewer than 16 pixels or
+        // channels) into [lanes][pixels rounded up to 16] after the sums in the workspace (a
+        // short block reads the slack), then written to y's channel rows with the epilogue.
         let channels = min(lanes, og - c0)
+        let fullPixels = pixels & ~15, fullChannels = channels & ~15
         let ldT = (pixels + 15) & ~15
         let transposed = sums + chunkFloats / 2
         var p0 = 0
         while p0 < pixels {
             var l0 = 0
             while l0 < channels {
-                transpose16x16(sums + p0 * lanes + l0, ld: lanes, transposed + l0 * ldT + p0, ldDst: ldT)
+                if p0 < fullPixels && l0 < fullChannels {
+                    transposeStore16(sums + p0 * lanes + l0, ld: lanes, yBase + l0 * outPlane + p0, ldDst: outPlane,
+                                     bias: biasBase.map { $0 + l0 }, residual: resBase.map { $0 + l0 * outPlane + p0 },
+                                     relu: epilogue.relu)
+                } else {
+                    transpose16x16(sums + p0 * lanes + l0, ld: lanes, transposed + l0 * ldT + p0, ldDst: ldT)
+                }
                 l0 += 16
             }
             p0 += 16
         }
+        if fullPixels == pixels && fullChannels == channels { return }
         for l in 0..<channels {
-            storeRow(transposed + l * ldT, count: pixels, bias: biasBase?[l] ?? 0, residual: resBase.map { $0 + l * outPlane },
-                     relu: epilogue.relu, yBase + l * outPlane)
+            let from = l < fullChannels ? fullPixels : 0
+            if from == pixels { continue }
+            storeRow(transposed + l * ldT + from, count: pixels - from, bias: biasBase?[l] ?? 0,
+                     residual: resBase.map { $0 + l * outPlane + from }, relu: epilogue.relu, yBase + l * outPlane + from)
         }
     }
 
