@@ -6,7 +6,8 @@ import Testing
 /// (the unused slots hold NaN, so reading one spoils the result), and the padding of C
 /// must come back untouched.
 private func checkAgainstNaive(m: Int, n: Int, k: Int, seed: UInt64, threads: [Int] = [1, 2],
-                               columnBlock: Int? = nil, narrowKernel: Bool = false) -> Double {
+                               columnBlock: Int? = nil, rowBlock: Int? = nil, depthBlock: Int? = nil,
+                               narrowKernel: Bool = false) -> Double {
     let opA: [Float] = randomArray(m * k, seed: seed)            // [m, k]
     let opB: [Float] = randomArray(k * n, seed: seed &+ 1)       // [k, n]
     let c0: [Float] = randomArray(m * n, seed: seed &+ 2)
@@ -38,7 +39,7 @@ private func checkAgainstNaive(m: Int, n: Int, k: Int, seed: UInt64, threads: [I
                                           b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
                                           c: c.baseAddress!, ldc: ldc, accumulate: accumulate,
                                           threads: t, parallelThreshold: 0, columnBlock: columnBlock,
-                                          narrowKernel: narrowKernel)
+                                          rowBlock: rowBlock, depthBlock: depthBlock, narrowKernel: narrowKernel)
                             }
                         }
                     }
@@ -96,6 +97,18 @@ struct GEMMTests {
     func manyBlocks() {
         #expect(checkAgainstNaive(m: 11, n: 150, k: 300, seed: 8, columnBlock: 64) < 1e-5)
         #expect(checkAgainstNaive(m: 2, n: 40, k: 530, seed: 9) < 1e-5)
+    }
+
+    @Test("several row, column and depth blocks at once, with ragged last blocks, agree with the naive loop")
+    func rowColumnAndDepthBlocks() {
+        // 45 rows in blocks of 16 (the last of 13 rows ends in a partial panel, packed on first
+        // use and reused by the later column blocks); 167 columns in blocks of 64 (5 full
+        // 32-column panels and 7 columns over); depth 70 in 3 blocks.
+        #expect(checkAgainstNaive(m: 45, n: 167, k: 70, seed: 11, columnBlock: 64, rowBlock: 16, depthBlock: 32) < 1e-5)
+        #expect(checkAgainstNaive(m: 45, n: 167, k: 70, seed: 12, columnBlock: 48, rowBlock: 12, depthBlock: 32,
+                                  narrowKernel: true) < 1e-5)
+        // One column block of 9 full panels (packed 4 panels at a time: 4 + 4 + 1) and a rest.
+        #expect(checkAgainstNaive(m: 19, n: 300, k: 21, seed: 13) < 1e-5)
     }
 
     @Test("the 6 x 16 micro-kernel of CPUs without AVX-512 agrees with the naive loop too")

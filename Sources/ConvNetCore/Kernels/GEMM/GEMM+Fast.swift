@@ -19,7 +19,10 @@ import Darwin
 //   column p, and does 16 vector FMAs: a rank-1 update of the tile. 10 loads feed
 //   16 x 16 = 256 multiply-adds, and 16 independent accumulators hide the FMA latency
 //   (about 4 cycles x 2 FMA pipes = 8 in flight). C is read and written once per depth
-//   block, not once per multiply-add. 8 rows also divide the channel counts of CNNs.
+//   block, not once per multiply-add: all 16 loads of the tile first, then the stores
+//   (with C rows a multiple of 4 KiB apart, a load after a store to the row above looks
+//   to the CPU like it may depend on the store). 8 rows also divide the channel counts
+//   of CNNs.
 // * Packing. The micro-kernel wants its operands in the order it reads them. A is copied
 //   into panels of MR rows, stored depth-major (the MR values of column p side by side),
 //   and B into panels of NR columns (the NR values of row p side by side), so both are
@@ -27,13 +30,40 @@ import Darwin
 //   Transposed operands are handled here, while copying (by 8 x 16 and 16 x 16 transposes
 //   in registers where the data runs the wrong way): the micro-kernel never sees a
 //   transpose. Ragged edges are padded with zeros in the panels, so the micro-kernel
-//   always computes a full tile; partial tiles of C go through a small buffer.
-// * Cache blocking. The depth is cut into blocks of KC = 256, so an A panel (MR x KC,
-//   8 KiB) stays in L1 while it meets every B panel of the block. The packed block of B
-//   (KC x NC) takes about half of L2, from where its panels stream through the
-//   micro-kernel. A is packed MC = 128 rows at a time, just before use.
-//   Loop nest: column block (NC) > depth block (KC, pack B) > row block (MC, pack A) >
-//   row panel (MR) > column panel (NR) > micro-kernel over KC.
+//   always computes a full tile; partial tiles of C go through a small buffer. Where a
+//   panel is a run of each source row (B, and A transposed), a few panels are copied at
+//   a time: short runs in different pages would starve the prefetcher, and one run per
+//   panel of a wide block would mean hundreds of write streams that all land in the same
+//   few L1 sets (at KC = 256, B panels are 32 KiB apart).
+// * Cache blocking. Each level of the loop nest keeps one operand in one cache level:
+//     depth block (KC = 256): an A panel (MR x KC = 8 KiB) and the B panel it meets
+//       (KC x NR = 32 KiB) fit in L1 (48 KiB here, 32 KiB or more elsewhere). The A panel
+//       stays there for a whole row of tiles; B panels stream through.
+//     column block (NC = half of L2 / (KC x 4 bytes), 1024 columns with 2 MiB of L2):
+//       the packed B block (KC x NC, 1 MiB) stays in L2 while every A panel of the row
+//       block meets it; the other half of L2 is for C tiles, A panels and the next data.
+//     row block (MC: packed A of at most 2 MiB, 2048 rows at KC = 256): lives in L3,
+//       read one panel at a time. It is packed once per depth block and reused by every
+//       column block, and B is packed once per row block: for sizes up to 2048 rows,
+//       each operand is packed exactly once. (Packing 128 rows of A at a time inside
+//       the column loop, so once per column block, measured 2-3% slower at 2048:
+//       packing runs at memory speed, not at FMA speed.)
+//   Loop nest: row block (MC) > depth block (KC) > column block (NC, pack B) > row panel
+//   (MR; packed on first use, so it is hot in L1; a transposed A is packed whole before
+//   the column loop, reading its stored rows in order) > column panel (NR) > micro-kernel.
+//   A deeper block (KC = 384 or 512: fewer passes over C, but the B panel no longer fits
+//   in L1 beside the A panel) measured no faster here, nor did NC from 512 to 1280.
+//   This is the order and the proportions of BLIS and OpenBLAS. BLIS's Skylake-X
+//   configuration vector-loads 32 values and broadcasts 12 (our NR and MR: its C is
+//   column-major), with a depth of 384, a 480-wide block of the vector operand in L2
+//   (our NC) and 3072 of the broadcast one in L3 (our MC); OpenBLAS's SKYLAKEX kernels
+//   (the ones NumPy's OpenBLAS picks on this Sapphire Rapids machine) vector-load 16 and
+//   broadcast 4, with a 448-deep, 448-wide block in L2, and pack the broadcast operand
+//   for as many columns as its buffer holds. Both pack each operand once per depth block
+//   for matrices of this size, as this code does.
+//   Measured remaining cost at 2048 on one thread: about 4% packing, about 3-4% moving
+//   C tiles in and out (C is 16 MiB, passed over 8 times); the micro-kernel alone runs
+//   at 95-99% of the FMA peak.
 // * Threads. C is cut into row ranges or column ranges of whole panels, one per thread,
 //   so the threads never write the same tile and never wait for each other. Each thread
 //   packs its own operands into its own buffers (allocated once per call), so the operand
@@ -88,14 +118,16 @@ extension Fast {
 
     /// `gemm` on an explicit number of threads (the public entry passes
     /// `Parallelism.threadCount`). Tests use `parallelThreshold` to split small products,
-    /// `columnBlock` to force several column blocks (NC) on small matrices, and
-    /// `narrowKernel` to run the 6 x 16 micro-kernel of CPUs without AVX-512.
+    /// `columnBlock`, `rowBlock` and `depthBlock` to force several blocks (NC, MC, KC) on
+    /// small matrices, and `narrowKernel` to run the 6 x 16 micro-kernel of CPUs without
+    /// AVX-512.
     static func gemm(m: Int, n: Int, k: Int,
                      a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                      b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
                      threads: Int, parallelThreshold: Int = gemmParallelThreshold,
-                     columnBlock: Int? = nil, narrowKernel: Bool = false) {
+                     columnBlock: Int? = nil, rowBlock: Int? = nil, depthBlock: Int? = nil,
+                     narrowKernel: Bool = false) {
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
         precondition(lda >= (transposeA ? m : k),
                      "gemm: lda=\(lda) is less than the \(transposeA ? "m=\(m)" : "k=\(k)") columns of the stored A")
@@ -118,12 +150,14 @@ extension Fast {
             GEMMBlocked<GEMMKernel8x32>(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
                                         b: b, ldb: ldb, transposeB: transposeB,
                                         c: c, ldc: ldc, accumulate: accumulate,
-                                        columnBlock: columnBlock).run(threads: threads)
+                                        columnBlock: columnBlock, rowBlock: rowBlock,
+                                        depthBlock: depthBlock).run(threads: threads)
         } else {
             GEMMBlocked<GEMMKernel6x16>(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
                                         b: b, ldb: ldb, transposeB: transposeB,
                                         c: c, ldc: ldc, accumulate: accumulate,
-                                        columnBlock: columnBlock).run(threads: threads)
+                                        columnBlock: columnBlock, rowBlock: rowBlock,
+                                        depthBlock: depthBlock).run(threads: threads)
         }
     }
 }
@@ -148,23 +182,6 @@ private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
 @inline(__always)
 private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
-/// Writes (or adds, when `add`) one row of a register tile to C.
-@inline(__always)
-private func storeRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ x0: SIMD16<Float>, _ x1: SIMD16<Float>) {
-    if add {
-        store16(x0 + load16(p), p)
-        store16(x1 + load16(p + 16), p + 16)
-    } else {
-        store16(x0, p)
-        store16(x1, p + 16)
-    }
-}
-
-@inline(__always)
-private func storeRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ x0: SIMD16<Float>) {
-    store16(add ? x0 + load16(p) : x0, p)
 }
 
 // MARK: - Transposes for packing
@@ -259,14 +276,21 @@ enum GEMMKernel8x32: GEMMMicroKernel {
             a += 8
             b += 32
         }
-        storeRow(c, accumulate, c00, c01)
-        storeRow(c + ldc, accumulate, c10, c11)
-        storeRow(c + 2 * ldc, accumulate, c20, c21)
-        storeRow(c + 3 * ldc, accumulate, c30, c31)
-        storeRow(c + 4 * ldc, accumulate, c40, c41)
-        storeRow(c + 5 * ldc, accumulate, c50, c51)
-        storeRow(c + 6 * ldc, accumulate, c60, c61)
-        storeRow(c + 7 * ldc, accumulate, c70, c71)
+        let r0 = c, r1 = c + ldc, r2 = c + 2 &* ldc, r3 = c + 3 &* ldc
+        let r4 = c + 4 &* ldc, r5 = c + 5 &* ldc, r6 = c + 6 &* ldc, r7 = c + 7 &* ldc
+        if accumulate {
+            // All 16 loads of the tile before any store: a store to row r followed by a load
+            // from row r + 1 (ldc * 4 bytes further, often a multiple of 4 KiB) would make
+            // the load wait on the store.
+            c00 += load16(r0); c01 += load16(r0 + 16); c10 += load16(r1); c11 += load16(r1 + 16)
+            c20 += load16(r2); c21 += load16(r2 + 16); c30 += load16(r3); c31 += load16(r3 + 16)
+            c40 += load16(r4); c41 += load16(r4 + 16); c50 += load16(r5); c51 += load16(r5 + 16)
+            c60 += load16(r6); c61 += load16(r6 + 16); c70 += load16(r7); c71 += load16(r7 + 16)
+        }
+        store16(c00, r0); store16(c01, r0 + 16); store16(c10, r1); store16(c11, r1 + 16)
+        store16(c20, r2); store16(c21, r2 + 16); store16(c30, r3); store16(c31, r3 + 16)
+        store16(c40, r4); store16(c41, r4 + 16); store16(c50, r5); store16(c51, r5 + 16)
+        store16(c60, r6); store16(c61, r6 + 16); store16(c70, r7); store16(c71, r7 + 16)
     }
 }
 
@@ -294,22 +318,25 @@ enum GEMMKernel6x16: GEMMMicroKernel {
             a += 6
             b += 16
         }
-        storeRow(c, accumulate, c0)
-        storeRow(c + ldc, accumulate, c1)
-        storeRow(c + 2 * ldc, accumulate, c2)
-        storeRow(c + 3 * ldc, accumulate, c3)
-        storeRow(c + 4 * ldc, accumulate, c4)
-        storeRow(c + 5 * ldc, accumulate, c5)
+        let r0 = c, r1 = c + ldc, r2 = c + 2 &* ldc, r3 = c + 3 &* ldc, r4 = c + 4 &* ldc, r5 = c + 5 &* ldc
+        if accumulate {   // loads before stores, as in the 8 x 32 kernel
+            c0 += load16(r0); c1 += load16(r1); c2 += load16(r2)
+            c3 += load16(r3); c4 += load16(r4); c5 += load16(r5)
+        }
+        store16(c0, r0); store16(c1, r1); store16(c2, r2); store16(c3, r3); store16(c4, r4); store16(c5, r5)
     }
 }
 
 // MARK: - Blocking, packing and threads
 
-/// Depth of a block: an A panel (MR x KC) stays in L1, a B panel (KC x NR) streams from L2.
+/// Depth of a block (KC): an A panel (MR x KC, 8 KiB) and the B panel it meets
+/// (KC x NR, 32 KiB) fit in L1 together.
 private let gemmKC = 256
 
-/// Rows of A packed at a time (MC): enough for long sequential reads of a transposed A.
-private let gemmMC = 128
+/// Bytes of packed A per row block (MC x KC floats): 2048 rows at KC = 256. The block is
+/// read from L3 one panel at a time, so its size only bounds the memory used and how
+/// often B is packed again (once per row block).
+private let gemmPackedABytes = 2 << 20
 
 /// Bytes of L2 per core (the packed B block takes about half of it); 1 MiB if unknown.
 private let gemmL2Bytes: Int = {
@@ -375,8 +402,9 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
     let a: UnsafePointer<Float>, lda: Int, transposeA: Bool
     let b: UnsafePointer<Float>, ldb: Int, transposeB: Bool
     let c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
-    /// Columns per block of packed B (NC); by default about half of L2 at KC = 256.
-    var columnBlock: Int?
+    /// Block sizes for tests (nil: the defaults): columns of packed B (NC, about half of
+    /// L2 by default), rows of packed A (MC) and depth (KC).
+    var columnBlock: Int? = nil, rowBlock: Int? = nil, depthBlock: Int? = nil
 
     func run(threads: Int) {
         let mPanels = (m + K.mr - 1) / K.mr, nPanels = (n + K.nr - 1) / K.nr
@@ -399,15 +427,16 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
     /// Computes the block `rows x cols` of C on the calling thread.
     func compute(rows: Range<Int>, cols: Range<Int>) {
         let mr = K.mr, nr = K.nr
-        // Equal depth blocks of at most KC; column blocks of at most NC (whole panels).
-        let kBlocks = (k + gemmKC - 1) / gemmKC
+        // Equal depth blocks of at most KC, column blocks of at most NC and row blocks of
+        // at most MC (whole panels).
+        let kBlocks = (k + (depthBlock ?? gemmKC) - 1) / (depthBlock ?? gemmKC)
         let kcMax = (k + kBlocks - 1) / kBlocks
         let ncLimit = max(nr, (columnBlock ?? gemmL2Bytes / 2 / (gemmKC * 4)) / nr * nr)
         let nBlocks = (cols.count + ncLimit - 1) / ncLimit
         let ncMax = ((cols.count + nBlocks - 1) / nBlocks + nr - 1) / nr * nr
-
-        let mcLimit = max(mr, gemmMC / mr * mr)
-        let mcMax = min(mcLimit, (rows.count + mr - 1) / mr * mr)
+        let mcLimit = max(mr, (rowBlock ?? gemmPackedABytes / (kcMax * 4)) / mr * mr)
+        let mBlocks = (rows.count + mcLimit - 1) / mcLimit
+        let mcMax = ((rows.count + mBlocks - 1) / mBlocks + mr - 1) / mr * mr
 
         // This thread's workspace: one A block, one B block, one spare tile.
         let aCount = mcMax * kcMax, bCount = ncMax * kcMax, tileCount = mr * nr
@@ -418,21 +447,26 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
         let packedB = packedA + aStride
         let tile = packedB + bStride
 
-        var jc = cols.lowerBound
-        while jc < cols.upperBound {                           // column block of C and B
-            let nc = min(ncMax, cols.upperBound - jc)
+        var ic = rows.lowerBound
+        while ic < rows.upperBound {                           // row block of C and A
+            let mc = min(mcMax, rows.upperBound - ic)
             var pc = 0
             while pc < k {                                     // depth block
                 let kc = min(kcMax, k - pc)
                 let add = accumulate || pc > 0                 // later depth blocks add to C
-                packB(into: packedB, col: jc, cols: nc, depth: pc, kc: kc)
-                var ic = rows.lowerBound
-                while ic < rows.upperBound {                   // row block of C and A
-                    let mc = min(mcMax, rows.upperBound - ic)
-                    packA(into: packedA, row: ic, rows: mc, depth: pc, kc: kc)
+                // A transposed is packed whole, reading its stored rows in order; otherwise
+                // each panel is packed on first use (below), and is then hot in L1.
+                if transposeA { packA(into: packedA, row: ic, rows: mc, depth: pc, kc: kc) }
+                var jc = cols.lowerBound
+                while jc < cols.upperBound {                   // column block of C and B
+                    let nc = min(ncMax, cols.upperBound - jc)
+                    packB(into: packedB, col: jc, cols: nc, depth: pc, kc: kc)
                     var ir = 0
                     while ir < mc {                            // row panel: A panel stays in L1
                         let mrows = min(mr, mc - ir)
+                        if !transposeA && jc == cols.lowerBound {
+                            packA(into: packedA + ir * kc, row: ic + ir, rows: mrows, depth: pc, kc: kc)
+                        }
                         let aPanel = UnsafePointer(packedA + ir * kc)
                         var jr = 0
                         while jr < nc {                        // tile of C: one micro-kernel call
@@ -449,11 +483,11 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
                         }
                         ir += mr
                     }
-                    ic += mc
+                    jc += nc
                 }
                 pc += kc
             }
-            jc += nc
+            ic += mc
         }
     }
 
@@ -481,21 +515,32 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
         let mr = K.mr
         let fullPanels = rows / mr, rest = rows - fullPanels * mr
         if transposeA {
-            // op(A)(i, p) = a[p * lda + i]: read each stored row of the block once, in
-            // order, and deal it out over the panels.
-            for p in 0..<kc {
-                var s = a + (depth + p) * lda + row
-                var d = dst + p &* mr
-                for _ in 0..<fullPanels {
-                    if mr == 8 {
-                        store8(load8(s), d)
-                    } else {
-                        for r in 0..<mr { d[r] = s[r] }
+            // op(A)(i, p) = a[p * lda + i]: each panel is MR consecutive values of every
+            // stored row. Copy 16 panels at a time (runs of 16 * MR values from each row):
+            // few write streams, read runs long enough for the prefetcher.
+            let group = 16
+            var first = 0
+            while first < fullPanels {
+                let panels = min(group, fullPanels - first)
+                for p in 0..<kc {
+                    var s = a + ((depth + p) * lda + row + first * mr)
+                    var d = dst + (first * kc + p) &* mr
+                    for _ in 0..<panels {
+                        if mr == 8 {
+                            store8(load8(s), d)
+                        } else {
+                            for r in 0..<mr { d[r] = s[r] }
+                        }
+                        s += mr
+                        d += kc &* mr
                     }
-                    s += mr
-                    d += kc &* mr
                 }
-                if rest > 0 {
+                first += panels
+            }
+            if rest > 0 {
+                for p in 0..<kc {
+                    let s = a + ((depth + p) * lda + row + fullPanels * mr)
+                    let d = dst + (fullPanels * kc + p) &* mr
                     for r in 0..<rest { d[r] = s[r] }
                     for r in rest..<mr { d[r] = 0 }
                 }
@@ -563,18 +608,29 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
                 j += nr
             }
         } else {
-            // op(B)(p, j) = b[p * ldb + j]: read each row of the block once, in order, and
-            // deal it out over the panels (sequential reads keep the prefetcher busy).
-            for p in 0..<kc {
-                var s = b + (depth + p) * ldb + col
-                var d = dst + p &* nr
-                for _ in 0..<fullPanels {
-                    var q = 0
-                    while q < nr { store16(load16(s + q), d + q); q += 16 }
-                    s += nr
-                    d += kc &* nr
+            // op(B)(p, j) = b[p * ldb + j]: copy a few panels at a time (a run of 4 * NR
+            // values from each row): a handful of sequential write streams, and read runs
+            // long enough for the prefetcher.
+            let group = 4
+            var first = 0
+            while first < fullPanels {
+                let panels = min(group, fullPanels - first)
+                for p in 0..<kc {
+                    var s = b + ((depth + p) * ldb + col + first * nr)
+                    var d = dst + (first * kc + p) &* nr
+                    for _ in 0..<panels {
+                        var q = 0
+                        while q < nr { store16(load16(s + q), d + q); q += 16 }
+                        s += nr
+                        d += kc &* nr
+                    }
                 }
-                if rest > 0 {
+                first += panels
+            }
+            if rest > 0 {
+                for p in 0..<kc {
+                    let s = b + ((depth + p) * ldb + col + fullPanels * nr)
+                    let d = dst + (fullPanels * kc + p) &* nr
                     for q in 0..<rest { d[q] = s[q] }
                     for q in rest..<nr { d[q] = 0 }
                 }
