@@ -31,9 +31,9 @@ import Foundation
 // One step is V + P loads for V*P FMAs: 10 loads for 24 FMAs at V = 4 (two FMAs and two
 // loads per cycle). A row of outW pixels is cut into tiles of nearly equal width (56 =
 // 6x6 + 4x5, 7 = 4 + 3), never below 2 pixels where a row allows it: at one pixel the V
-// accumulators would wait on the FMA latency. The tile widths are value generics, so
-// each width compiles to its own kernel with exactly its accumulators. (On AVX-512 the
-// loop of DirectTile64<6> is, in `objdump -d`: one offset load, 4 vmovups of weights, and
+// accumulators would wait on the FMA latency. The tile widths are types, so each width
+// compiles to its own kernel with exactly its accumulators. (On AVX-512 the
+// loop of DirectTile64<Width6> is, in `objdump -d`: one offset load, 4 vmovups of weights, and
 // 6 times a vbroadcastss from the input followed by 4 vfmadd231ps on zmm registers; no
 // spills.)
 //
@@ -190,11 +190,32 @@ public final class PackedConvolutionWeights {
 // MARK: - Register tiles
 
 // Each tile: acc[p][0 ..< 16V] (+)= sum_t w[t][0 ..< 16V] * x[offsets[t] + p], for
-// p < P, over t < kc; `acc` rows are 16V floats apart. Value generics make one kernel per
-// width P, with only its accumulators (the `if P > n` tests vanish at compile time).
+// p < P, over t < kc; `acc` rows are 16V floats apart. The width is a type (Width1 ...
+// Width16), so the compiler specializes one kernel per width with only its accumulators
+// (the `if P.value > n` tests vanish at compile time). (Value generics, `<let P: Int>`,
+// would say it more directly, but need a macOS 26 runtime.)
+
+/// A tile width known at compile time.
+protocol TileWidth { static var value: Int { get } }
+enum Width1: TileWidth { static var value: Int { 1 } }
+enum Width2: TileWidth { static var value: Int { 2 } }
+enum Width3: TileWidth { static var value: Int { 3 } }
+enum Width4: TileWidth { static var value: Int { 4 } }
+enum Width5: TileWidth { static var value: Int { 5 } }
+enum Width6: TileWidth { static var value: Int { 6 } }
+enum Width7: TileWidth { static var value: Int { 7 } }
+enum Width8: TileWidth { static var value: Int { 8 } }
+enum Width9: TileWidth { static var value: Int { 9 } }
+enum Width10: TileWidth { static var value: Int { 10 } }
+enum Width11: TileWidth { static var value: Int { 11 } }
+enum Width12: TileWidth { static var value: Int { 12 } }
+enum Width13: TileWidth { static var value: Int { 13 } }
+enum Width14: TileWidth { static var value: Int { 14 } }
+enum Width15: TileWidth { static var value: Int { 15 } }
+enum Width16: TileWidth { static var value: Int { 16 } }
 
 /// 64 channels x P <= 6 pixels: 24 accumulators.
-struct DirectTile64<let P: Int> {
+enum DirectTile64<P: TileWidth> {
     @inline(never)
     static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
                     acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
@@ -210,23 +231,23 @@ struct DirectTile64<let P: Int> {
             let w0 = ld16(w), w1 = ld16(w + 16), w2 = ld16(w + 32), w3 = ld16(w + 48)
             var b = SIMD16<Float>(repeating: xp[0])
             c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2); c03.addProduct(b, w3)
-            if P > 1 {
+            if P.value > 1 {
                 b = SIMD16<Float>(repeating: xp[1])
                 c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2); c13.addProduct(b, w3)
             }
-            if P > 2 {
+            if P.value > 2 {
                 b = SIMD16<Float>(repeating: xp[2])
                 c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2); c23.addProduct(b, w3)
             }
-            if P > 3 {
+            if P.value > 3 {
                 b = SIMD16<Float>(repeating: xp[3])
                 c30.addProduct(b, w0); c31.addProduct(b, w1); c32.addProduct(b, w2); c33.addProduct(b, w3)
             }
-            if P > 4 {
+            if P.value > 4 {
                 b = SIMD16<Float>(repeating: xp[4])
                 c40.addProduct(b, w0); c41.addProduct(b, w1); c42.addProduct(b, w2); c43.addProduct(b, w3)
             }
-            if P > 5 {
+            if P.value > 5 {
                 b = SIMD16<Float>(repeating: xp[5])
                 c50.addProduct(b, w0); c51.addProduct(b, w1); c52.addProduct(b, w2); c53.addProduct(b, w3)
             }
@@ -238,16 +259,16 @@ struct DirectTile64<let P: Int> {
             accumulate16(a, r, add); accumulate16(b, r + 16, add); accumulate16(c, r + 32, add); accumulate16(d, r + 48, add)
         }
         put(0, c00, c01, c02, c03)
-        if P > 1 { put(1, c10, c11, c12, c13) }
-        if P > 2 { put(2, c20, c21, c22, c23) }
-        if P > 3 { put(3, c30, c31, c32, c33) }
-        if P > 4 { put(4, c40, c41, c42, c43) }
-        if P > 5 { put(5, c50, c51, c52, c53) }
+        if P.value > 1 { put(1, c10, c11, c12, c13) }
+        if P.value > 2 { put(2, c20, c21, c22, c23) }
+        if P.value > 3 { put(3, c30, c31, c32, c33) }
+        if P.value > 4 { put(4, c40, c41, c42, c43) }
+        if P.value > 5 { put(5, c50, c51, c52, c53) }
     }
 }
 
 /// 32 channels x P <= 12 pixels: 24 accumulators.
-struct DirectTile32<let P: Int> {
+enum DirectTile32<P: TileWidth> {
     @inline(never)
     static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
                     acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
@@ -262,17 +283,17 @@ struct DirectTile32<let P: Int> {
             let xp = x + offsets[t]
             let w0 = ld16(w), w1 = ld16(w + 16)
             var b = SIMD16<Float>(repeating: xp[0]); c00.addProduct(b, w0); c01.addProduct(b, w1)
-            if P > 1 { b = SIMD16<Float>(repeating: xp[1]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
-            if P > 2 { b = SIMD16<Float>(repeating: xp[2]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
-            if P > 3 { b = SIMD16<Float>(repeating: xp[3]); c30.addProduct(b, w0); c31.addProduct(b, w1) }
-            if P > 4 { b = SIMD16<Float>(repeating: xp[4]); c40.addProduct(b, w0); c41.addProduct(b, w1) }
-            if P > 5 { b = SIMD16<Float>(repeating: xp[5]); c50.addProduct(b, w0); c51.addProduct(b, w1) }
-            if P > 6 { b = SIMD16<Float>(repeating: xp[6]); c60.addProduct(b, w0); c61.addProduct(b, w1) }
-            if P > 7 { b = SIMD16<Float>(repeating: xp[7]); c70.addProduct(b, w0); c71.addProduct(b, w1) }
-            if P > 8 { b = SIMD16<Float>(repeating: xp[8]); c80.addProduct(b, w0); c81.addProduct(b, w1) }
-            if P > 9 { b = SIMD16<Float>(repeating: xp[9]); c90.addProduct(b, w0); c91.addProduct(b, w1) }
-            if P > 10 { b = SIMD16<Float>(repeating: xp[10]); ca0.addProduct(b, w0); ca1.addProduct(b, w1) }
-            if P > 11 { b = SIMD16<Float>(repeating: xp[11]); cb0.addProduct(b, w0); cb1.addProduct(b, w1) }
+            if P.value > 1 { b = SIMD16<Float>(repeating: xp[1]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
+            if P.value > 2 { b = SIMD16<Float>(repeating: xp[2]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
+            if P.value > 3 { b = SIMD16<Float>(repeating: xp[3]); c30.addProduct(b, w0); c31.addProduct(b, w1) }
+            if P.value > 4 { b = SIMD16<Float>(repeating: xp[4]); c40.addProduct(b, w0); c41.addProduct(b, w1) }
+            if P.value > 5 { b = SIMD16<Float>(repeating: xp[5]); c50.addProduct(b, w0); c51.addProduct(b, w1) }
+            if P.value > 6 { b = SIMD16<Float>(repeating: xp[6]); c60.addProduct(b, w0); c61.addProduct(b, w1) }
+            if P.value > 7 { b = SIMD16<Float>(repeating: xp[7]); c70.addProduct(b, w0); c71.addProduct(b, w1) }
+            if P.value > 8 { b = SIMD16<Float>(repeating: xp[8]); c80.addProduct(b, w0); c81.addProduct(b, w1) }
+            if P.value > 9 { b = SIMD16<Float>(repeating: xp[9]); c90.addProduct(b, w0); c91.addProduct(b, w1) }
+            if P.value > 10 { b = SIMD16<Float>(repeating: xp[10]); ca0.addProduct(b, w0); ca1.addProduct(b, w1) }
+            if P.value > 11 { b = SIMD16<Float>(repeating: xp[11]); cb0.addProduct(b, w0); cb1.addProduct(b, w1) }
             w += 32
         }
         @inline(__always)
@@ -281,22 +302,22 @@ struct DirectTile32<let P: Int> {
             accumulate16(a, r, add); accumulate16(b, r + 16, add)
         }
         put(0, c00, c01)
-        if P > 1 { put(1, c10, c11) }
-        if P > 2 { put(2, c20, c21) }
-        if P > 3 { put(3, c30, c31) }
-        if P > 4 { put(4, c40, c41) }
-        if P > 5 { put(5, c50, c51) }
-        if P > 6 { put(6, c60, c61) }
-        if P > 7 { put(7, c70, c71) }
-        if P > 8 { put(8, c80, c81) }
-        if P > 9 { put(9, c90, c91) }
-        if P > 10 { put(10, ca0, ca1) }
-        if P > 11 { put(11, cb0, cb1) }
+        if P.value > 1 { put(1, c10, c11) }
+        if P.value > 2 { put(2, c20, c21) }
+        if P.value > 3 { put(3, c30, c31) }
+        if P.value > 4 { put(4, c40, c41) }
+        if P.value > 5 { put(5, c50, c51) }
+        if P.value > 6 { put(6, c60, c61) }
+        if P.value > 7 { put(7, c70, c71) }
+        if P.value > 8 { put(8, c80, c81) }
+        if P.value > 9 { put(9, c90, c91) }
+        if P.value > 10 { put(10, ca0, ca1) }
+        if P.value > 11 { put(11, cb0, cb1) }
     }
 }
 
 /// 16 channels x P <= 16 pixels: 16 accumulators.
-struct DirectTile16<let P: Int> {
+enum DirectTile16<P: TileWidth> {
     @inline(never)
     static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
                     acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
@@ -309,39 +330,39 @@ struct DirectTile16<let P: Int> {
             let xp = x + offsets[t]
             let w0 = ld16(w)
             c0.addProduct(SIMD16<Float>(repeating: xp[0]), w0)
-            if P > 1 { c1.addProduct(SIMD16<Float>(repeating: xp[1]), w0) }
-            if P > 2 { c2.addProduct(SIMD16<Float>(repeating: xp[2]), w0) }
-            if P > 3 { c3.addProduct(SIMD16<Float>(repeating: xp[3]), w0) }
-            if P > 4 { c4.addProduct(SIMD16<Float>(repeating: xp[4]), w0) }
-            if P > 5 { c5.addProduct(SIMD16<Float>(repeating: xp[5]), w0) }
-            if P > 6 { c6.addProduct(SIMD16<Float>(repeating: xp[6]), w0) }
-            if P > 7 { c7.addProduct(SIMD16<Float>(repeating: xp[7]), w0) }
-            if P > 8 { c8.addProduct(SIMD16<Float>(repeating: xp[8]), w0) }
-            if P > 9 { c9.addProduct(SIMD16<Float>(repeating: xp[9]), w0) }
-            if P > 10 { ca.addProduct(SIMD16<Float>(repeating: xp[10]), w0) }
-            if P > 11 { cb.addProduct(SIMD16<Float>(repeating: xp[11]), w0) }
-            if P > 12 { cc.addProduct(SIMD16<Float>(repeating: xp[12]), w0) }
-            if P > 13 { cd.addProduct(SIMD16<Float>(repeating: xp[13]), w0) }
-            if P > 14 { ce.addProduct(SIMD16<Float>(repeating: xp[14]), w0) }
-            if P > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15]), w0) }
+            if P.value > 1 { c1.addProduct(SIMD16<Float>(repeating: xp[1]), w0) }
+            if P.value > 2 { c2.addProduct(SIMD16<Float>(repeating: xp[2]), w0) }
+            if P.value > 3 { c3.addProduct(SIMD16<Float>(repeating: xp[3]), w0) }
+            if P.value > 4 { c4.addProduct(SIMD16<Float>(repeating: xp[4]), w0) }
+            if P.value > 5 { c5.addProduct(SIMD16<Float>(repeating: xp[5]), w0) }
+            if P.value > 6 { c6.addProduct(SIMD16<Float>(repeating: xp[6]), w0) }
+            if P.value > 7 { c7.addProduct(SIMD16<Float>(repeating: xp[7]), w0) }
+            if P.value > 8 { c8.addProduct(SIMD16<Float>(repeating: xp[8]), w0) }
+            if P.value > 9 { c9.addProduct(SIMD16<Float>(repeating: xp[9]), w0) }
+            if P.value > 10 { ca.addProduct(SIMD16<Float>(repeating: xp[10]), w0) }
+            if P.value > 11 { cb.addProduct(SIMD16<Float>(repeating: xp[11]), w0) }
+            if P.value > 12 { cc.addProduct(SIMD16<Float>(repeating: xp[12]), w0) }
+            if P.value > 13 { cd.addProduct(SIMD16<Float>(repeating: xp[13]), w0) }
+            if P.value > 14 { ce.addProduct(SIMD16<Float>(repeating: xp[14]), w0) }
+            if P.value > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15]), w0) }
             w += 16
         }
         accumulate16(c0, acc, add)
-        if P > 1 { accumulate16(c1, acc + 16, add) }
-        if P > 2 { accumulate16(c2, acc + 32, add) }
-        if P > 3 { accumulate16(c3, acc + 48, add) }
-        if P > 4 { accumulate16(c4, acc + 64, add) }
-        if P > 5 { accumulate16(c5, acc + 80, add) }
-        if P > 6 { accumulate16(c6, acc + 96, add) }
-        if P > 7 { accumulate16(c7, acc + 112, add) }
-        if P > 8 { accumulate16(c8, acc + 128, add) }
-        if P > 9 { accumulate16(c9, acc + 144, add) }
-        if P > 10 { accumulate16(ca, acc + 160, add) }
-        if P > 11 { accumulate16(cb, acc + 176, add) }
-        if P > 12 { accumulate16(cc, acc + 192, add) }
-        if P > 13 { accumulate16(cd, acc + 208, add) }
-        if P > 14 { accumulate16(ce, acc + 224, add) }
-        if P > 15 { accumulate16(cf, acc + 240, add) }
+        if P.value > 1 { accumulate16(c1, acc + 16, add) }
+        if P.value > 2 { accumulate16(c2, acc + 32, add) }
+        if P.value > 3 { accumulate16(c3, acc + 48, add) }
+        if P.value > 4 { accumulate16(c4, acc + 64, add) }
+        if P.value > 5 { accumulate16(c5, acc + 80, add) }
+        if P.value > 6 { accumulate16(c6, acc + 96, add) }
+        if P.value > 7 { accumulate16(c7, acc + 112, add) }
+        if P.value > 8 { accumulate16(c8, acc + 128, add) }
+        if P.value > 9 { accumulate16(c9, acc + 144, add) }
+        if P.value > 10 { accumulate16(ca, acc + 160, add) }
+        if P.value > 11 { accumulate16(cb, acc + 176, add) }
+        if P.value > 12 { accumulate16(cc, acc + 192, add) }
+        if P.value > 13 { accumulate16(cd, acc + 208, add) }
+        if P.value > 14 { accumulate16(ce, acc + 224, add) }
+        if P.value > 15 { accumulate16(cf, acc + 240, add) }
     }
 }
 
@@ -352,46 +373,46 @@ private func runDirectTile(lanes: Int, width: Int, kc: Int, x: UnsafePointer<Flo
     switch lanes {
     case 64:
         switch width {
-        case 6: DirectTile64<6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 5: DirectTile64<5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 4: DirectTile64<4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 3: DirectTile64<3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 2: DirectTile64<2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        default: DirectTile64<1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 6: DirectTile64<Width6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 5: DirectTile64<Width5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 4: DirectTile64<Width4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 3: DirectTile64<Width3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 2: DirectTile64<Width2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        default: DirectTile64<Width1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
         }
     case 32:
         switch width {
-        case 12: DirectTile32<12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 11: DirectTile32<11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 10: DirectTile32<10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 9: DirectTile32<9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 8: DirectTile32<8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 7: DirectTile32<7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 6: DirectTile32<6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 5: DirectTile32<5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 4: DirectTile32<4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 3: DirectTile32<3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 2: DirectTile32<2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        default: DirectTile32<1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 12: DirectTile32<Width12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 11: DirectTile32<Width11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 10: DirectTile32<Width10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 9: DirectTile32<Width9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 8: DirectTile32<Width8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 7: DirectTile32<Width7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 6: DirectTile32<Width6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 5: DirectTile32<Width5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 4: DirectTile32<Width4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 3: DirectTile32<Width3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 2: DirectTile32<Width2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        default: DirectTile32<Width1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
         }
     default:
         switch width {
-        case 16: DirectTile16<16>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 15: DirectTile16<15>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 14: DirectTile16<14>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 13: DirectTile16<13>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 12: DirectTile16<12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 11: DirectTile16<11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 10: DirectTile16<10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 9: DirectTile16<9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 8: DirectTile16<8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 7: DirectTile16<7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 6: DirectTile16<6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 5: DirectTile16<5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 4: DirectTile16<4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 3: DirectTile16<3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 2: DirectTile16<2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        default: DirectTile16<1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 16: DirectTile16<Width16>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 15: DirectTile16<Width15>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 14: DirectTile16<Width14>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 13: DirectTile16<Width13>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 12: DirectTile16<Width12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 11: DirectTile16<Width11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 10: DirectTile16<Width10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 9: DirectTile16<Width9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 8: DirectTile16<Width8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 7: DirectTile16<Width7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 6: DirectTile16<Width6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 5: DirectTile16<Width5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 4: DirectTile16<Width4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 3: DirectTile16<Width3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 2: DirectTile16<Width2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        default: DirectTile16<Width1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
         }
     }
 }
