@@ -518,9 +518,10 @@ extension Fast {
                                 if let grouped {
                                     grouped.backward(x: x, weight: w, dy: dyp, dx: dxp, dw: dwp, db: dbp)
                                 } else {
-                                    // dW by the implicit GEMM on the pixel grid (Convolution+FastImplicit.swift).
+                                    // dW on the pixel grid: the direct kernel of Convolution+FastWeightGradient.swift
+                                    // for 16-64 channels, else the implicit GEMM (Convolution+FastImplicit.swift).
                                     if let dwp, let x {
-                                        ImplicitWeightGradient(s).weightGradient(x: x, dy: dyp, dw: dwp)
+                                        DirectWeightGradient.weightGradient(geometry: s, x: x, dy: dyp, dw: dwp)
                                     }
                                     // dx: with stride 1, the forward convolution of dy by the turned kernel;
                                     // otherwise W^T dY by GEMM, then col2im.
