@@ -466,6 +466,21 @@ extension Fast {
         return (g.input!, g.weight!, g.bias!)
     }
 
+    /// The gradients of ``conv2dBackward(_:weight:outputGradient:geometry:)`` that are asked
+    /// for: the input gradient only when `inputGradient` (not for a network's first layer),
+    /// the bias gradient (a pass over dy) only when `biasGradient`.
+    public static func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry,
+                                      inputGradient: Bool, biasGradient: Bool) -> (input: [Float]?, weight: [Float], bias: [Float]?) {
+        let s = geometry
+        s.validate()
+        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward")
+        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward")
+        checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward")
+        let g = convolutionBackward(s, x: x, weight: weight, dy: dy, input: inputGradient, weightAndBias: true,
+                                    bias: biasGradient)
+        return (g.input, g.weight!, g.bias)
+    }
+
     /// The input gradient alone: ``Naive/conv2dBackwardInput(weight:outputGradient:geometry:)``,
     /// the first result of ``conv2dBackward(_:weight:outputGradient:geometry:)``.
     public static func conv2dBackwardInput(weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> [Float] {
@@ -489,14 +504,15 @@ extension Fast {
 
     /// Runs the backward kernel that suits `s` for the gradients asked for (the input
     /// gradient needs `weight`, the weight gradient `x`).
+    /// (`bias: false` skips the bias gradient, a pass over dy, where `weightAndBias` asks for
+    /// the weight's alone; the grouped kernel computes it anyway.)
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
-                                    input: Bool, weightAndBias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
+                                    input: Bool, weightAndBias: Bool, bias: Bool = true) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
         let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
-        // The grouped kernel overwrites its outputs; the others accumulate (col2im adds),
-        // so their buffers start at zero.
+        // Every kernel overwrites its outputs (the im2col path zeroes dx itself before
+        // col2im adds into it): no zero-fill pass here.
         func uninitialized(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
             [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if grouped == nil { buffer.baseAddress!.initialize(repeating: 0, count: count) }
                 body(buffer.baseAddress!)
                 initialized = count
             }
@@ -539,7 +555,7 @@ extension Fast {
                 }
             }
         }
-        if weightAndBias && db == nil {
+        if weightAndBias && bias && db == nil {
             db = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
         }
         return (dx, dw, db)

@@ -24,7 +24,13 @@ open class Sequential: Layer {
     /// Adds a layer at the end, named by its index unless a name is given.
     public func append(_ layer: Layer, named name: String? = nil) {
         register(name ?? String(layers.count), layer)
+        if layers.isEmpty { layer.inputGradientRequired = inputGradientRequired }
         layers.append(layer)
+    }
+
+    /// The sequence's input is its first layer's.
+    open override var inputGradientRequired: Bool {
+        didSet { layers.first?.inputGradientRequired = inputGradientRequired }
     }
 
     /// "2 x BasicBlock" when the layers are all of one kind, else "Sequential(5 layers)".

@@ -53,6 +53,13 @@ open class Layer: CustomStringConvertible {
         didSet { for child in children { child.layer.customKernels = customKernels } }
     }
 
+    /// Whether `backward` must compute dLoss/dx (true by default). Set it to false on a
+    /// model whose input is data, as PyTorch skips the gradient of an input that does not
+    /// require one: a `Sequential` passes it to its first layer, and a first `Conv2d` then
+    /// skips its input gradient (a whole convolution's worth of work) and returns zeros.
+    /// Layers that do not use it compute dLoss/dx anyway.
+    open var inputGradientRequired = true
+
     public init() {}
 
     /// The kernels of `customKernels`, else of `kernels`, behind one interface:
