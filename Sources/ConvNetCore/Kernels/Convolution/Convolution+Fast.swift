@@ -2,12 +2,16 @@ import Dispatch
 
 // The fast convolution: im2col + GEMM.
 //
-// (Where each path runs now: the dense forward pass, the stride-1 input gradient and
-// every dense weight gradient run the implicit GEMM of Convolution+FastImplicit.swift,
-// which packs the column matrix straight into the GEMM's panels instead of storing it;
-// groups of few channels run Convolution+FastGrouped.swift. The explicit im2col + GEMM
-// below is the textbook form of the same idea and still computes the input gradient of
-// strided convolutions (W^T dY, then col2im) and the transposed convolution.)
+// (Where each path runs now: the dense forward pass and the stride-1 input gradient run
+// the implicit GEMM of Convolution+FastImplicit.swift, which packs the column matrix
+// straight into the GEMM's panels instead of storing it; the weight gradient runs the
+// direct kernel of Convolution+FastWeightGradient.swift for 16-64 output channels and the
+// implicit GEMM otherwise; the input gradient of a strided convolution runs one direct
+// stride-1 pass per stride phase (Convolution+FastStridedInput.swift); groups of few
+// channels run Convolution+FastGrouped.swift. The explicit im2col + GEMM below is the
+// textbook form of the same idea and still computes the input gradient of strided
+// convolutions on fewer than 8 channels (W^T dY, then col2im) and the transposed
+// convolution.)
 //
 // The trick: copy every receptive field of the input into a column of a matrix (im2col:
 // row (c, u, v), column (i, j) holds x[c, i*sh + u - ph, j*sw + v - pw], zero in the
@@ -540,10 +544,13 @@ extension Fast {
                                         DirectWeightGradient.weightGradient(geometry: s, x: x, dy: dyp, dw: dwp)
                                     }
                                     // dx: with stride 1, the forward convolution of dy by the turned kernel;
-                                    // otherwise W^T dY by GEMM, then col2im.
+                                    // strided, one such convolution per stride phase
+                                    // (Convolution+FastStridedInput.swift); otherwise W^T dY by GEMM, then col2im.
                                     if let dxp, let w {
                                         if ImplicitGEMMConvolution.backwardInputApplies(to: s) {
                                             ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dyp, dx: dxp)
+                                        } else if StridedInputGradient.applies(to: s) {
+                                            StridedInputGradient(s).inputGradient(weight: w, dy: dyp, dx: dxp)
                                         } else {
                                             IM2ColConvolution(s).backward(x: nil, weight: w, dy: dyp, dx: dxp, dw: nil)
                                         }
