@@ -14,11 +14,12 @@ import Dispatch
 // Here the roles are turned around so that nothing of x is packed:
 //
 // * Phase planes, as in the implicit GEMM: the image is padded and cut by stride phase,
-//   so the row r = (c, u, v) of the virtual im2col matrix is a contiguous run,
-//   x_pad[c, i*sh + u, j*sw + v] = planes[offset(r) + q], for the grid pixel q = i*Wq + j
-//   (Wq >= outW: the grid's extra columns hold dy = 0).
-// * dy is transposed once per image to dyT[q][o] (pixel-major, the channels padded to a
-//   whole vector with zeros): a small copy, since each value then meets k = cg*kh*kw rows.
+//   so the row r = (c, u, v) of the virtual im2col matrix is a contiguous run per output
+//   row, x_pad[c, i*sh + u, j*sw + v] = planes[offset(r) + i*Wq + j].
+// * dy is transposed once per image to dyT[i*outW + j][o] (pixel-major, the channels
+//   padded to a whole vector with zeros): a small copy, since each value then meets
+//   k = cg*kh*kw rows. Only real pixels are visited (the loop steps over the phase
+//   planes' extra columns), which matters on CIFAR's 8 x 8 planes (10 wide when padded).
 // * Register tile: 32 output channels (two SIMD16 vectors, the lanes are channels) x 9
 //   rows r (for a 3x3 kernel: the 9 taps of one input channel): 18 accumulators. Per
 //   pixel it loads the two vectors of dyT[q], broadcasts x at the 9 rows, and issues 18
@@ -58,10 +59,11 @@ private func st8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
 protocol DirectWeightGradientKernel {
     /// Output channels of the tile (a multiple of the vector width).
     static var width: Int { get }
-    /// `acc[r * ldacc + o] += sum over images b and pixels q of dyT[b][q][o] * x[b][r][q]`
-    /// for r < 9 and o < width, where `dyT[b][q] = dy + b*dyImage + q*ldd` and
-    /// `x[b][r] = x + b*xImage + rows[r]`.
-    static func run(images: Int, pixels: Int, x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
+    /// `acc[r * ldacc + o] += sum over images b and output pixels (i, j) of
+    /// dyT[b][i*outColumns + j][o] * x[b][r][i*rowStride + j]` for r < 9 and o < width,
+    /// where `dyT[b][p] = dy + b*dyImage + p*ldd` and `x[b][r] = x + b*xImage + rows[r]`.
+    static func run(images: Int, outRows: Int, outColumns: Int, rowStride: Int,
+                    x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
                     dy: UnsafePointer<Float>, dyImage: Int, ldd: Int,
                     acc: UnsafeMutablePointer<Float>, ldacc: Int)
 }
@@ -71,7 +73,8 @@ enum DirectWeightGradient32x9: DirectWeightGradientKernel {
     static var width: Int { 32 }
 
     @inline(never)
-    static func run(images: Int, pixels: Int, x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
+    static func run(images: Int, outRows: Int, outColumns: Int, rowStride: Int,
+                    x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
                     dy: UnsafePointer<Float>, dyImage: Int, ldd: Int,
                     acc: UnsafeMutablePointer<Float>, ldacc: Int) {
         typealias V = SIMD16<Float>
@@ -81,8 +84,9 @@ enum DirectWeightGradient32x9: DirectWeightGradientKernel {
         for _ in 0..<images {
             let x0 = xb + rows[0], x1 = xb + rows[1], x2 = xb + rows[2], x3 = xb + rows[3], x4 = xb + rows[4]
             let x5 = xb + rows[5], x6 = xb + rows[6], x7 = xb + rows[7], x8 = xb + rows[8]
-            var d = db
-            for q in 0..<pixels {
+            var d = db, q0 = 0
+            for _ in 0..<outRows {
+            for q in q0..<q0 + outColumns {
                 let g0 = ld16(d), g1 = ld16(d + 16)
                 var v = V(repeating: x0[q]); a0.addProduct(g0, v); b0.addProduct(g1, v)
                 v = V(repeating: x1[q]); a1.addProduct(g0, v); b1.addProduct(g1, v)
@@ -94,6 +98,8 @@ enum DirectWeightGradient32x9: DirectWeightGradientKernel {
                 v = V(repeating: x7[q]); a7.addProduct(g0, v); b7.addProduct(g1, v)
                 v = V(repeating: x8[q]); a8.addProduct(g0, v); b8.addProduct(g1, v)
                 d += ldd
+            }
+            q0 += rowStride
             }
             xb += xImage
             db += dyImage
@@ -113,7 +119,8 @@ enum DirectWeightGradient16x9: DirectWeightGradientKernel {
     static var width: Int { 16 }
 
     @inline(never)
-    static func run(images: Int, pixels: Int, x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
+    static func run(images: Int, outRows: Int, outColumns: Int, rowStride: Int,
+                    x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
                     dy: UnsafePointer<Float>, dyImage: Int, ldd: Int,
                     acc: UnsafeMutablePointer<Float>, ldacc: Int) {
         typealias V = SIMD16<Float>
@@ -122,8 +129,9 @@ enum DirectWeightGradient16x9: DirectWeightGradientKernel {
         for _ in 0..<images {
             let x0 = xb + rows[0], x1 = xb + rows[1], x2 = xb + rows[2], x3 = xb + rows[3], x4 = xb + rows[4]
             let x5 = xb + rows[5], x6 = xb + rows[6], x7 = xb + rows[7], x8 = xb + rows[8]
-            var d = db
-            for q in 0..<pixels {
+            var d = db, q0 = 0
+            for _ in 0..<outRows {
+            for q in q0..<q0 + outColumns {
                 let g = ld16(d)
                 a0.addProduct(g, V(repeating: x0[q])); a1.addProduct(g, V(repeating: x1[q]))
                 a2.addProduct(g, V(repeating: x2[q])); a3.addProduct(g, V(repeating: x3[q]))
@@ -131,6 +139,8 @@ enum DirectWeightGradient16x9: DirectWeightGradientKernel {
                 a6.addProduct(g, V(repeating: x6[q])); a7.addProduct(g, V(repeating: x7[q]))
                 a8.addProduct(g, V(repeating: x8[q]))
                 d += ldd
+            }
+            q0 += rowStride
             }
             xb += xImage
             db += dyImage
@@ -149,7 +159,8 @@ enum DirectWeightGradient8x9: DirectWeightGradientKernel {
     static var width: Int { 8 }
 
     @inline(never)
-    static func run(images: Int, pixels: Int, x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
+    static func run(images: Int, outRows: Int, outColumns: Int, rowStride: Int,
+                    x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
                     dy: UnsafePointer<Float>, dyImage: Int, ldd: Int,
                     acc: UnsafeMutablePointer<Float>, ldacc: Int) {
         typealias V = SIMD8<Float>
@@ -158,8 +169,9 @@ enum DirectWeightGradient8x9: DirectWeightGradientKernel {
         for _ in 0..<images {
             let x0 = xb + rows[0], x1 = xb + rows[1], x2 = xb + rows[2], x3 = xb + rows[3], x4 = xb + rows[4]
             let x5 = xb + rows[5], x6 = xb + rows[6], x7 = xb + rows[7], x8 = xb + rows[8]
-            var d = db
-            for q in 0..<pixels {
+            var d = db, q0 = 0
+            for _ in 0..<outRows {
+            for q in q0..<q0 + outColumns {
                 let g = ld8(d)
                 a0.addProduct(g, V(repeating: x0[q])); a1.addProduct(g, V(repeating: x1[q]))
                 a2.addProduct(g, V(repeating: x2[q])); a3.addProduct(g, V(repeating: x3[q]))
@@ -167,6 +179,8 @@ enum DirectWeightGradient8x9: DirectWeightGradientKernel {
                 a6.addProduct(g, V(repeating: x6[q])); a7.addProduct(g, V(repeating: x7[q]))
                 a8.addProduct(g, V(repeating: x8[q]))
                 d += ldd
+            }
+            q0 += rowStride
             }
             xb += xImage
             db += dyImage
@@ -218,8 +232,6 @@ struct DirectWeightGradient {
     /// Output channels padded to whole vectors (the lanes of dyT and dW^T), and rows
     /// padded to whole blocks of 9.
     let ogPadded: Int, kPadded: Int
-    /// Pixels of one image's grid, `outH * Wq`.
-    let gridPixels: Int
     /// Floats of one image's phase planes (with slack) and of its dyT.
     let phaseStride: Int, dyStride: Int
     /// Images whose sums stay in registers together (about `pixelsPerBlock` pixels in all).
@@ -238,10 +250,9 @@ struct DirectWeightGradient {
         let lanes = wide ? 16 : 8
         ogPadded = (g.outChannelsPerGroup + lanes - 1) / lanes * lanes
         kPadded = (conv.k + Self.rowBlock - 1) / Self.rowBlock * Self.rowBlock
-        gridPixels = g.outHeight * conv.wq
         phaseStride = (conv.phaseCount + conv.wq + g.kernelWidth + 16 + 15) / 16 * 16
-        dyStride = (gridPixels * ogPadded + 15) / 16 * 16
-        imagesPerBlock = max(1, min(g.batch, pixelsPerBlock / gridPixels))
+        dyStride = (conv.outPlane * ogPadded + 15) / 16 * 16
+        imagesPerBlock = max(1, min(g.batch, pixelsPerBlock / conv.outPlane))
     }
 
     /// The channel tiles: (first channel, kernel width) covering `0..<ogPadded`.
@@ -265,40 +276,25 @@ struct DirectWeightGradient {
                          planes: UnsafeMutablePointer<Float>, dyT: UnsafeMutablePointer<Float>,
                          zeros: UnsafePointer<Float>) {
         let (og, cg, ldd) = (conv.og, conv.cg, ogPadded)
-        let (outW, outH, wq, outPlane) = (s.outWidth, s.outHeight, conv.wq, conv.outPlane)
+        let outPlane = conv.outPlane
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { rowBuffer in
             let rows = rowBuffer.baseAddress!
             for (b, n) in images.enumerated() {
                 conv.buildPhases(x: x + (n * s.inChannels + g * cg) * conv.inPlane, dst: planes + b * phaseStride)
                 let dst = dyT + b * dyStride
                 let src = dy + (n * s.outChannels + g * og) * outPlane
-                // Grid columns past outW: zero rows of dyT.
-                if wq > outW {
-                    for i in 0..<outH { (dst + (i * wq + outW) * ldd).update(repeating: 0, count: (wq - outW) * ldd) }
-                }
                 var o0 = 0
                 while o0 < ldd {
                     for t in 0..<16 { rows[t] = o0 + t < og ? src + (o0 + t) * outPlane : zeros }
-                    if o0 + 16 > ldd {                  // SIMD8 padding: the last 8 channels
-                        for i in 0..<outH {
-                            for j in 0..<outW {
-                                let d = dst + (i * wq + j) * ldd + o0
-                                for t in 0..<ldd - o0 { d[t] = rows[t][i * outW + j] }
-                            }
-                        }
-                        break
+                    let lanes = min(16, ldd - o0)          // 8 for the last channels of SIMD8 padding
+                    var p = 0
+                    if lanes == 16 {
+                        while p + 16 <= outPlane { transpose16(rows, p, dst + p * ldd + o0, ldd); p += 16 }
                     }
-                    for i in 0..<outH {
-                        var j = 0
-                        while j + 16 <= outW {
-                            transpose16(rows, i * outW + j, dst + (i * wq + j) * ldd + o0, ldd)
-                            j += 16
-                        }
-                        while j < outW {
-                            let d = dst + (i * wq + j) * ldd + o0
-                            for t in 0..<16 { d[t] = rows[t][i * outW + j] }
-                            j += 1
-                        }
+                    while p < outPlane {
+                        let d = dst + p * ldd + o0
+                        for t in 0..<lanes { d[t] = rows[t][p] }
+                        p += 1
                     }
                     o0 += 16
                 }
@@ -323,13 +319,16 @@ struct DirectWeightGradient {
                         let a = dwT + r0 * ogPadded + o0, d = UnsafePointer(dyT + o0)
                         switch width {
                         case 32:
-                            DirectWeightGradient32x9.run(images: images.count, pixels: gridPixels, x: planes, xImage: phaseStride,
+                            DirectWeightGradient32x9.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
+                                     rowStride: conv.wq, x: planes, xImage: phaseStride,
                                                          rows: rows, dy: d, dyImage: dyStride, ldd: ogPadded, acc: a, ldacc: ogPadded)
                         case 16:
-                            DirectWeightGradient16x9.run(images: images.count, pixels: gridPixels, x: planes, xImage: phaseStride,
+                            DirectWeightGradient16x9.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
+                                     rowStride: conv.wq, x: planes, xImage: phaseStride,
                                                          rows: rows, dy: d, dyImage: dyStride, ldd: ogPadded, acc: a, ldacc: ogPadded)
                         default:
-                            DirectWeightGradient8x9.run(images: images.count, pixels: gridPixels, x: planes, xImage: phaseStride,
+                            DirectWeightGradient8x9.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
+                                    rowStride: conv.wq, x: planes, xImage: phaseStride,
                                                         rows: rows, dy: d, dyImage: dyStride, ldd: ogPadded, acc: a, ldacc: ogPadded)
                         }
                         r0 += Self.rowBlock
