@@ -41,9 +41,13 @@ public protocol KernelBackend: Sendable {
     func concatenateChannels(_ parts: [[Float]], channels: [Int], batch: Int, spatial: Int) -> [Float]
     func concatenateChannelsBackward(outputGradient dy: [Float], channels: [Int], batch: Int, spatial: Int) -> [[Float]]
     func add(_ a: [Float], _ b: [Float]) -> [Float]
+    /// `a += b`, in place (the default: `a = add(a, b)`).
+    func addInPlace(_ a: inout [Float], _ b: [Float])
 }
 
 extension KernelBackend {
+    public func addInPlace(_ a: inout [Float], _ b: [Float]) { a = add(a, b) }
+
     public func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry,
                                inputGradient: Bool, biasGradient: Bool) -> (input: [Float]?, weight: [Float], bias: [Float]?) {
         let g = conv2dBackward(x, weight: weight, outputGradient: dy, geometry: geometry)
@@ -124,4 +128,5 @@ public struct FastKernels: KernelBackend {
     public func concatenateChannels(_ parts: [[Float]], channels: [Int], batch: Int, spatial: Int) -> [Float] { Fast.concatenateChannels(parts, channels: channels, batch: batch, spatial: spatial) }
     public func concatenateChannelsBackward(outputGradient dy: [Float], channels: [Int], batch: Int, spatial: Int) -> [[Float]] { Fast.concatenateChannelsBackward(outputGradient: dy, channels: channels, batch: batch, spatial: spatial) }
     public func add(_ a: [Float], _ b: [Float]) -> [Float] { Fast.add(a, b) }
+    public func addInPlace(_ a: inout [Float], _ b: [Float]) { Fast.addInPlace(&a, b) }
 }

@@ -77,14 +77,16 @@ public final class CifarBlock: Layer {
         if preActivation {
             let dy = outputGradient
             var da = conv1.backward(bn2.backwardFused(conv2.backward(dy)).input)
-            if let downsample { da = add(da, downsample.backward(dy)) }   // a fed the projection
-            let dx = bn1.backwardFused(da).input
-            return residual && downsample == nil ? add(dx, dy) : dx      // x fed the identity
+            if let downsample { add(into: &da, downsample.backward(dy)) }  // a fed the projection
+            var dx = bn1.backwardFused(da).input
+            if residual && downsample == nil { add(into: &dx, dy) }      // x fed the identity
+            return dx
         }
         let (dOut, dSum) = bn2.backwardFused(outputGradient)             // dSum: the shortcut's (masked) gradient
-        let main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
+        var main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
         guard let dSum else { return main }
-        return add(main, downsample?.backward(dSum) ?? dSum)
+        add(into: &main, downsample?.backward(dSum) ?? dSum)
+        return main
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {

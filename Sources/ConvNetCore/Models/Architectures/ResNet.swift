@@ -56,10 +56,10 @@ public final class BasicBlock: Layer {
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         let (dOut, dSum) = bn2.backwardFused(outputGradient)     // dSum: dL/d(out + shortcut)
-        let main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
+        var main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
         let sum = dSum!
-        let shortcut = downsample?.backward(sum) ?? sum
-        return add(main, shortcut)                         // x fed both paths
+        add(into: &main, downsample?.backward(sum) ?? sum)       // x fed both paths
+        return main
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {
@@ -131,8 +131,8 @@ public final class Bottleneck: Layer {
         var main = conv3.backward(dOut)
         main = conv2.backward(bn2.backwardFused(main).input)
         main = conv1.backward(bn1.backwardFused(main).input)
-        let shortcut = downsample?.backward(sum) ?? sum
-        return add(main, shortcut)
+        add(into: &main, downsample?.backward(sum) ?? sum)
+        return main
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {

@@ -235,6 +235,14 @@ open class Layer: CustomStringConvertible {
         return Tensor(shape: a.shape, data: sum)
     }
 
+    /// a + b, written over `a` (which the caller no longer needs: a gradient just
+    /// computed, meeting another at a branch point). Cheaper than ``add(_:_:)``: no new
+    /// array to fill.
+    public func add(into a: inout Tensor, _ b: Tensor) {
+        checkShape(b.shape, equals: a.shape, in: "\(description) add")
+        backend.addInPlace(&a.data, b.data)
+    }
+
     /// The cached value, or a trap saying backward came before forward.
     public func cached<T>(_ value: T?, _ what: String = "input") -> T {
         guard let value else {
