@@ -158,6 +158,7 @@ extension KernelTimings {
             "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
         ]).initialize(seed: 1)
         model.train()
+        model.inputGradientRequired = false      // x is data, as in PyTorch (no dL/dx for the first convolution)
         var g = SeededGenerator(seed: 6)
         let x = Tensor.randomNormal([c.batch, c.channels, c.height, c.width], using: &g)
         let targets = (0..<c.batch).map { _ in Int(g.next() % UInt64(c.classes)) }

@@ -55,6 +55,54 @@ struct BatchNormTests {
         }
     }
 
+    @Test("fused batch norm + residual + ReLU equals the three naive kernels in turn, forward and backward",
+          arguments: [false, true])
+    func fusedEqualsNaive(relu: Bool) {
+        // The shapes above, and one large enough to run on several threads, with 3 x 3 planes.
+        let shapes = Self.shapes + [FeatureMapShape(batch: 5, channels: 8, height: 32, width: 33),
+                                    FeatureMapShape(batch: 9, channels: 3, height: 3, width: 3)]
+        for (i, shape) in shapes.enumerated() {
+            for withResidual in [false, true] {
+                let t = BatchNormCase(shape, seed: UInt64(500 + 10 * i))
+                let r: [Float] = randomArray(shape.count, seed: UInt64(600 + i))
+                let bn = Naive.batchNormTraining(t.doubles(t.x), weight: t.doubles(t.weight), bias: t.doubles(t.bias),
+                                                 shape: shape, epsilon: 1e-5)
+                let sum = withResidual ? Naive.add(bn.output, t.doubles(r)) : bn.output
+                let y = relu ? Naive.relu(sum) : sum
+                let fast = Fast.batchNormTraining(t.x, weight: t.weight, bias: t.bias, shape: shape, epsilon: 1e-5,
+                                                  residual: withResidual ? r : nil, relu: relu)
+                let label = "\(shape), residual \(withResidual), relu \(relu)"
+                #expect(relativeError(fast.output, floats(y)) < 1e-5, "\(label)")
+                #expect(relativeError(fast.mean, floats(bn.mean)) < 1e-6, "\(label)")
+                #expect(relativeError(fast.variance, floats(bn.variance)) < 1e-5, "\(label)")
+                // Backward: the ReLU's gradient (at the sum), then batch norm's; the residual gets the former.
+                let g = relu ? Naive.reluBackward(sum, outputGradient: t.doubles(t.dy)) : t.doubles(t.dy)
+                let reference = Naive.batchNormTrainingBackward(t.doubles(t.x), weight: t.doubles(t.weight),
+                                                                outputGradient: g, shape: shape, epsilon: 1e-5)
+                for wantsResidual in [false, true] {
+                    let back = Fast.batchNormTrainingBackward(t.x, weight: t.weight, mean: fast.mean, variance: fast.variance,
+                                                              output: relu ? fast.output : nil, outputGradient: t.dy,
+                                                              shape: shape, epsilon: 1e-5, residualGradient: wantsResidual)
+                    #expect(relativeError(back.input, floats(reference.input)) < 1e-5, "\(label)")
+                    #expect(relativeError(back.weight, floats(reference.weight)) < 1e-5, "\(label)")
+                    #expect(relativeError(back.bias, floats(reference.bias)) < 1e-5, "\(label)")
+                    #expect(back.residual.map { relativeError($0, floats(g)) < 1e-7 } ?? !wantsResidual, "\(label)")
+                }
+            }
+        }
+    }
+
+    @Test("one-pass batch statistics keep their digits when the mean is ten thousand standard deviations from 0")
+    func statisticsFarFromZero() {
+        let shape = FeatureMapShape(batch: 6, channels: 2, height: 7, width: 9)
+        let x: [Float] = randomArray(shape.count, seed: 700).map { 1e4 + $0 }
+        let ones = [Float](repeating: 1, count: 2), zeros = [Float](repeating: 0, count: 2)
+        let reference = Naive.batchNormTraining(x.map(Double.init), weight: [1, 1], bias: [0, 0], shape: shape, epsilon: 0)
+        let fast = Fast.batchNormTraining(x, weight: ones, bias: zeros, shape: shape, epsilon: 0)
+        #expect(relativeError(fast.variance, floats(reference.variance)) < 1e-4)
+        #expect(relativeError(fast.mean, floats(reference.mean)) < 3e-7)
+    }
+
     @Test("fast inference batch norm equals naive, forward and backward")
     func inferenceFastEqualsNaive() {
         for (i, shape) in Self.shapes.enumerated() {

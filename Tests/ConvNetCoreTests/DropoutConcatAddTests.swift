@@ -172,6 +172,18 @@ struct DropoutConcatAddTests {
         #expect(Fast.add([], []).isEmpty)
     }
 
+    @Test("fast in-place add equals the naive add, and leaves other copies of its operand alone")
+    func addInPlaceEqualsNaive() {
+        for (index, count) in (Self.counts + [(1 << 16) + 5]).enumerated() {
+            let a: [Float] = randomArray(count, seed: UInt64(index + 600))
+            let b: [Float] = randomArray(count, seed: UInt64(index + 700))
+            var sum = a
+            Fast.addInPlace(&sum, b)
+            #expect(sum == Naive.add(a, b), "\(count)")
+            #expect(a == randomArray(count, seed: UInt64(index + 600)), "\(count)")
+        }
+    }
+
     @Test("the residual add passes dy unchanged to both inputs (finite differences)")
     func addGradient() {
         let a: [Double] = randomArray(19, seed: 600), b: [Double] = randomArray(19, seed: 601)

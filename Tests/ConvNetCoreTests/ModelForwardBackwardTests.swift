@@ -82,14 +82,34 @@ private func finiteDifferenceError(_ model: Layer, _ x: Tensor, names: [String],
 struct ModelForwardBackwardTests {
     @Test("CIFAR ResNet-8 gives the same logits and gradients on fast and naive kernels, training and inference")
     func cifarResNetFastEqualsNaive() {
-        for preActivation in [false, true] {
-            let model = CifarResNet(depth: 8, preActivation: preActivation).initialize(seed: 1)
+        for (preActivation, residual) in [(false, true), (true, true), (false, false), (true, false)] {
+            let model = CifarResNet(depth: 8, preActivation: preActivation, residual: residual).initialize(seed: 1)
             let x = randomInput([2, 3, 12, 12], seed: 2)
             for training in [true, false] {
                 model.isTraining = training
                 let r = compareKernels(model, x)
-                #expect(r.agrees, "\(r)")
+                #expect(r.agrees, "pre-activation \(preActivation), residual \(residual): \(r)")
             }
+        }
+    }
+
+    @Test("without an input gradient a model's parameter gradients are unchanged and backward returns zeros")
+    func noInputGradient() {
+        for choice in [KernelChoice.fast, .naive] {
+            let model = CifarResNet(depth: 8).initialize(seed: 3)
+            model.kernels = choice
+            let x = randomInput([2, 3, 10, 10], seed: 4)
+            var gradients: [[[Float]]] = []
+            for required in [true, false] {
+                model.inputGradientRequired = required
+                model.zeroGradients()
+                let y = model(x)
+                let dx = model.backward(Tensor(shape: y.shape, data: randomArray(y.count, seed: 5)))
+                #expect(dx.shape == x.shape)
+                #expect(required ? dx.data.contains { $0 != 0 } : dx.data.allSatisfy { $0 == 0 }, "\(choice), required \(required)")
+                gradients.append(model.parameters.map(\.gradient.data))
+            }
+            #expect(gradients[0] == gradients[1], "\(choice)")
         }
     }
 

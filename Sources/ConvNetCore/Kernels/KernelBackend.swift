@@ -6,6 +6,12 @@ public protocol KernelBackend: Sendable {
     var name: String { get }
     func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry) -> [Float]
     func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> (input: [Float], weight: [Float], bias: [Float])
+    /// The gradients of a convolution, leaving out the input gradient (nil) when
+    /// `inputGradient` is false (a network's first layer) and the bias gradient when
+    /// `biasGradient` is false (a convolution without bias). The default runs
+    /// ``conv2dBackward(_:weight:outputGradient:geometry:)`` and drops them.
+    func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry,
+                        inputGradient: Bool, biasGradient: Bool) -> (input: [Float]?, weight: [Float], bias: [Float]?)
     func convTranspose2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: ConvTranspose2DGeometry) -> [Float]
     func convTranspose2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: ConvTranspose2DGeometry) -> (input: [Float], weight: [Float], bias: [Float])
     func maxPool2d(_ x: [Float], geometry: Pool2DGeometry) -> [Float]
@@ -35,6 +41,18 @@ public protocol KernelBackend: Sendable {
     func concatenateChannels(_ parts: [[Float]], channels: [Int], batch: Int, spatial: Int) -> [Float]
     func concatenateChannelsBackward(outputGradient dy: [Float], channels: [Int], batch: Int, spatial: Int) -> [[Float]]
     func add(_ a: [Float], _ b: [Float]) -> [Float]
+    /// `a += b`, in place (the default: `a = add(a, b)`).
+    func addInPlace(_ a: inout [Float], _ b: [Float])
+}
+
+extension KernelBackend {
+    public func addInPlace(_ a: inout [Float], _ b: [Float]) { a = add(a, b) }
+
+    public func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry,
+                               inputGradient: Bool, biasGradient: Bool) -> (input: [Float]?, weight: [Float], bias: [Float]?) {
+        let g = conv2dBackward(x, weight: weight, outputGradient: dy, geometry: geometry)
+        return (inputGradient ? g.input : nil, g.weight, biasGradient ? g.bias : nil)
+    }
 }
 
 /// The reference loops of ``Naive``, in `Float`.
@@ -80,6 +98,7 @@ public struct FastKernels: KernelBackend {
     public var name: String { "fast" }
     public func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry) -> [Float] { Fast.conv2d(x, weight: weight, bias: bias, geometry: geometry) }
     public func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> (input: [Float], weight: [Float], bias: [Float]) { Fast.conv2dBackward(x, weight: weight, outputGradient: dy, geometry: geometry) }
+    public func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry, inputGradient: Bool, biasGradient: Bool) -> (input: [Float]?, weight: [Float], bias: [Float]?) { Fast.conv2dBackward(x, weight: weight, outputGradient: dy, geometry: geometry, inputGradient: inputGradient, biasGradient: biasGradient) }
     public func convTranspose2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: ConvTranspose2DGeometry) -> [Float] { Fast.convTranspose2d(x, weight: weight, bias: bias, geometry: geometry) }
     public func convTranspose2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: ConvTranspose2DGeometry) -> (input: [Float], weight: [Float], bias: [Float]) { Fast.convTranspose2dBackward(x, weight: weight, outputGradient: dy, geometry: geometry) }
     public func maxPool2d(_ x: [Float], geometry: Pool2DGeometry) -> [Float] { Fast.maxPool2d(x, geometry: geometry) }
@@ -109,4 +128,5 @@ public struct FastKernels: KernelBackend {
     public func concatenateChannels(_ parts: [[Float]], channels: [Int], batch: Int, spatial: Int) -> [Float] { Fast.concatenateChannels(parts, channels: channels, batch: batch, spatial: spatial) }
     public func concatenateChannelsBackward(outputGradient dy: [Float], channels: [Int], batch: Int, spatial: Int) -> [[Float]] { Fast.concatenateChannelsBackward(outputGradient: dy, channels: channels, batch: batch, spatial: spatial) }
     public func add(_ a: [Float], _ b: [Float]) -> [Float] { Fast.add(a, b) }
+    public func addInPlace(_ a: inout [Float], _ b: [Float]) { Fast.addInPlace(&a, b) }
 }

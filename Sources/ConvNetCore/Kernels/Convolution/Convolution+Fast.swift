@@ -2,12 +2,16 @@ import Dispatch
 
 // The fast convolution: im2col + GEMM.
 //
-// (Where each path runs now: the dense forward pass, the stride-1 input gradient and
-// every dense weight gradient run the implicit GEMM of Convolution+FastImplicit.swift,
-// which packs the column matrix straight into the GEMM's panels instead of storing it;
-// groups of few channels run Convolution+FastGrouped.swift. The explicit im2col + GEMM
-// below is the textbook form of the same idea and still computes the input gradient of
-// strided convolutions (W^T dY, then col2im) and the transposed convolution.)
+// (Where each path runs now: the dense forward pass and the stride-1 input gradient run
+// the implicit GEMM of Convolution+FastImplicit.swift, which packs the column matrix
+// straight into the GEMM's panels instead of storing it; the weight gradient runs the
+// direct kernel of Convolution+FastWeightGradient.swift for 16-64 output channels and the
+// implicit GEMM otherwise; the input gradient of a strided convolution runs one direct
+// stride-1 pass per stride phase (Convolution+FastStridedInput.swift); groups of few
+// channels run Convolution+FastGrouped.swift. The explicit im2col + GEMM below is the
+// textbook form of the same idea and still computes the input gradient of strided
+// convolutions on fewer than 8 channels (W^T dY, then col2im) and the transposed
+// convolution.)
 //
 // The trick: copy every receptive field of the input into a column of a matrix (im2col:
 // row (c, u, v), column (i, j) holds x[c, i*sh + u - ph, j*sw + v - pw], zero in the
@@ -460,6 +464,21 @@ extension Fast {
         return (g.input!, g.weight!, g.bias!)
     }
 
+    /// The gradients of ``conv2dBackward(_:weight:outputGradient:geometry:)`` that are asked
+    /// for: the input gradient only when `inputGradient` (not for a network's first layer),
+    /// the bias gradient (a pass over dy) only when `biasGradient`.
+    public static func conv2dBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry,
+                                      inputGradient: Bool, biasGradient: Bool) -> (input: [Float]?, weight: [Float], bias: [Float]?) {
+        let s = geometry
+        s.validate()
+        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d backward")
+        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d backward")
+        checkCount(dy.count, equals: s.outputShape.count, "output gradient \(s.outputShape.dimensions)", in: "conv2d backward")
+        let g = convolutionBackward(s, x: x, weight: weight, dy: dy, input: inputGradient, weightAndBias: true,
+                                    bias: biasGradient)
+        return (g.input, g.weight!, g.bias)
+    }
+
     /// The input gradient alone: ``Naive/conv2dBackwardInput(weight:outputGradient:geometry:)``,
     /// the first result of ``conv2dBackward(_:weight:outputGradient:geometry:)``.
     public static func conv2dBackwardInput(weight: [Float], outputGradient dy: [Float], geometry: Conv2DGeometry) -> [Float] {
@@ -483,14 +502,15 @@ extension Fast {
 
     /// Runs the backward kernel that suits `s` for the gradients asked for (the input
     /// gradient needs `weight`, the weight gradient `x`).
+    /// (`bias: false` skips the bias gradient, a pass over dy, where `weightAndBias` asks for
+    /// the weight's alone; the grouped kernel computes it anyway.)
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
-                                    input: Bool, weightAndBias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
+                                    input: Bool, weightAndBias: Bool, bias: Bool = true) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
         let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
-        // The grouped kernel overwrites its outputs; the others accumulate (col2im adds),
-        // so their buffers start at zero.
+        // Every kernel overwrites its outputs (the im2col path zeroes dx itself before
+        // col2im adds into it): no zero-fill pass here.
         func uninitialized(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
             [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if grouped == nil { buffer.baseAddress!.initialize(repeating: 0, count: count) }
                 body(buffer.baseAddress!)
                 initialized = count
             }
@@ -512,15 +532,19 @@ extension Fast {
                                 if let grouped {
                                     grouped.backward(x: x, weight: w, dy: dyp, dx: dxp, dw: dwp, db: dbp)
                                 } else {
-                                    // dW by the implicit GEMM on the pixel grid (Convolution+FastImplicit.swift).
+                                    // dW on the pixel grid: the direct kernel of Convolution+FastWeightGradient.swift
+                                    // for 16-64 channels, else the implicit GEMM (Convolution+FastImplicit.swift).
                                     if let dwp, let x {
-                                        ImplicitWeightGradient(s).weightGradient(x: x, dy: dyp, dw: dwp)
+                                        DirectWeightGradient.weightGradient(geometry: s, x: x, dy: dyp, dw: dwp)
                                     }
                                     // dx: with stride 1, the forward convolution of dy by the turned kernel;
-                                    // otherwise W^T dY by GEMM, then col2im.
+                                    // strided, one such convolution per stride phase
+                                    // (Convolution+FastStridedInput.swift); otherwise W^T dY by GEMM, then col2im.
                                     if let dxp, let w {
                                         if ImplicitGEMMConvolution.backwardInputApplies(to: s) {
                                             ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dyp, dx: dxp)
+                                        } else if StridedInputGradient.applies(to: s) {
+                                            StridedInputGradient(s).inputGradient(weight: w, dy: dyp, dx: dxp)
                                         } else {
                                             IM2ColConvolution(s).backward(x: nil, weight: w, dy: dyp, dx: dxp, dw: nil)
                                         }
@@ -532,7 +556,7 @@ extension Fast {
                 }
             }
         }
-        if weightAndBias && db == nil {
+        if weightAndBias && bias && db == nil {
             db = IM2ColConvolution.channelSums(dy, batch: s.batch, channels: s.outChannels, plane: s.outHeight * s.outWidth)
         }
         return (dx, dw, db)

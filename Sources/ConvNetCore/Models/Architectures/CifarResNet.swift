@@ -53,16 +53,17 @@ public final class CifarBlock: Layer {
             + (preActivation ? "pre-activation" : "post-activation") + (residual ? "" : ", plain") + ")"
     }
 
+    // Each batch norm runs with the ReLU after it (and, closing a post-activation block,
+    // the shortcut sum between them) as one kernel: `bn.forward(_:residual:relu:)`.
     public override func forward(_ x: Tensor) -> Tensor {
         if preActivation {
-            let a = relu1(bn1(x))
-            let out = conv2(relu2(bn2(conv1(a))))
+            let a = bn1.forward(x, residual: nil, relu: true)
+            let out = conv2(bn2.forward(conv1(a), residual: nil, relu: true))
             guard residual else { return out }
             return add(out, downsample?.forward(a) ?? x)
         }
-        let out = bn2(conv2(relu1(bn1(conv1(x)))))
-        guard residual else { return relu2(out) }
-        return relu2(add(out, downsample?.forward(x) ?? x))
+        let out = conv2(bn1.forward(conv1(x), residual: nil, relu: true))
+        return bn2.forward(out, residual: residual ? downsample?.forward(x) ?? x : nil, relu: true)
     }
 
     public override func infer(_ x: Tensor) -> Tensor {
@@ -75,15 +76,17 @@ public final class CifarBlock: Layer {
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         if preActivation {
             let dy = outputGradient
-            var da = conv1.backward(bn2.backward(relu2.backward(conv2.backward(dy))))
-            if let downsample { da = add(da, downsample.backward(dy)) }   // a fed the projection
-            let dx = bn1.backward(relu1.backward(da))
-            return residual && downsample == nil ? add(dx, dy) : dx      // x fed the identity
+            var da = conv1.backward(bn2.backwardFused(conv2.backward(dy)).input)
+            if let downsample { add(into: &da, downsample.backward(dy)) }  // a fed the projection
+            var dx = bn1.backwardFused(da).input
+            if residual && downsample == nil { add(into: &dx, dy) }      // x fed the identity
+            return dx
         }
-        let sum = relu2.backward(outputGradient)
-        let main = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(sum)))))
-        guard residual else { return main }
-        return add(main, downsample?.backward(sum) ?? sum)
+        let (dOut, dSum) = bn2.backwardFused(outputGradient)             // dSum: the shortcut's (masked) gradient
+        var main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
+        guard let dSum else { return main }
+        add(into: &main, downsample?.backward(dSum) ?? dSum)
+        return main
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {

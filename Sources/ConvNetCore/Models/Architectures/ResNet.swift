@@ -40,11 +40,11 @@ public final class BasicBlock: Layer {
 
     public override var description: String { "BasicBlock(\(conv1.inChannels), \(conv2.outChannels), stride \(conv1.stride.height))" }
 
+    // Each batch norm runs with the ReLU after it (and bn2 with the shortcut sum) as one
+    // kernel: `bn.forward(_:residual:relu:)`.
     public override func forward(_ x: Tensor) -> Tensor {
-        var out = relu1(bn1(conv1(x)))
-        out = bn2(conv2(out))
-        let shortcut = downsample?(x) ?? x
-        return relu2(add(out, shortcut))
+        let out = conv2(bn1.forward(conv1(x), residual: nil, relu: true))
+        return bn2.forward(out, residual: downsample?(x) ?? x, relu: true)
     }
 
     public override func infer(_ x: Tensor) -> Tensor {
@@ -55,10 +55,11 @@ public final class BasicBlock: Layer {
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {
-        let sum = relu2.backward(outputGradient)          // dL/d(out + shortcut)
-        let main = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(sum)))))
-        let shortcut = downsample?.backward(sum) ?? sum
-        return add(main, shortcut)                         // x fed both paths
+        let (dOut, dSum) = bn2.backwardFused(outputGradient)     // dSum: dL/d(out + shortcut)
+        var main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
+        let sum = dSum!
+        add(into: &main, downsample?.backward(sum) ?? sum)       // x fed both paths
+        return main
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {
@@ -111,11 +112,9 @@ public final class Bottleneck: Layer {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var out = relu1(bn1(conv1(x)))
-        out = relu2(bn2(conv2(out)))
-        out = bn3(conv3(out))
-        let shortcut = downsample?(x) ?? x
-        return relu3(add(out, shortcut))
+        var out = bn1.forward(conv1(x), residual: nil, relu: true)
+        out = bn2.forward(conv2(out), residual: nil, relu: true)
+        return bn3.forward(conv3(out), residual: downsample?(x) ?? x, relu: true)
     }
 
     public override func infer(_ x: Tensor) -> Tensor {
@@ -127,12 +126,13 @@ public final class Bottleneck: Layer {
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {
-        let sum = relu3.backward(outputGradient)
-        var main = conv3.backward(bn3.backward(sum))
-        main = conv2.backward(bn2.backward(relu2.backward(main)))
-        main = conv1.backward(bn1.backward(relu1.backward(main)))
-        let shortcut = downsample?.backward(sum) ?? sum
-        return add(main, shortcut)
+        let (dOut, dSum) = bn3.backwardFused(outputGradient)
+        let sum = dSum!
+        var main = conv3.backward(dOut)
+        main = conv2.backward(bn2.backwardFused(main).input)
+        main = conv1.backward(bn1.backwardFused(main).input)
+        add(into: &main, downsample?.backward(sum) ?? sum)
+        return main
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {

@@ -24,7 +24,13 @@ open class Sequential: Layer {
     /// Adds a layer at the end, named by its index unless a name is given.
     public func append(_ layer: Layer, named name: String? = nil) {
         register(name ?? String(layers.count), layer)
+        if layers.isEmpty { layer.inputGradientRequired = inputGradientRequired }
         layers.append(layer)
+    }
+
+    /// The sequence's input is its first layer's.
+    open override var inputGradientRequired: Bool {
+        didSet { layers.first?.inputGradientRequired = inputGradientRequired }
     }
 
     /// "2 x BasicBlock" when the layers are all of one kind, else "Sequential(5 layers)".
@@ -34,12 +40,40 @@ open class Sequential: Layer {
         return "Sequential(\(layers.count) layers)"
     }
 
+    /// Indices i of the last forward pass where `BatchNorm2d` i and `ReLU` i+1 ran as one kernel.
+    private var fusedPairs: Set<Int> = []
+
+    /// Each child's `forward` in turn, with every `BatchNorm2d` → `ReLU` pair run as one
+    /// kernel (``BatchNorm2d/forward(_:residual:relu:)``): one pass less over the
+    /// activations each way, and no separate copy for the ReLU.
     open override func forward(_ x: Tensor) -> Tensor {
-        layers.reduce(x) { $1.forward($0) }
+        fusedPairs = []
+        var y = x, i = 0
+        while i < layers.count {
+            if let bn = layers[i] as? BatchNorm2d, i + 1 < layers.count, layers[i + 1] is ReLU {
+                y = bn.forward(y, residual: nil, relu: true)
+                fusedPairs.insert(i)
+                i += 2
+            } else {
+                y = layers[i].forward(y)
+                i += 1
+            }
+        }
+        return y
     }
 
     open override func backward(_ outputGradient: Tensor) -> Tensor {
-        layers.reversed().reduce(outputGradient) { $1.backward($0) }
+        var d = outputGradient, i = layers.count - 1
+        while i >= 0 {
+            if i >= 1 && fusedPairs.contains(i - 1), let bn = layers[i - 1] as? BatchNorm2d {
+                d = bn.backwardFused(d).input
+                i -= 2
+            } else {
+                d = layers[i].backward(d)
+                i -= 1
+            }
+        }
+        return d
     }
 
     /// Inference: each child's `infer`, with every `Conv2d` → `BatchNorm2d` (→ `ReLU`) run

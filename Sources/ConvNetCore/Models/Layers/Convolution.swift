@@ -96,10 +96,11 @@ public final class Conv2d: Layer {
         let g = geometry(for: x.shape)
         checkShape(outputGradient.shape, equals: g.outputShape.dimensions, in: "\(description) backward")
         let w = weight.value.data
-        let grads = backend.conv2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g)
+        let grads = backend.conv2dBackward(x.data, weight: w, outputGradient: outputGradient.data, geometry: g,
+                                           inputGradient: inputGradientRequired, biasGradient: bias != nil)
         weight.accumulateGradient(grads.weight)
-        bias?.accumulateGradient(grads.bias)
-        return Tensor(shape: x.shape, data: grads.input)
+        if let db = grads.bias { bias?.accumulateGradient(db) }
+        return grads.input.map { Tensor(shape: x.shape, data: $0) } ?? Tensor.zeros(x.shape)
     }
 }
 

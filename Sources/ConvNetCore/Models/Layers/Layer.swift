@@ -53,6 +53,13 @@ open class Layer: CustomStringConvertible {
         didSet { for child in children { child.layer.customKernels = customKernels } }
     }
 
+    /// Whether `backward` must compute dLoss/dx (true by default). Set it to false on a
+    /// model whose input is data, as PyTorch skips the gradient of an input that does not
+    /// require one: a `Sequential` passes it to its first layer, and a first `Conv2d` then
+    /// skips its input gradient (a whole convolution's worth of work) and returns zeros.
+    /// Layers that do not use it compute dLoss/dx anyway.
+    open var inputGradientRequired = true
+
     public init() {}
 
     /// The kernels of `customKernels`, else of `kernels`, behind one interface:
@@ -226,6 +233,14 @@ open class Layer: CustomStringConvertible {
         checkShape(b.shape, equals: a.shape, in: "\(description) add")
         let sum = backend.add(a.data, b.data)
         return Tensor(shape: a.shape, data: sum)
+    }
+
+    /// a + b, written over `a` (which the caller no longer needs: a gradient just
+    /// computed, meeting another at a branch point). Cheaper than ``add(_:_:)``: no new
+    /// array to fill.
+    public func add(into a: inout Tensor, _ b: Tensor) {
+        checkShape(b.shape, equals: a.shape, in: "\(description) add")
+        backend.addInPlace(&a.data, b.data)
     }
 
     /// The cached value, or a trap saying backward came before forward.

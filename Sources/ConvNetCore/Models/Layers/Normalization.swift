@@ -17,6 +17,11 @@ public final class BatchNorm2d: Layer {
     public private(set) var batchesTracked: Buffer!
     private var input: Tensor?
     private var forwardUsedBatchStatistics = true
+    /// Of the last forward pass: whether it applied a ReLU (and its output, the ReLU's
+    /// mask) and added a residual; its batch statistics when the fast kernels ran it.
+    private var fusedReLU = false, addedResidual = false
+    private var output: Tensor?
+    private var batchMean: [Float]?, batchVariance: [Float]?
 
     public init(_ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
         precondition(channels > 0, "BatchNorm2d: channels must be positive, got \(channels)")
@@ -43,15 +48,36 @@ public final class BatchNorm2d: Layer {
 
     public override func outputShape(for inputShape: [Int]) -> [Int] { shape(of: inputShape).dimensions }
 
-    public override func forward(_ x: Tensor) -> Tensor {
+    public override func forward(_ x: Tensor) -> Tensor { forward(x, residual: nil, relu: false) }
+
+    /// `relu(bn(x) + residual)`, the residual and the ReLU each optional: the tail of a
+    /// ResNet block (`bn2`, `+ shortcut`, `relu`) or a `bn`, `relu` pair as ONE kernel on
+    /// the fast kernels (two passes over x instead of seven; see BatchNorm+Fast.swift), and
+    /// as the three kernels in turn otherwise. Its backward pass is ``backwardFused(_:)``,
+    /// which also returns the residual's gradient.
+    public func forward(_ x: Tensor, residual: Tensor?, relu: Bool) -> Tensor {
         let s = shape(of: x.shape)
+        if let residual { checkShape(residual.shape, equals: x.shape, in: "\(description) residual") }
         input = x
         forwardUsedBatchStatistics = isTraining
+        fusedReLU = relu
+        addedResidual = residual != nil
+        batchMean = nil
+        batchVariance = nil
         let gamma = weight.value.data, beta = bias.value.data
+        var y: [Float]
         if isTraining {
             let values = s.batch * s.spatial
             precondition(values > 1, "\(description): training needs more than one value per channel, got input \(x.shape)")
-            let r = backend.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon)
+            let r: (output: [Float], mean: [Float], variance: [Float])
+            if fastFusion {
+                r = Fast.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon,
+                                           residual: residual?.data, relu: relu)
+                batchMean = r.mean
+                batchVariance = r.variance
+            } else {
+                r = backend.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon)
+            }
             // Running statistics: PyTorch blends in the unbiased variance n/(n-1) * var.
             let unbias = Float(values) / Float(values - 1)
             var mean = runningMean.value, variance = runningVariance.value
@@ -62,18 +88,42 @@ public final class BatchNorm2d: Layer {
             runningMean.value = mean
             runningVariance.value = variance
             batchesTracked.value = Tensor(shape: [], data: [batchesTracked.value.data[0] + 1])
-            return Tensor(shape: x.shape, data: r.output)
+            y = r.output
+            if fastFusion {
+                output = relu ? Tensor(shape: x.shape, data: y) : nil
+                return Tensor(shape: x.shape, data: y)
+            }
+        } else {
+            let mean = runningMean.value.data, variance = runningVariance.value.data
+            y = backend.batchNormInference(x.data, weight: gamma, bias: beta, runningMean: mean, runningVariance: variance, shape: s, epsilon: epsilon)
         }
-        let mean = runningMean.value.data, variance = runningVariance.value.data
-        let y = backend.batchNormInference(x.data, weight: gamma, bias: beta, runningMean: mean, runningVariance: variance, shape: s, epsilon: epsilon)
+        if let residual { y = backend.add(y, residual.data) }
+        if relu { y = backend.relu(y) }
+        output = relu ? Tensor(shape: x.shape, data: y) : nil
         return Tensor(shape: x.shape, data: y)
     }
 
-    public override func backward(_ outputGradient: Tensor) -> Tensor {
+    public override func backward(_ outputGradient: Tensor) -> Tensor { backwardFused(outputGradient).input }
+
+    /// The backward pass of ``forward(_:residual:relu:)``: dLoss/dx, and dLoss/dresidual
+    /// when the forward pass added one (the output gradient, masked by the ReLU if any).
+    /// Adds the parameters' gradients into their `gradient`.
+    public func backwardFused(_ outputGradient: Tensor) -> (input: Tensor, residual: Tensor?) {
         let x = cached(input)
         let s = shape(of: x.shape)
         checkShape(outputGradient.shape, equals: x.shape, in: "\(description) backward")
-        let gamma = weight.value.data, dy = outputGradient.data
+        let gamma = weight.value.data
+        let mask = fusedReLU ? cached(output, "output").data : nil
+        if forwardUsedBatchStatistics && fastFusion, let mean = batchMean, let variance = batchVariance {
+            let g = Fast.batchNormTrainingBackward(x.data, weight: gamma, mean: mean, variance: variance, output: mask,
+                                                   outputGradient: outputGradient.data, shape: s, epsilon: epsilon,
+                                                   residualGradient: addedResidual)
+            weight.accumulateGradient(g.weight)
+            bias.accumulateGradient(g.bias)
+            return (Tensor(shape: x.shape, data: g.input), g.residual.map { Tensor(shape: x.shape, data: $0) })
+        }
+        var dy = outputGradient.data
+        if let mask { dy = backend.reluBackward(mask, outputGradient: dy) }   // y > 0 exactly where its input was
         let grads: (input: [Float], weight: [Float], bias: [Float])
         if forwardUsedBatchStatistics {
             grads = backend.batchNormTrainingBackward(x.data, weight: gamma, outputGradient: dy, shape: s, epsilon: epsilon)
@@ -83,8 +133,11 @@ public final class BatchNorm2d: Layer {
         }
         weight.accumulateGradient(grads.weight)
         bias.accumulateGradient(grads.bias)
-        return Tensor(shape: x.shape, data: grads.input)
+        return (Tensor(shape: x.shape, data: grads.input), addedResidual ? Tensor(shape: x.shape, data: dy) : nil)
     }
+
+    /// The fused fast kernels apply (fast kernels, no lesson's own).
+    private var fastFusion: Bool { customKernels == nil && kernels == .fast }
 }
 
 /// `nn.LocalResponseNorm` (AlexNet): each activation divided by a power of the sum of

@@ -1,0 +1,417 @@
+import Dispatch
+
+// The input gradient of a strided convolution, computed directly, one stride phase of dx
+// at a time.
+//
+// With stride s, row p of the padded input is read by kernel rows u = p - i*s, so only
+// the taps u with p's phase (u = p mod s) ever meet it:
+//
+//     dx_pad[c, P*sh + a, Q*sw + b] = sum over o, t, t' of
+//         w[o, c, a + sh*t, b + sw*t'] * dy[o, P - t, Q - t']
+//
+// For each phase (a, b) that is a "full" stride-1 correlation of dy with the taps
+// a, a + sh, ... (2x2, 2x1, 1x2 and 1x1 for a 3x3 kernel with stride 2: nine taps in all,
+// as many multiply-adds as the forward pass). The textbook route (Convolution+Fast.swift)
+// computes the column-matrix gradient W^T dY instead (kh*kw times the size of dx) and
+// scatter-adds it back with col2im; a 16- or 32-channel dx gives that product few rows
+// for every packed panel, and col2im reads and writes dx once per tap.
+//
+// * dy on a grid: each plane of dy is copied once per image into a zero-padded grid of
+//   width Wz (T-1 zeros on each side), so for output pixel g = P*Wz + Q of any phase,
+//   dy[o, P - t, Q - t'] = grid[offset(o, t, t') + g]: one table of offsets per phase,
+//   and every row of the virtual "im2col" matrix is a contiguous run of the grid.
+// * Register tile: 8 channels of dx x 48 grid pixels (three SIMD16 vectors), 24
+//   accumulators. Per row r = (o, t, t') it loads three vectors of the grid in place (no
+//   packing) and broadcasts 8 weights (the weights of a phase are laid out [c][r] once per
+//   call), 24 FMAs for 11 loads. The grid's extra columns are computed and dropped.
+// * One pass interleaves the phases of an image into dx while they are in cache (phases
+//   without taps, as the odd rows of a 1x1 convolution with stride 2, give 0).
+//
+// Without AVX-512 the tile is 6 channels x 16 pixels (two SIMD8 vectors, 12 accumulators).
+// Threads take whole images; with fewer images than threads they split each phase's
+// channel tiles.
+
+@inline(__always)
+private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func st8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// A register tile `C[0..<mr, 0..<nr] = A B` over `k` steps: A read in place (row i at
+/// `a + i*lda`), row r of B at `b + offsets[r]` (nr contiguous floats).
+protocol InPlaceTileKernel {
+    static var mr: Int { get }
+    static var nr: Int { get }
+    static func run(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+                    c: UnsafeMutablePointer<Float>, ldc: Int)
+}
+
+/// 8 x 48 in 24 SIMD16 accumulators (AVX-512).
+enum InPlaceKernel8x48: InPlaceTileKernel {
+    static var mr: Int { 8 }
+    static var nr: Int { 48 }
+
+    @inline(never)
+    static func run(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+        typealias V = SIMD16<Float>
+        var c00 = V(), c01 = V(), c02 = V(), c10 = V(), c11 = V(), c12 = V()
+        var c20 = V(), c21 = V(), c22 = V(), c30 = V(), c31 = V(), c32 = V()
+        var c40 = V(), c41 = V(), c42 = V(), c50 = V(), c51 = V(), c52 = V()
+        var c60 = V(), c61 = V(), c62 = V(), c70 = V(), c71 = V(), c72 = V()
+        var a0 = a, a4 = a + 4 &* lda
+        let l1 = lda, l2 = 2 &* lda, l3 = 3 &* lda
+        var off = offsets
+        for _ in 0..<k {
+            let p = b + off[0]
+            let b0 = ld16(p), b1 = ld16(p + 16), b2 = ld16(p + 32)
+            var s = V(repeating: a0[0]); c00.addProduct(s, b0); c01.addProduct(s, b1); c02.addProduct(s, b2)
+            s = V(repeating: a0[l1]); c10.addProduct(s, b0); c11.addProduct(s, b1); c12.addProduct(s, b2)
+            s = V(repeating: a0[l2]); c20.addProduct(s, b0); c21.addProduct(s, b1); c22.addProduct(s, b2)
+            s = V(repeating: a0[l3]); c30.addProduct(s, b0); c31.addProduct(s, b1); c32.addProduct(s, b2)
+            s = V(repeating: a4[0]); c40.addProduct(s, b0); c41.addProduct(s, b1); c42.addProduct(s, b2)
+            s = V(repeating: a4[l1]); c50.addProduct(s, b0); c51.addProduct(s, b1); c52.addProduct(s, b2)
+            s = V(repeating: a4[l2]); c60.addProduct(s, b0); c61.addProduct(s, b1); c62.addProduct(s, b2)
+            s = V(repeating: a4[l3]); c70.addProduct(s, b0); c71.addProduct(s, b1); c72.addProduct(s, b2)
+            a0 += 1
+            a4 += 1
+            off += 1
+        }
+        @inline(__always) func store(_ row: Int, _ x: V, _ y: V, _ z: V) {
+            let p = c + row &* ldc
+            st16(x, p); st16(y, p + 16); st16(z, p + 32)
+        }
+        store(0, c00, c01, c02); store(1, c10, c11, c12); store(2, c20, c21, c22); store(3, c30, c31, c32)
+        store(4, c40, c41, c42); store(5, c50, c51, c52); store(6, c60, c61, c62); store(7, c70, c71, c72)
+    }
+}
+
+/// 6 x 16 in 12 SIMD8 accumulators: for CPUs without AVX-512.
+enum InPlaceKernel6x16: InPlaceTileKernel {
+    static var mr: Int { 6 }
+    static var nr: Int { 16 }
+
+    @inline(never)
+    static func run(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+        typealias V = SIMD8<Float>
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var a0 = a, a3 = a + 3 &* lda
+        let l1 = lda, l2 = 2 &* lda
+        var off = offsets
+        for _ in 0..<k {
+            let p = b + off[0]
+            let b0 = ld8(p), b1 = ld8(p + 8)
+            var s = V(repeating: a0[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = V(repeating: a0[l1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = V(repeating: a0[l2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = V(repeating: a3[0]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = V(repeating: a3[l1]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = V(repeating: a3[l2]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            a0 += 1
+            a3 += 1
+            off += 1
+        }
+        @inline(__always) func store(_ row: Int, _ x: V, _ y: V) {
+            let p = c + row &* ldc
+            st8(x, p); st8(y, p + 8)
+        }
+        store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
+    }
+}
+
+struct StridedInputGradient {
+    let s: Conv2DGeometry
+    /// AVX-512 8 x 48 tile, or 6 x 16.
+    let wide: Bool
+    let mr: Int, nr: Int
+    /// Zero padding of dy's grid (the most taps of any phase, minus one) and its size.
+    let padTop: Int, padLeft: Int
+    let gridHeight: Int, gridWidth: Int
+    /// Floats of one image's grid (all output channels, with slack) and of its phase outputs.
+    let gridCount: Int, phaseOutputCount: Int
+    /// Input channels of one group, rounded up to whole tiles.
+    let paddedChannels: Int
+
+    /// One stride phase (a, b) with taps.
+    struct Phase {
+        let a: Int, b: Int, ta: Int, tb: Int
+        /// Output rows and columns of its full correlation (`outH + ta - 1`, `outW + tb - 1`).
+        let rows: Int, columns: Int
+        /// Grid pixels computed (`rows * Wz`, rounded up to a tile) and where its output starts.
+        let pixels: Int, outputStart: Int
+        /// Rows r = (o, t, t') of its virtual matrix (`og * ta * tb`) and their grid offsets.
+        let k: Int
+        let offsets: [Int]
+        /// Where its weights [groups][paddedChannels][k] start in the packed weights.
+        let weightStart: Int
+    }
+    let phases: [Phase?]
+    let packedWeightCount: Int
+
+    var threadsOverride: Int? = nil
+
+    /// Whether this path is the one to take: a stride above 1 in either direction, and at
+    /// least 8 input channels per group (fewer would leave most rows of the tile empty:
+    /// ResNet-50's 7x7 stem on 3 channels runs 2x faster by im2col's GEMM and col2im).
+    /// Measured, one thread: 1.5-2.1x on CIFAR ResNet's strided layers, 1.3x on ResNet-50's
+    /// 3x3 stride-2 128-channel one; the 1x1 stride-2 projection on 32 channels is even.
+    static func applies(to s: Conv2DGeometry) -> Bool {
+        (s.strideHeight > 1 || s.strideWidth > 1) && s.inChannelsPerGroup >= 8
+    }
+
+    init(_ g: Conv2DGeometry, narrowKernel: Bool = false) {
+        s = g
+        wide = CPUFeatures.hasAVX512F && !narrowKernel
+        (mr, nr) = wide ? (InPlaceKernel8x48.mr, InPlaceKernel8x48.nr) : (InPlaceKernel6x16.mr, InPlaceKernel6x16.nr)
+        let (kh, kw, sh, sw) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth)
+        let maxTa = (kh + sh - 1) / sh, maxTb = (kw + sw - 1) / sw
+        padTop = maxTa - 1
+        padLeft = maxTb - 1
+        gridHeight = g.outHeight + 2 * padTop
+        gridWidth = g.outWidth + 2 * padLeft
+        let plane = gridHeight * gridWidth
+        gridCount = (g.outChannelsPerGroup * plane + gridWidth + nr + 16 + 15) / 16 * 16
+        paddedChannels = (g.inChannelsPerGroup + mr - 1) / mr * mr
+        var phases: [Phase?] = []
+        var outputStart = 0, weightStart = 0
+        for a in 0..<sh {
+            for b in 0..<sw {
+                let ta = a < kh ? (kh - a + sh - 1) / sh : 0, tb = b < kw ? (kw - b + sw - 1) / sw : 0
+                guard ta > 0 && tb > 0 else { phases.append(nil); continue }
+                let rows = g.outHeight + ta - 1, columns = g.outWidth + tb - 1
+                let pixels = (rows * gridWidth + nr - 1) / nr * nr
+                let k = g.outChannelsPerGroup * ta * tb
+                var offsets = [Int](repeating: 0, count: k)
+                for o in 0..<g.outChannelsPerGroup {
+                    for t in 0..<ta {
+                        for t2 in 0..<tb { offsets[(o * ta + t) * tb + t2] = o * plane + (padTop - t) * gridWidth + padLeft - t2 }
+                    }
+                }
+                phases.append(Phase(a: a, b: b, ta: ta, tb: tb, rows: rows, columns: columns, pixels: pixels,
+                                    outputStart: outputStart, k: k, offsets: offsets, weightStart: weightStart))
+                outputStart += paddedChannels * pixels
+                weightStart += g.groups * paddedChannels * k
+            }
+        }
+        self.phases = phases
+        phaseOutputCount = outputStart
+        packedWeightCount = max(weightStart, 1)
+    }
+
+    /// Floats of one thread's workspace: dy's grid and the phase outputs of one image and group.
+    var workspaceCount: Int { gridCount + phaseOutputCount + 16 }
+
+    /// The weights of every phase, `[groups][paddedChannels][k]` (rows past cg zero):
+    /// W_ab[g][c][(o, t, t')] = w[g*og + o, c, a + sh*t, b + sw*t'].
+    func packWeights(_ w: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let (kh, kw, sh, sw) = (s.kernelHeight, s.kernelWidth, s.strideHeight, s.strideWidth)
+        let (cg, og) = (s.inChannelsPerGroup, s.outChannelsPerGroup)
+        dst.update(repeating: 0, count: packedWeightCount)
+        for case let phase? in phases {
+            for g in 0..<s.groups {
+                for c in 0..<cg {
+                    let row = dst + phase.weightStart + (g * paddedChannels + c) * phase.k
+                    for o in 0..<og {
+                        let src = w + ((g * og + o) * cg + c) * kh * kw
+                        for t in 0..<phase.ta {
+                            for t2 in 0..<phase.tb {
+                                row[(o * phase.ta + t) * phase.tb + t2] = src[(phase.a + sh * t) * kw + phase.b + sw * t2]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies dy of image n, group g onto the zero-padded grid (only the padding is zeroed).
+    func buildGrid(dy: UnsafePointer<Float>, image n: Int, group g: Int, grid: UnsafeMutablePointer<Float>) {
+        let (outH, outW, og) = (s.outHeight, s.outWidth, s.outChannelsPerGroup)
+        let (wz, plane) = (gridWidth, gridHeight * gridWidth)
+        for o in 0..<og {
+            let src = dy + ((n * s.outChannels + g * og + o) * outH) * outW
+            let dst = grid + o * plane
+            dst.update(repeating: 0, count: padTop * wz + padLeft)                  // top rows, first left pad
+            for i in 0..<outH {
+                let row = dst + (padTop + i) * wz + padLeft
+                var j = 0
+                while j + 16 <= outW { st16(ld16(src + i * outW + j), row + j); j += 16 }
+                while j < outW { row[j] = src[i * outW + j]; j += 1 }
+                // right pad of this row and left pad of the next (the last row's: bottom rows)
+                (row + outW).update(repeating: 0, count: i + 1 < outH ? 2 * padLeft : wz - outW - padLeft)
+            }
+            (dst + (padTop + outH) * wz).update(repeating: 0, count: padTop * wz)    // bottom rows
+        }
+        (grid + og * plane).update(repeating: 0, count: gridCount - og * plane)    // slack
+    }
+
+    /// The tiles `tiles` (channel tile x pixel chunk, numbered per phase) of every phase of
+    /// one image and group: `out` holds the phase outputs.
+    func computePhases(weights: UnsafePointer<Float>, group g: Int, grid: UnsafePointer<Float>,
+                       out: UnsafeMutablePointer<Float>, channelTiles: Range<Int>) {
+        if wide {
+            computePhases(InPlaceKernel8x48.self, weights: weights, group: g, grid: grid, out: out, channelTiles: channelTiles)
+        } else {
+            computePhases(InPlaceKernel6x16.self, weights: weights, group: g, grid: grid, out: out, channelTiles: channelTiles)
+        }
+    }
+
+    @inline(__always)
+    private func computePhases<K: InPlaceTileKernel>(_ kernel: K.Type, weights: UnsafePointer<Float>, group g: Int,
+                                                     grid: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                                                     channelTiles: Range<Int>) {
+        for case let phase? in phases {
+            phase.offsets.withUnsafeBufferPointer { offsets in
+                let w = weights + phase.weightStart + g * paddedChannels * phase.k
+                for tile in channelTiles {
+                    let c0 = tile * K.mr
+                    var p0 = 0
+                    while p0 < phase.pixels {
+                        K.run(k: phase.k, a: w + c0 * phase.k, lda: phase.k, b: grid + p0, offsets: offsets.baseAddress!,
+                              c: out + phase.outputStart + c0 * phase.pixels + p0, ldc: phase.pixels)
+                        p0 += K.nr
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dx[n, g*cg + c, p, q]` for c in `channels` = phase ((p+ph) mod sh, (q+pw) mod sw)
+    /// at ((p+ph)/sh, (q+pw)/sw) of the phase outputs `out`, or 0 where it has no value.
+    func scatter(_ out: UnsafePointer<Float>, image n: Int, group g: Int, channels: Range<Int>,
+                 dx: UnsafeMutablePointer<Float>) {
+        let (h, w, sh, sw, ph, pw) = (s.inHeight, s.inWidth, s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth)
+        let cg = s.inChannelsPerGroup
+        for c in channels {
+            let dst = dx + (n * s.inChannels + g * cg + c) * h * w
+            for p in 0..<h {
+                let (pp, a) = (p + ph).quotientAndRemainder(dividingBy: sh)
+                let row = dst + p * w
+                if sw == 2 {
+                    scatterPairs(out, channel: c, phaseRow: pp, phase: a, row: row)
+                    continue
+                }
+                for b in 0..<sw {
+                    let q0 = ((b - pw) % sw + sw) % sw              // the first column of phase b
+                    guard q0 < w else { continue }
+                    let count = (w - q0 + sw - 1) / sw
+                    let qq0 = (q0 + pw) / sw
+                    var filled = 0
+                    if let phase = phases[a * sw + b], pp < phase.rows, qq0 < phase.columns {
+                        let src = out + phase.outputStart + c * phase.pixels + pp * gridWidth + qq0
+                        filled = min(count, phase.columns - qq0)
+                        if sw == 1 {
+                            (row + q0).update(from: src, count: filled)
+                        } else {
+                            for i in 0..<filled { row[q0 + i * sw] = src[i] }
+                        }
+                    }
+                    for i in filled..<count { row[q0 + i * sw] = 0 }
+                }
+            }
+        }
+    }
+
+    /// One row of dx with stride 2 across: its even and odd columns come from two phases,
+    /// interleaved sixteen pairs at a time in registers (zeros for a phase without taps).
+    @inline(__always)
+    private func scatterPairs(_ out: UnsafePointer<Float>, channel c: Int, phaseRow pp: Int, phase a: Int,
+                              row: UnsafeMutablePointer<Float>) {
+        let (w, pw) = (s.inWidth, s.paddingWidth)
+        // For the even (e = 0) and odd (e = 1) columns: the source run and how much of it holds values.
+        var source: (UnsafePointer<Float>?, UnsafePointer<Float>?) = (nil, nil)
+        var filled = (0, 0)
+        for e in 0..<2 {
+            let b = (e + pw) % 2, qq0 = (e + pw) / 2
+            guard let phase = phases[a * 2 + b], pp < phase.rows, qq0 < phase.columns else { continue }
+            let src = out + phase.outputStart + c * phase.pixels + pp * gridWidth + qq0
+            if e == 0 { source.0 = src; filled.0 = phase.columns - qq0 } else { source.1 = src; filled.1 = phase.columns - qq0 }
+        }
+        @inline(__always)
+        func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+            (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
+             SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
+        }
+        var i = 0
+        let pairs = w / 2
+        let vectorEnd = min(pairs, source.0 == nil ? pairs : filled.0, source.1 == nil ? pairs : filled.1)
+        while i + 16 <= vectorEnd {
+            let x = source.0.map { ld16($0 + i) } ?? SIMD16<Float>(), y = source.1.map { ld16($0 + i) } ?? SIMD16<Float>()
+            let (lo, hi) = interleave(x, y)
+            st16(lo, row + 2 * i)
+            st16(hi, row + 2 * i + 16)
+            i += 16
+        }
+        if i + 8 <= vectorEnd {
+            let x = source.0.map { ld8($0 + i) } ?? SIMD8<Float>(), y = source.1.map { ld8($0 + i) } ?? SIMD8<Float>()
+            st16(SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
+                 row + 2 * i)
+            i += 8
+        }
+        while 2 * i < w {
+            row[2 * i] = source.0 != nil && i < filled.0 ? source.0![i] : 0
+            if 2 * i + 1 < w { row[2 * i + 1] = source.1 != nil && i < filled.1 ? source.1![i] : 0 }
+            i += 1
+        }
+    }
+
+    /// `dx` (overwritten) of `L = sum(y * dy)`.
+    func inputGradient(weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        let items = s.batch * s.groups
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        let tiles = paddedChannels / mr
+        let wsCount = workspaceCount
+        ConvWorkspaces.with(packedWeightCount) { weights in
+            packWeights(weight, into: weights)
+            let weights = UnsafePointer(weights)
+            if threads <= 1 || items >= threads {
+                let threads = max(1, min(threads, items))
+                let body = { (t: Int) in
+                    ConvWorkspaces.with(wsCount) { ws in
+                        let (grid, out) = (ws, ws + gridCount)
+                        for item in items * t / threads ..< items * (t + 1) / threads {
+                            let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                            buildGrid(dy: dy, image: n, group: g, grid: grid)
+                            computePhases(weights: weights, group: g, grid: grid, out: out, channelTiles: 0..<tiles)
+                            scatter(out, image: n, group: g, channels: 0..<s.inChannelsPerGroup, dx: dx)
+                        }
+                    }
+                }
+                if threads == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: body) }
+                return
+            }
+            // Fewer items than threads: one grid per item, its channel tiles split among the threads.
+            ConvWorkspaces.with(wsCount) { ws in
+                let (grid, out) = (ws, ws + gridCount)
+                for item in 0..<items {
+                    let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                    buildGrid(dy: dy, image: n, group: g, grid: grid)
+                    let used = min(threads, tiles)
+                    DispatchQueue.concurrentPerform(iterations: used) { t in
+                        let part = tiles * t / used ..< tiles * (t + 1) / used
+                        computePhases(weights: weights, group: g, grid: grid, out: out, channelTiles: part)
+                        let channels = min(part.lowerBound * mr, s.inChannelsPerGroup) ..< min(part.upperBound * mr, s.inChannelsPerGroup)
+                        scatter(out, image: n, group: g, channels: channels, dx: dx)
+                    }
+                }
+            }
+        }
+    }
+}
