@@ -587,6 +587,18 @@ struct DirectConvolution {
     /// Floats of one chunk's partial sums, and of them transposed (each with 16 x 16 of slack).
     var chunkFloats: Int { 2 * (rowsPerChunk * min(s.outWidth, 256) * 64 + 16 * 64) }
 
+    /// The output rows and columns of a chunk: whole rows (shared out evenly: 28 rows in 4
+    /// chunks of 7, not 9 + 9 + 9 + 1, since the pieces are what threads share), or one
+    /// column segment of a row.
+    func extent(ofChunk chunk: Int) -> (rows: Range<Int>, cols: Range<Int>) {
+        let outW = s.outWidth
+        if segmentsPerRow > 1 {
+            let (i, segment) = chunk.quotientAndRemainder(dividingBy: segmentsPerRow)
+            return (i..<i + 1, outW * segment / segmentsPerRow ..< outW * (segment + 1) / segmentsPerRow)
+        }
+        return (s.outHeight * chunk / chunks ..< s.outHeight * (chunk + 1) / chunks, 0..<outW)
+    }
+
     /// `y[chunk rows, block channels] = epilogue(W x)` for one image and group, from the
     /// phase planes (or image) at `src`.
     func run(piece b: Int, chunk: Int, src: UnsafePointer<Float>, packed: PackedConvolutionWeights,
@@ -595,18 +607,7 @@ struct DirectConvolution {
         let k = planes.k, og = planes.og, outW = s.outWidth, wq = planes.wq, outPlane = planes.outPlane
         let (c0, lanes) = packed.blocks[b]
         let weights = UnsafePointer(packed.storage + g * packed.groupFloats + packed.blockOffsets[b])
-        // The chunk: whole rows, or one column segment of a row.
-        let rows: Range<Int>, cols: Range<Int>
-        if segmentsPerRow > 1 {
-            let (i, segment) = chunk.quotientAndRemainder(dividingBy: segmentsPerRow)
-            rows = i..<i + 1
-            cols = outW * segment / segmentsPerRow ..< outW * (segment + 1) / segmentsPerRow
-        } else {
-            // Rows shared out evenly (28 rows in 4 chunks of 7, not 9 + 9 + 9 + 1: the pieces
-            // are what threads share).
-            rows = s.outHeight * chunk / chunks ..< s.outHeight * (chunk + 1) / chunks
-            cols = 0..<outW
-        }
+        let (rows, cols) = extent(ofChunk: chunk)
         let width = cols.count
         let kcMax = Self.depthBlock(lanes: lanes, k: k)
         let maxWidth = maximumTileWidth(lanes: lanes)
@@ -723,35 +724,38 @@ struct DirectConvolution {
             }
             return
         }
-        // Each item shared out: its phase planes built once (channels split among the
-        // threads), then its (block, chunk) pieces.
-        ConvWorkspaces.with(phaseFloats) { phases in
-            for i in 0..<items {
-                let (n, g) = item(i)
-                let xg = x + (n * s.inChannels + g * cg) * inPlane
-                let src: UnsafePointer<Float>
-                if planes.copiesInput {
-                    DispatchQueue.concurrentPerform(iterations: threads) { t in
-                        planes.buildPhases(x: xg, dst: phases, channels: cg * t / threads ..< cg * (t + 1) / threads)
-                    }
-                    src = UnsafePointer(phases)
-                } else {
-                    src = xg
-                }
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
-                    let part = pieces * t / threads ..< pieces * (t + 1) / threads
-                    if part.isEmpty { return }
-                    ConvWorkspaces.with(chunkFloats) { sums in
+        // Each item shared out: each thread takes a run of its (block, chunk) pieces and
+        // builds, in its own workspace, only the plane rows those pieces read (no barrier
+        // between building and reading, no plane read from the other core's cache).
+        let (sh, kh, hq) = (s.strideHeight, s.kernelHeight, planes.hq)
+        for i in 0..<items {
+            let (n, g) = item(i)
+            let xg = x + (n * s.inChannels + g * cg) * inPlane
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let part = pieces * t / threads ..< pieces * (t + 1) / threads
+                if part.isEmpty { return }
+                ConvWorkspaces.with(wsCount) { ws in
+                    let src: UnsafePointer<Float>
+                    if planes.copiesInput {
+                        // Output rows i read plane rows i ..< i + ceil(kh / sh).
+                        var first = s.outHeight, last = 0
                         for piece in part {
-                            let (b, _, c) = decompose(piece, blocks: blockCount, items: 1)
-                            run(piece: b, chunk: c, src: src, packed: packed, group: g, image: n, y: y,
-                                epilogue: epilogue, sums: sums)
+                            let rows = extent(ofChunk: decompose(piece, blocks: blockCount, items: 1).chunk).rows
+                            first = min(first, rows.lowerBound)
+                            last = max(last, rows.upperBound)
                         }
+                        planes.buildPhases(x: xg, dst: ws, rows: first ..< min(hq, last + (kh + sh - 1) / sh))
+                        src = UnsafePointer(ws)
+                    } else {
+                        src = xg
+                    }
+                    for piece in part {
+                        let (b, _, c) = decompose(piece, blocks: blockCount, items: 1)
+                        run(piece: b, chunk: c, src: src, packed: packed, group: g, image: n, y: y,
+                            epilogue: epilogue, sums: ws + phaseFloats)
                     }
                 }
             }
         }
     }
 }
-
-

@@ -418,7 +418,10 @@ struct ImplicitGEMMConvolution {
 
     /// Writes the phase planes of the `cg` channels at `x` (one image, one group) into `dst`
     /// (only those of `channels`, when given: threads can share the work).
-    func buildPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil) {
+    /// With `rows`, only those rows of every phase plane are written (a thread that
+    /// computes some output rows needs only the plane rows they read).
+    func buildPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil,
+                     rows: Range<Int>? = nil) {
         let (sh, sw, ph, pw) = (s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth)
         let (h, w) = (s.inHeight, s.inWidth)
         let plane = hq * wq
@@ -429,7 +432,7 @@ struct ImplicitGEMMConvolution {
                     let out = dst + ((c * sh + a) * sw + b) * plane
                     // Valid phase columns j': 0 <= j'*sw + b - pw < w.
                     let cols = IM2ColConvolution.validRange(offset: b - pw, stride: sw, input: w, output: wq)
-                    for i in 0..<hq {
+                    for i in rows ?? 0..<hq {
                         let row = out + i * wq
                         let y = i * sh + a - ph
                         if y < 0 || y >= h {
