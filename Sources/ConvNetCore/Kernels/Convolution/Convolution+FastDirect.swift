@@ -423,36 +423,9 @@ private func maximumTileWidth(lanes: Int) -> Int { lanes == 64 ? 6 : lanes == 32
 
 // MARK: - Transposing the partial sums into y
 
-/// `dst[r*ldDst + p] = src[p*ld + r]` for r, p < 16: sixteen pixels of sixteen channels
-/// become sixteen channel rows, transposed in registers by four rounds of interleaving
-/// row r with row r + 8.
-@inline(never)
-private func transpose16x16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int) {
-    @inline(__always)
-    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-    }
-    var v = (ld16(src), ld16(src + ld), ld16(src + 2 &* ld), ld16(src + 3 &* ld),
-             ld16(src + 4 &* ld), ld16(src + 5 &* ld), ld16(src + 6 &* ld), ld16(src + 7 &* ld),
-             ld16(src + 8 &* ld), ld16(src + 9 &* ld), ld16(src + 10 &* ld), ld16(src + 11 &* ld),
-             ld16(src + 12 &* ld), ld16(src + 13 &* ld), ld16(src + 14 &* ld), ld16(src + 15 &* ld))
-    for _ in 0..<4 {
-        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
-        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
-        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
-        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
-        v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
-    }
-    st16(v.0, dst); st16(v.1, dst + ldDst); st16(v.2, dst + 2 &* ldDst); st16(v.3, dst + 3 &* ldDst)
-    st16(v.4, dst + 4 &* ldDst); st16(v.5, dst + 5 &* ldDst); st16(v.6, dst + 6 &* ldDst); st16(v.7, dst + 7 &* ldDst)
-    st16(v.8, dst + 8 &* ldDst); st16(v.9, dst + 9 &* ldDst); st16(v.10, dst + 10 &* ldDst)
-    st16(v.11, dst + 11 &* ldDst); st16(v.12, dst + 12 &* ldDst); st16(v.13, dst + 13 &* ldDst)
-    st16(v.14, dst + 14 &* ldDst); st16(v.15, dst + 15 &* ldDst)
-}
-
-/// ``transpose16x16(_:ld:_:ldDst:)`` with the epilogue on the way into y:
-/// `dst[r*ldDst + p] = act(src[p*ld + r] + bias[r] + residual[r*ldDst + p])`.
+/// `dst[r*ldDst + p] = act(src[p*ld + r] + bias[r] + residual[r*ldDst + p])` for r, p < 16:
+/// sixteen pixels of sixteen channels become sixteen channel rows, transposed in registers
+/// by four rounds of interleaving row r with row r + 8, with the epilogue on the way.
 @inline(never)
 private func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
@@ -657,7 +630,8 @@ struct DirectConvolution {
                                      bias: biasBase.map { $0 + l0 }, residual: resBase.map { $0 + l0 * outPlane + p0 },
                                      relu: epilogue.relu)
                 } else {
-                    transpose16x16(sums + p0 * lanes + l0, ld: lanes, transposed + l0 * ldT + p0, ldDst: ldT)
+                    transposeStore16(sums + p0 * lanes + l0, ld: lanes, transposed + l0 * ldT + p0, ldDst: ldT,
+                                     bias: nil, residual: nil, relu: false)
                 }
                 l0 += 16
             }
