@@ -549,10 +549,13 @@ struct DirectConvolution {
         return (b, item, c)
     }
 
-    /// Items whose phase planes are built together (so that block-major pieces read each
-    /// block's weights once per run, not once per image): up to 8 MB of planes.
+    /// Items whose phase planes are built together, so that block-major pieces read each
+    /// block's weights once per run, not once per image (up to 8 MB of planes). Chunk-major
+    /// pieces gain nothing from it and lose the planes' stay in L2: one item per run.
     var itemsPerRun: Int {
-        itemsPerRunOverride ?? (planes.copiesInput ? max(1, min(16, (2 << 20) / max(phaseFloats, 1))) : 16)
+        if let itemsPerRunOverride { return itemsPerRunOverride }
+        guard blockMajor else { return 1 }
+        return planes.copiesInput ? max(1, min(16, (2 << 20) / max(phaseFloats, 1))) : 16
     }
 
     /// Floats of the phase planes (with slack) when they are a copy.
