@@ -711,7 +711,7 @@ struct DirectConvolution {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 let part = pieces * t / threads ..< pieces * (t + 1) / threads
                 if part.isEmpty { return }
-                ConvWorkspaces.with(wsCount) { ws in
+                ConvWorkspaces.with(phaseFloats + chunkFloats) { ws in
                     let src: UnsafePointer<Float>
                     if planes.copiesInput {
                         // Output rows i read plane rows i ..< i + ceil(kh / sh).

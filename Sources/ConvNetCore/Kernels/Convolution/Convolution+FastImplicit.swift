@@ -256,18 +256,28 @@ enum ConvWorkspaces {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var spare: [UnsafeMutableBufferPointer<Float>] = []
 
-    /// A 64-byte aligned buffer of at least `floats` values.
+    /// A 64-byte aligned buffer of at least `floats` values: the smallest spare that is
+    /// large enough (so that the large ones stay free for large requests), else the largest
+    /// spare replaced by a new buffer with a quarter more room than asked (so that a
+    /// network's layers, each asking a little more than the last, soon stop allocating:
+    /// fresh pages fault in on first use).
     static func take(_ floats: Int) -> UnsafeMutableBufferPointer<Float> {
         let floats = max(floats, 16)
         lock.lock()
         var found: UnsafeMutableBufferPointer<Float>? = nil
-        if let i = spare.firstIndex(where: { $0.count >= floats }) { found = spare.remove(at: i) }
-        else if !spare.isEmpty { found = spare.removeLast() }
+        var best: Int? = nil
+        for (i, b) in spare.enumerated() where b.count >= floats && (best == nil || b.count < spare[best!].count) { best = i }
+        if let best {
+            found = spare.remove(at: best)
+        } else if let largest = spare.indices.max(by: { spare[$0].count < spare[$1].count }) {
+            found = spare.remove(at: largest)
+        }
         lock.unlock()
         if let found, found.count >= floats { return found }
         if let found { UnsafeMutableRawPointer(found.baseAddress!).deallocate() }
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
-        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: floats), count: floats)
+        let count = floats + floats / 4
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
     }
 
     /// Returns a buffer from `take` (a few are kept).
