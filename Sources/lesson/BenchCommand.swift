@@ -13,7 +13,11 @@ enum BenchCommand {
     kernel's median time, GFLOP/s and fraction of this machine's FP32 peak at that
     thread count (measured first with a SIMD FMA loop at the widest vectors the CPU
     has), and the naive kernel's time and the speedup (naive runs once, at batch 1 and
-    one thread, and only below --naive-limit multiply-accumulates).
+    one thread, and only below --naive-limit multiply-accumulates). As the peers run
+    them: a convolution's forward row packs its weights once beforehand (ONNX Runtime
+    reorders its weights when the session is created), its <case>_dx and <case>_dw rows
+    (input and weight gradients) pack what they need on every call, as training does;
+    resnet18 runs model.infer (batch norm folded); the training row is a full SGD step.
     Build in release mode: swift run -c release lesson bench
 
     OPTIONS:
