@@ -109,12 +109,14 @@ public final class PackedConvolutionWeights {
 
     /// Packs `weight` (`[outChannels, inChannels/groups, kh, kw]`) for `geometry`.
     public convenience init(weight: [Float], geometry: Conv2DGeometry) {
-        self.init(weight: weight.withUnsafeBufferPointer { $0 }, geometry: geometry)
+        checkCount(weight.count, equals: geometry.weightCount, "weight \(geometry.weightShape)", in: "PackedConvolutionWeights")
+        self.init(layoutFor: geometry)
+        weight.withUnsafeBufferPointer { pack($0.baseAddress!, geometry: geometry) }
     }
 
     convenience init(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry) {
-        let k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
-        self.init(weight, geometry: g, channelStride: k, groupStride: g.outChannelsPerGroup * k, steps: Array(0..<k))
+        self.init(layoutFor: g)
+        pack(weight, geometry: g)
     }
 
     /// The weights of ``ImplicitGEMMConvolution/inputGradientGeometry(of:)`` packed straight
@@ -127,23 +129,21 @@ public final class PackedConvolutionWeights {
         for o in 0..<og {
             for tt in 0..<taps { steps[o * taps + tt] = o * cg * taps + taps - 1 - tt }
         }
-        return PackedConvolutionWeights(weight, geometry: ImplicitGEMMConvolution.inputGradientGeometry(of: s),
-                                        channelStride: taps, groupStride: og * cg * taps, steps: steps)
+        let g = ImplicitGEMMConvolution.inputGradientGeometry(of: s)
+        let packed = PackedConvolutionWeights(layoutFor: g)
+        packed.pack(weight, geometry: g, channelStride: taps, groupStride: og * cg * taps, steps: steps)
+        return packed
     }
 
-    /// Packs for `g` the weights where output channel o (within group `group`), step t
-    /// of the reduction, is `weight[group*groupStride + o*channelStride + steps[t]]`.
-    init(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry, channelStride: Int, groupStride: Int, steps: [Int]) {
+    /// The blocks and storage for `g`'s weights, not yet written.
+    init(layoutFor g: Conv2DGeometry) {
         outChannels = g.outChannels
         inChannelsPerGroup = g.inChannelsPerGroup
         kernelHeight = g.kernelHeight
         kernelWidth = g.kernelWidth
         groups = g.groups
-        let og = g.outChannelsPerGroup
-        let k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
-        precondition(steps.count == k, "PackedConvolutionWeights: \(steps.count) steps for k = \(k)")
-        self.k = k
-        blocks = Self.channelBlocks(og)
+        k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
+        blocks = Self.channelBlocks(g.outChannelsPerGroup)
         var offsets: [Int] = []
         var total = 0
         for b in blocks { offsets.append(total); total += b.lanes * k }
@@ -152,8 +152,20 @@ public final class PackedConvolutionWeights {
         let count = max(16, total * g.groups)
         storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
-        let pieces = g.groups * blocks.count
-        let (blocks, storage, groupFloats) = (self.blocks, self.storage, total)
+    }
+
+    /// Packs `weight` as laid out in memory: `[outChannels, inChannels/groups, kh, kw]`.
+    private func pack(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry) {
+        pack(weight, geometry: g, channelStride: k, groupStride: g.outChannelsPerGroup * k, steps: Array(0..<k))
+    }
+
+    /// Packs the weights where output channel o (within group `group`), step t of the
+    /// reduction, is `weight[group*groupStride + o*channelStride + steps[t]]`.
+    private func pack(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry, channelStride: Int, groupStride: Int,
+                      steps: [Int]) {
+        let (og, k) = (g.outChannelsPerGroup, self.k)
+        precondition(steps.count == k, "PackedConvolutionWeights: \(steps.count) steps for k = \(k)")
+        let (blocks, offsets, storage, groupFloats) = (self.blocks, blockOffsets, self.storage, self.groupFloats)
         // dst[t*lanes + l] = W(c0 + l, t), written in order: the reads walk `lanes` weight
         // rows side by side, each line of each row used for several steps of t (writing one
         // row at a time instead would touch a new cache line of dst on every write).
@@ -171,6 +183,7 @@ public final class PackedConvolutionWeights {
                 }
             }
         }
+        let pieces = g.groups * blocks.count
         if g.weightCount >= 1 << 16 {
             Parallelism.forEach(pieces, body)
         } else {
@@ -458,29 +471,6 @@ private func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: Unsaf
     put(8, v.8); put(9, v.9); put(10, v.10); put(11, v.11); put(12, v.12); put(13, v.13); put(14, v.14); put(15, v.15)
 }
 
-/// `y[p] = act(src[p] + bias + residual[p])` for p < count: one channel row of the
-/// epilogue, ReLU when `relu`.
-@inline(never)
-private func storeRow(_ src: UnsafePointer<Float>, count: Int, bias: Float, residual: UnsafePointer<Float>?, relu: Bool,
-                      _ y: UnsafeMutablePointer<Float>) {
-    let b = SIMD16<Float>(repeating: bias), zero = SIMD16<Float>()
-    var p = 0
-    while p + 16 <= count {
-        var v = ld16(src + p) + b
-        if let residual { v += ld16(residual + p) }
-        if relu { v = v.replacing(with: zero, where: v .< zero) }
-        st16(v, y + p)
-        p += 16
-    }
-    while p < count {
-        var e = src[p] + bias
-        if let residual { e += residual[p] }
-        if relu && e < 0 { e = 0 }
-        y[p] = e
-        p += 1
-    }
-}
-
 // MARK: - The convolution
 
 struct DirectConvolution {
@@ -644,7 +634,7 @@ struct DirectConvolution {
         for l in 0..<channels {
             let from = l < fullChannels ? fullPixels : 0
             if from == pixels { continue }
-            storeRow(transposed + l * ldT + from, count: pixels - from, bias: biasBase?[l] ?? 0,
+            ConvEpilogue.storeRow(transposed + l * ldT + from, count: pixels - from, bias: biasBase?[l] ?? 0,
                      residual: resBase.map { $0 + l * outPlane + from }, relu: epilogue.relu, yBase + l * outPlane + from)
         }
     }

@@ -308,6 +308,30 @@ struct ConvEpilogue {
     var relu: Bool
 
     var isEmpty: Bool { bias == nil && residual == nil && !relu }
+
+    /// `dst[p] = act(src[p] + bias + residual[p])` for p < count (ReLU when `relu`): one
+    /// row of output through the epilogue, 16 lanes at a time. `src` may be `dst`. Every
+    /// convolution kernel ends its rows here.
+    @inline(__always)
+    static func storeRow(_ src: UnsafePointer<Float>, count: Int, bias: Float, residual: UnsafePointer<Float>?,
+                         relu: Bool, _ dst: UnsafeMutablePointer<Float>) {
+        let b = SIMD16<Float>(repeating: bias), zero = SIMD16<Float>()
+        var p = 0
+        while p + 16 <= count {
+            var v = ld16(src + p) + b
+            if let residual { v += ld16(residual + p) }
+            if relu { v = v.replacing(with: zero, where: v .< zero) }
+            st16(v, dst + p)
+            p += 16
+        }
+        while p < count {
+            var e = src[p] + bias
+            if let residual { e += residual[p] }
+            if relu && e < 0 { e = 0 }
+            dst[p] = e
+            p += 1
+        }
+    }
 }
 
 struct ImplicitGEMMConvolution {
@@ -628,34 +652,16 @@ struct ImplicitGEMMConvolution {
     func copyOut(block: UnsafePointer<Float>, ld: Int, rows: Range<Int>, pixels: Range<Int>,
                  y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
         let outW = s.outWidth
-        let zero = SIMD16<Float>()
         for o in rows {
             let src = block + o * ld - pixels.lowerBound
             let dst = y + o * outPlane
             let res = residual.map { $0 + o * outPlane }
-            let b = bias?[o] ?? 0
-            let bv = SIMD16<Float>(repeating: b)
             var i = pixels.lowerBound / wq
             while i * wq < pixels.upperBound {
                 let j0 = max(pixels.lowerBound - i * wq, 0), j1 = min(pixels.upperBound - i * wq, outW)
                 if j0 < j1 {
-                    let from = src + i * wq, to = dst + i * outW
-                    let r = res.map { $0 + i * outW }
-                    var j = j0
-                    while j + 16 <= j1 {
-                        var v = ld16(from + j) + bv
-                        if let r { v += ld16(r + j) }
-                        if relu { v = v.replacing(with: zero, where: v .< zero) }
-                        st16(v, to + j)
-                        j += 16
-                    }
-                    while j < j1 {
-                        var v = from[j] + b
-                        if let r { v += r[j] }
-                        if relu && v < 0 { v = 0 }
-                        to[j] = v
-                        j += 1
-                    }
+                    ConvEpilogue.storeRow(src + i * wq + j0, count: j1 - j0, bias: bias?[o] ?? 0,
+                                          residual: res.map { $0 + i * outW + j0 }, relu: relu, dst + i * outW + j0)
                 }
                 i += 1
             }
@@ -666,26 +672,10 @@ struct ImplicitGEMMConvolution {
     @inline(__always)
     func applyEpilogue(c: UnsafeMutablePointer<Float>, row0: Int, col0: Int, height: Int, width: Int,
                        bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
-        let zero = SIMD16<Float>()
         for r in 0..<height {
             let row = c + r * outPlane
-            let b = SIMD16<Float>(repeating: bias?[row0 + r] ?? 0)
-            let res = residual.map { $0 + (row0 + r) * outPlane + col0 }
-            var q = 0
-            while q + 16 <= width {
-                var v = ld16(row + q) + b
-                if let res { v += ld16(res + q) }
-                if relu { v = v.replacing(with: zero, where: v .< zero) }
-                st16(v, row + q)
-                q += 16
-            }
-            while q < width {
-                var v = row[q] + b[0]
-                if let res { v += res[q] }
-                if relu && v < 0 { v = 0 }
-                row[q] = v
-                q += 1
-            }
+            ConvEpilogue.storeRow(row, count: width, bias: bias?[row0 + r] ?? 0,
+                                  residual: residual.map { $0 + (row0 + r) * outPlane + col0 }, relu: relu, row)
         }
     }
 
@@ -771,17 +761,8 @@ extension Fast {
                               bias: UnsafeBufferPointer<Float>?, geometry: Conv2DGeometry,
                               residual: UnsafeBufferPointer<Float>? = nil, relu: Bool = false,
                               into output: UnsafeMutableBufferPointer<Float>) {
-        let s = geometry
-        s.validate()
-        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
-        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
-        if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
-        if let residual {
-            checkCount(residual.count, equals: s.outputShape.count, "residual \(s.outputShape.dimensions)", in: "conv2d")
-        }
-        checkCount(output.count, equals: s.outputShape.count, "output \(s.outputShape.dimensions)", in: "conv2d")
-        conv2dFused(x.baseAddress!, weight: weight.baseAddress!, bias: bias?.baseAddress, geometry: s,
-               residual: residual?.baseAddress, relu: relu, into: output.baseAddress!)
+        checkedConv2d(x, weight: weight, packed: nil, bias: bias, geometry: geometry, residual: residual, relu: relu,
+                      into: output)
     }
 
     /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` with the weights already
@@ -793,9 +774,17 @@ extension Fast {
                               packed: PackedConvolutionWeights, bias: UnsafeBufferPointer<Float>?,
                               geometry: Conv2DGeometry, residual: UnsafeBufferPointer<Float>? = nil, relu: Bool = false,
                               into output: UnsafeMutableBufferPointer<Float>) {
-        let s = geometry
+        precondition(packed.fits(geometry), "conv2d: weights packed for [\(packed.outChannels), \(packed.inChannelsPerGroup), \(packed.kernelHeight), \(packed.kernelWidth)] groups \(packed.groups), not \(geometry.weightShape) groups \(geometry.groups)")
+        checkedConv2d(x, weight: weight, packed: packed, bias: bias, geometry: geometry, residual: residual, relu: relu,
+                      into: output)
+    }
+
+    /// The two public buffer entries: every count checked against the geometry, then the body.
+    private static func checkedConv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
+                                      packed: PackedConvolutionWeights?, bias: UnsafeBufferPointer<Float>?,
+                                      geometry s: Conv2DGeometry, residual: UnsafeBufferPointer<Float>?, relu: Bool,
+                                      into output: UnsafeMutableBufferPointer<Float>) {
         s.validate()
-        precondition(packed.fits(s), "conv2d: weights packed for [\(packed.outChannels), \(packed.inChannelsPerGroup), \(packed.kernelHeight), \(packed.kernelWidth)] groups \(packed.groups), not \(s.weightShape) groups \(s.groups)")
         checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
         checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
         if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
@@ -821,22 +810,7 @@ extension Fast {
                 let chunk = count >= 1 << 16 ? 4096 : max(count, 1)
                 Parallelism.forEachChunk((count + chunk - 1) / chunk) { _, chunks in
                     let lo = chunks.lowerBound * chunk, hi = min(count, chunks.upperBound * chunk)
-                    let zero = SIMD16<Float>()
-                    var i = lo
-                    while i + 16 <= hi {
-                        var v = ld16(y + i)
-                        if let residual { v += ld16(residual + i) }
-                        if relu { v = v.replacing(with: zero, where: v .< zero) }
-                        st16(v, y + i)
-                        i += 16
-                    }
-                    while i < hi {
-                        var v = y[i]
-                        if let residual { v += residual[i] }
-                        if relu && v < 0 { v = 0 }
-                        y[i] = v
-                        i += 1
-                    }
+                    ConvEpilogue.storeRow(y + lo, count: hi - lo, bias: 0, residual: residual.map { $0 + lo }, relu: relu, y + lo)
                 }
             }
             return
@@ -956,11 +930,12 @@ extension ImplicitGEMMConvolution {
 // Threads take whole images (each its own dW partial, summed at the end) when there are
 // images enough; otherwise they split dW's columns (c, u, v), which needs no reduction.
 
-/// `dst[p * dstStride + t] = rows[t][p]` for t, p < 16: sixteen rows of sixteen, transposed
-/// in registers by four rounds of interleaving row t with row t + 8.
+/// `dst[p * dstStride + t] = rows[t][p0 + p]` for t, p < 16: sixteen rows of sixteen,
+/// transposed in registers by four rounds of interleaving row t with row t + 8 (also the
+/// direct weight gradient's, Convolution+FastWeightGradient.swift).
 @inline(__always)
-private func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
-                         _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
+func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
+                 _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
     @inline(__always)
     func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
         (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),

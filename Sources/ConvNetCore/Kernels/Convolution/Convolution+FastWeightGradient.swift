@@ -45,16 +45,6 @@ private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
-@inline(__always)
-private func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func st8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
 /// A register tile of the direct weight gradient: `width` output channels x 9 rows.
 protocol DirectWeightGradientKernel {
     /// Output channels of the tile (a multiple of the vector width).
@@ -114,16 +104,17 @@ enum DirectWeightGradient32x9: DirectWeightGradientKernel {
     }
 }
 
-/// 16 channels (SIMD16) x 9 rows.
-enum DirectWeightGradient16x9: DirectWeightGradientKernel {
-    static var width: Int { 16 }
+/// One vector of channels (`V`: SIMD16 on AVX-512, SIMD8 elsewhere, 11 of AVX2's 16 ymm
+/// registers) x 9 rows. The compiler specializes it for each vector type.
+enum DirectWeightGradientRows9<V: SIMD>: DirectWeightGradientKernel where V.Scalar == Float {
+    static var width: Int { V.scalarCount }
 
     @inline(never)
     static func run(images: Int, outRows: Int, outColumns: Int, rowStride: Int,
                     x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
                     dy: UnsafePointer<Float>, dyImage: Int, ldd: Int,
                     acc: UnsafeMutablePointer<Float>, ldacc: Int) {
-        typealias V = SIMD16<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V()
         var xb = x, db = dy
         for _ in 0..<images {
@@ -132,7 +123,7 @@ enum DirectWeightGradient16x9: DirectWeightGradientKernel {
             var d = db, q0 = 0
             for _ in 0..<outRows {
             for q in q0..<q0 + outColumns {
-                let g = ld16(d)
+                let g = load(d)
                 a0.addProduct(g, V(repeating: x0[q])); a1.addProduct(g, V(repeating: x1[q]))
                 a2.addProduct(g, V(repeating: x2[q])); a3.addProduct(g, V(repeating: x3[q]))
                 a4.addProduct(g, V(repeating: x4[q])); a5.addProduct(g, V(repeating: x5[q]))
@@ -147,80 +138,14 @@ enum DirectWeightGradient16x9: DirectWeightGradientKernel {
         }
         @inline(__always) func flush(_ r: Int, _ a: V) {
             let p = acc + r * ldacc
-            st16(ld16(p) + a, p)
+            UnsafeMutableRawPointer(p).storeBytes(of: load(p) + a, as: V.self)
         }
         flush(0, a0); flush(1, a1); flush(2, a2); flush(3, a3); flush(4, a4)
         flush(5, a5); flush(6, a6); flush(7, a7); flush(8, a8)
     }
 }
 
-/// 8 channels (SIMD8) x 9 rows: for CPUs without AVX-512 (11 of AVX2's 16 ymm registers).
-enum DirectWeightGradient8x9: DirectWeightGradientKernel {
-    static var width: Int { 8 }
 
-    @inline(never)
-    static func run(images: Int, outRows: Int, outColumns: Int, rowStride: Int,
-                    x: UnsafePointer<Float>, xImage: Int, rows: UnsafePointer<Int>,
-                    dy: UnsafePointer<Float>, dyImage: Int, ldd: Int,
-                    acc: UnsafeMutablePointer<Float>, ldacc: Int) {
-        typealias V = SIMD8<Float>
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V()
-        var xb = x, db = dy
-        for _ in 0..<images {
-            let x0 = xb + rows[0], x1 = xb + rows[1], x2 = xb + rows[2], x3 = xb + rows[3], x4 = xb + rows[4]
-            let x5 = xb + rows[5], x6 = xb + rows[6], x7 = xb + rows[7], x8 = xb + rows[8]
-            var d = db, q0 = 0
-            for _ in 0..<outRows {
-            for q in q0..<q0 + outColumns {
-                let g = ld8(d)
-                a0.addProduct(g, V(repeating: x0[q])); a1.addProduct(g, V(repeating: x1[q]))
-                a2.addProduct(g, V(repeating: x2[q])); a3.addProduct(g, V(repeating: x3[q]))
-                a4.addProduct(g, V(repeating: x4[q])); a5.addProduct(g, V(repeating: x5[q]))
-                a6.addProduct(g, V(repeating: x6[q])); a7.addProduct(g, V(repeating: x7[q]))
-                a8.addProduct(g, V(repeating: x8[q]))
-                d += ldd
-            }
-            q0 += rowStride
-            }
-            xb += xImage
-            db += dyImage
-        }
-        @inline(__always) func flush(_ r: Int, _ a: V) {
-            let p = acc + r * ldacc
-            st8(ld8(p) + a, p)
-        }
-        flush(0, a0); flush(1, a1); flush(2, a2); flush(3, a3); flush(4, a4)
-        flush(5, a5); flush(6, a6); flush(7, a7); flush(8, a8)
-    }
-}
-
-/// `dst[p * dstStride + t] = rows[t][p]` for t, p < 16: sixteen rows of sixteen, transposed
-/// in registers by four rounds of interleaving row t with row t + 8.
-@inline(__always)
-private func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
-                         _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
-    @inline(__always)
-    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-    }
-    var v = (ld16(rows[0] + p0), ld16(rows[1] + p0), ld16(rows[2] + p0), ld16(rows[3] + p0),
-             ld16(rows[4] + p0), ld16(rows[5] + p0), ld16(rows[6] + p0), ld16(rows[7] + p0),
-             ld16(rows[8] + p0), ld16(rows[9] + p0), ld16(rows[10] + p0), ld16(rows[11] + p0),
-             ld16(rows[12] + p0), ld16(rows[13] + p0), ld16(rows[14] + p0), ld16(rows[15] + p0))
-    for _ in 0..<4 {
-        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
-        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
-        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
-        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
-        v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
-    }
-    st16(v.0, dst); st16(v.1, dst + dstStride); st16(v.2, dst + 2 &* dstStride); st16(v.3, dst + 3 &* dstStride)
-    st16(v.4, dst + 4 &* dstStride); st16(v.5, dst + 5 &* dstStride); st16(v.6, dst + 6 &* dstStride)
-    st16(v.7, dst + 7 &* dstStride); st16(v.8, dst + 8 &* dstStride); st16(v.9, dst + 9 &* dstStride)
-    st16(v.10, dst + 10 &* dstStride); st16(v.11, dst + 11 &* dstStride); st16(v.12, dst + 12 &* dstStride)
-    st16(v.13, dst + 13 &* dstStride); st16(v.14, dst + 14 &* dstStride); st16(v.15, dst + 15 &* dstStride)
-}
 
 /// The direct weight gradient of a convolution (any kernel, stride, padding and groups).
 struct DirectWeightGradient {
@@ -323,11 +248,11 @@ struct DirectWeightGradient {
                                      rowStride: conv.wq, x: planes, xImage: phaseStride,
                                                          rows: rows, dy: d, dyImage: dyStride, ldd: ogPadded, acc: a, ldacc: ogPadded)
                         case 16:
-                            DirectWeightGradient16x9.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
+                            DirectWeightGradientRows9<SIMD16<Float>>.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
                                      rowStride: conv.wq, x: planes, xImage: phaseStride,
                                                          rows: rows, dy: d, dyImage: dyStride, ldd: ogPadded, acc: a, ldacc: ogPadded)
                         default:
-                            DirectWeightGradient8x9.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
+                            DirectWeightGradientRows9<SIMD8<Float>>.run(images: images.count, outRows: s.outHeight, outColumns: s.outWidth,
                                     rowStride: conv.wq, x: planes, xImage: phaseStride,
                                                         rows: rows, dy: d, dyImage: dyStride, ldd: ogPadded, acc: a, ldacc: ogPadded)
                         }
