@@ -65,10 +65,6 @@ private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
-@inline(__always)
-private func accumulate16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ add: Bool) {
-    st16(add ? v + ld16(p) : v, p)
-}
 
 // MARK: - Packed weights
 
@@ -135,14 +131,28 @@ public final class PackedConvolutionWeights {
         return packed
     }
 
-    /// The blocks and storage for `g`'s weights, not yet written.
-    init(layoutFor g: Conv2DGeometry) {
+    /// Packs `weight` (`[outChannels, inChannels/groups, kh, kw]`, groups 1) in the step
+    /// order `steps`: step t of output channel o is `weight[o, steps[t]]` (flat index within
+    /// the channel's weights), or zero where `steps[t]` is -1.
+    convenience init(weight: [Float], geometry g: Conv2DGeometry, steps: [Int]) {
+        precondition(g.groups == 1, "PackedConvolutionWeights: steps need groups 1")
+        checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "PackedConvolutionWeights")
+        self.init(layoutFor: g, steps: steps.count)
+        let perChannel = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
+        weight.withUnsafeBufferPointer {
+            pack($0.baseAddress!, geometry: g, channelStride: perChannel, groupStride: g.outChannels * perChannel, steps: steps)
+        }
+    }
+
+    /// The blocks and storage for `g`'s weights (`steps` steps per output channel, by
+    /// default `inChannelsPerGroup * kh * kw`), not yet written.
+    init(layoutFor g: Conv2DGeometry, steps: Int? = nil) {
         outChannels = g.outChannels
         inChannelsPerGroup = g.inChannelsPerGroup
         kernelHeight = g.kernelHeight
         kernelWidth = g.kernelWidth
         groups = g.groups
-        k = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
+        k = steps ?? g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
         blocks = Self.channelBlocks(g.outChannelsPerGroup)
         var offsets: [Int] = []
         var total = 0
@@ -160,7 +170,8 @@ public final class PackedConvolutionWeights {
     }
 
     /// Packs the weights where output channel o (within group `group`), step t of the
-    /// reduction, is `weight[group*groupStride + o*channelStride + steps[t]]`.
+    /// reduction, is `weight[group*groupStride + o*channelStride + steps[t]]` (zero where
+    /// `steps[t]` is negative).
     private func pack(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry, channelStride: Int, groupStride: Int,
                       steps: [Int]) {
         let (og, k) = (g.outChannelsPerGroup, self.k)
@@ -178,6 +189,7 @@ public final class PackedConvolutionWeights {
             dst.update(repeating: 0, count: k * lanes)
             steps.withUnsafeBufferPointer { steps in
                 for t in 0..<k {
+                    if steps[t] < 0 { continue }      // dst is zeroed
                     let d = dst + t &* lanes, s = src + steps[t]
                     for l in 0..<rows { d[l] = s[l &* channelStride] }
                 }
@@ -208,6 +220,53 @@ public final class PackedConvolutionWeights {
 // (the `if P.value > n` tests vanish at compile time). (Value generics, `<let P: Int>`,
 // would say it more directly, but need a macOS 26 runtime.)
 
+/// Where a register tile's sums go: the 16-lane vector of pixel p and channel block l
+/// (16 channels) at `base + p * pixelStride + l * blockStride`, added to what is there
+/// when `accumulate`; on the last depth block, the epilogue on the way: + bias (16 lanes
+/// per block, `bias + 16 l`), + residual (at `residual + p * residualPixelStride + l *
+/// residualBlockStride`), then ReLU. The stores run once per tile call, after its whole
+/// reduction, so these runtime strides and tests cost nothing in the loop.
+struct TileOutput {
+    var base: UnsafeMutablePointer<Float>
+    var pixelStride: Int
+    var blockStride: Int
+    var accumulate: Bool
+    var bias: UnsafePointer<Float>? = nil
+    var residual: UnsafePointer<Float>? = nil
+    var residualPixelStride = 0
+    var residualBlockStride = 0
+    var relu = false
+
+    /// Sums `[pixels][lanes]`, rows `lanes` floats apart, no epilogue.
+    init(sums: UnsafeMutablePointer<Float>, lanes: Int, accumulate: Bool) {
+        base = sums; pixelStride = lanes; blockStride = 16; self.accumulate = accumulate
+    }
+
+    init(base: UnsafeMutablePointer<Float>, pixelStride: Int, blockStride: Int, accumulate: Bool) {
+        self.base = base; self.pixelStride = pixelStride; self.blockStride = blockStride; self.accumulate = accumulate
+    }
+
+    /// The same output `pixels` pixels further along the row.
+    @inline(__always)
+    func advanced(by pixels: Int) -> TileOutput {
+        var o = self
+        o.base += pixels &* pixelStride
+        o.residual = residual.map { $0 + pixels &* residualPixelStride }
+        return o
+    }
+
+    @inline(__always)
+    func store(_ v: SIMD16<Float>, pixel p: Int, block l: Int) {
+        let r = base + p &* pixelStride + l &* blockStride
+        var v = v
+        if accumulate { v += ld16(r) }
+        if let bias { v += ld16(bias + 16 &* l) }
+        if let residual { v += ld16(residual + p &* residualPixelStride + l &* residualBlockStride) }
+        if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+        st16(v, r)
+    }
+}
+
 /// A tile width known at compile time.
 protocol TileWidth { static var value: Int { get } }
 enum Width1: TileWidth { static var value: Int { 1 } }
@@ -230,8 +289,9 @@ enum Width16: TileWidth { static var value: Int { 16 } }
 /// 64 channels x P <= 6 pixels: 24 accumulators.
 enum DirectTile64<P: TileWidth> {
     @inline(never)
-    static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
-                    acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
+    static func run(kc: Int, x: UnsafePointer<Float>, pixelStride ps: Int, offsets: UnsafePointer<Int>,
+                    w: UnsafePointer<Float>, out: TileOutput) {
+        let out = out       // a local copy: its fields stay in registers across the stores
         var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>(), c03 = SIMD16<Float>()
         var c10 = SIMD16<Float>(), c11 = SIMD16<Float>(), c12 = SIMD16<Float>(), c13 = SIMD16<Float>()
         var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c22 = SIMD16<Float>(), c23 = SIMD16<Float>()
@@ -245,31 +305,31 @@ enum DirectTile64<P: TileWidth> {
             var b = SIMD16<Float>(repeating: xp[0])
             c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2); c03.addProduct(b, w3)
             if P.value > 1 {
-                b = SIMD16<Float>(repeating: xp[1])
+                b = SIMD16<Float>(repeating: xp[1 &* ps])
                 c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2); c13.addProduct(b, w3)
             }
             if P.value > 2 {
-                b = SIMD16<Float>(repeating: xp[2])
+                b = SIMD16<Float>(repeating: xp[2 &* ps])
                 c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2); c23.addProduct(b, w3)
             }
             if P.value > 3 {
-                b = SIMD16<Float>(repeating: xp[3])
+                b = SIMD16<Float>(repeating: xp[3 &* ps])
                 c30.addProduct(b, w0); c31.addProduct(b, w1); c32.addProduct(b, w2); c33.addProduct(b, w3)
             }
             if P.value > 4 {
-                b = SIMD16<Float>(repeating: xp[4])
+                b = SIMD16<Float>(repeating: xp[4 &* ps])
                 c40.addProduct(b, w0); c41.addProduct(b, w1); c42.addProduct(b, w2); c43.addProduct(b, w3)
             }
             if P.value > 5 {
-                b = SIMD16<Float>(repeating: xp[5])
+                b = SIMD16<Float>(repeating: xp[5 &* ps])
                 c50.addProduct(b, w0); c51.addProduct(b, w1); c52.addProduct(b, w2); c53.addProduct(b, w3)
             }
             w += 64
         }
         @inline(__always)
         func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) {
-            let r = acc + p &* 64
-            accumulate16(a, r, add); accumulate16(b, r + 16, add); accumulate16(c, r + 32, add); accumulate16(d, r + 48, add)
+            out.store(a, pixel: p, block: 0); out.store(b, pixel: p, block: 1)
+            out.store(c, pixel: p, block: 2); out.store(d, pixel: p, block: 3)
         }
         put(0, c00, c01, c02, c03)
         if P.value > 1 { put(1, c10, c11, c12, c13) }
@@ -283,8 +343,9 @@ enum DirectTile64<P: TileWidth> {
 /// 32 channels x P <= 12 pixels: 24 accumulators.
 enum DirectTile32<P: TileWidth> {
     @inline(never)
-    static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
-                    acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
+    static func run(kc: Int, x: UnsafePointer<Float>, pixelStride ps: Int, offsets: UnsafePointer<Int>,
+                    w: UnsafePointer<Float>, out: TileOutput) {
+        let out = out       // a local copy: its fields stay in registers across the stores
         var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
         var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
         var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
@@ -296,23 +357,22 @@ enum DirectTile32<P: TileWidth> {
             let xp = x + offsets[t]
             let w0 = ld16(w), w1 = ld16(w + 16)
             var b = SIMD16<Float>(repeating: xp[0]); c00.addProduct(b, w0); c01.addProduct(b, w1)
-            if P.value > 1 { b = SIMD16<Float>(repeating: xp[1]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
-            if P.value > 2 { b = SIMD16<Float>(repeating: xp[2]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
-            if P.value > 3 { b = SIMD16<Float>(repeating: xp[3]); c30.addProduct(b, w0); c31.addProduct(b, w1) }
-            if P.value > 4 { b = SIMD16<Float>(repeating: xp[4]); c40.addProduct(b, w0); c41.addProduct(b, w1) }
-            if P.value > 5 { b = SIMD16<Float>(repeating: xp[5]); c50.addProduct(b, w0); c51.addProduct(b, w1) }
-            if P.value > 6 { b = SIMD16<Float>(repeating: xp[6]); c60.addProduct(b, w0); c61.addProduct(b, w1) }
-            if P.value > 7 { b = SIMD16<Float>(repeating: xp[7]); c70.addProduct(b, w0); c71.addProduct(b, w1) }
-            if P.value > 8 { b = SIMD16<Float>(repeating: xp[8]); c80.addProduct(b, w0); c81.addProduct(b, w1) }
-            if P.value > 9 { b = SIMD16<Float>(repeating: xp[9]); c90.addProduct(b, w0); c91.addProduct(b, w1) }
-            if P.value > 10 { b = SIMD16<Float>(repeating: xp[10]); ca0.addProduct(b, w0); ca1.addProduct(b, w1) }
-            if P.value > 11 { b = SIMD16<Float>(repeating: xp[11]); cb0.addProduct(b, w0); cb1.addProduct(b, w1) }
+            if P.value > 1 { b = SIMD16<Float>(repeating: xp[1 &* ps]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
+            if P.value > 2 { b = SIMD16<Float>(repeating: xp[2 &* ps]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
+            if P.value > 3 { b = SIMD16<Float>(repeating: xp[3 &* ps]); c30.addProduct(b, w0); c31.addProduct(b, w1) }
+            if P.value > 4 { b = SIMD16<Float>(repeating: xp[4 &* ps]); c40.addProduct(b, w0); c41.addProduct(b, w1) }
+            if P.value > 5 { b = SIMD16<Float>(repeating: xp[5 &* ps]); c50.addProduct(b, w0); c51.addProduct(b, w1) }
+            if P.value > 6 { b = SIMD16<Float>(repeating: xp[6 &* ps]); c60.addProduct(b, w0); c61.addProduct(b, w1) }
+            if P.value > 7 { b = SIMD16<Float>(repeating: xp[7 &* ps]); c70.addProduct(b, w0); c71.addProduct(b, w1) }
+            if P.value > 8 { b = SIMD16<Float>(repeating: xp[8 &* ps]); c80.addProduct(b, w0); c81.addProduct(b, w1) }
+            if P.value > 9 { b = SIMD16<Float>(repeating: xp[9 &* ps]); c90.addProduct(b, w0); c91.addProduct(b, w1) }
+            if P.value > 10 { b = SIMD16<Float>(repeating: xp[10 &* ps]); ca0.addProduct(b, w0); ca1.addProduct(b, w1) }
+            if P.value > 11 { b = SIMD16<Float>(repeating: xp[11 &* ps]); cb0.addProduct(b, w0); cb1.addProduct(b, w1) }
             w += 32
         }
         @inline(__always)
         func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
-            let r = acc + p &* 32
-            accumulate16(a, r, add); accumulate16(b, r + 16, add)
+            out.store(a, pixel: p, block: 0); out.store(b, pixel: p, block: 1)
         }
         put(0, c00, c01)
         if P.value > 1 { put(1, c10, c11) }
@@ -332,8 +392,9 @@ enum DirectTile32<P: TileWidth> {
 /// 16 channels x P <= 16 pixels: 16 accumulators.
 enum DirectTile16<P: TileWidth> {
     @inline(never)
-    static func run(kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, w: UnsafePointer<Float>,
-                    acc: UnsafeMutablePointer<Float>, accumulate add: Bool) {
+    static func run(kc: Int, x: UnsafePointer<Float>, pixelStride ps: Int, offsets: UnsafePointer<Int>,
+                    w: UnsafePointer<Float>, out: TileOutput) {
+        let out = out       // a local copy: its fields stay in registers across the stores
         var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
         var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
         var c8 = SIMD16<Float>(), c9 = SIMD16<Float>(), ca = SIMD16<Float>(), cb = SIMD16<Float>()
@@ -343,96 +404,96 @@ enum DirectTile16<P: TileWidth> {
             let xp = x + offsets[t]
             let w0 = ld16(w)
             c0.addProduct(SIMD16<Float>(repeating: xp[0]), w0)
-            if P.value > 1 { c1.addProduct(SIMD16<Float>(repeating: xp[1]), w0) }
-            if P.value > 2 { c2.addProduct(SIMD16<Float>(repeating: xp[2]), w0) }
-            if P.value > 3 { c3.addProduct(SIMD16<Float>(repeating: xp[3]), w0) }
-            if P.value > 4 { c4.addProduct(SIMD16<Float>(repeating: xp[4]), w0) }
-            if P.value > 5 { c5.addProduct(SIMD16<Float>(repeating: xp[5]), w0) }
-            if P.value > 6 { c6.addProduct(SIMD16<Float>(repeating: xp[6]), w0) }
-            if P.value > 7 { c7.addProduct(SIMD16<Float>(repeating: xp[7]), w0) }
-            if P.value > 8 { c8.addProduct(SIMD16<Float>(repeating: xp[8]), w0) }
-            if P.value > 9 { c9.addProduct(SIMD16<Float>(repeating: xp[9]), w0) }
-            if P.value > 10 { ca.addProduct(SIMD16<Float>(repeating: xp[10]), w0) }
-            if P.value > 11 { cb.addProduct(SIMD16<Float>(repeating: xp[11]), w0) }
-            if P.value > 12 { cc.addProduct(SIMD16<Float>(repeating: xp[12]), w0) }
-            if P.value > 13 { cd.addProduct(SIMD16<Float>(repeating: xp[13]), w0) }
-            if P.value > 14 { ce.addProduct(SIMD16<Float>(repeating: xp[14]), w0) }
-            if P.value > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15]), w0) }
+            if P.value > 1 { c1.addProduct(SIMD16<Float>(repeating: xp[1 &* ps]), w0) }
+            if P.value > 2 { c2.addProduct(SIMD16<Float>(repeating: xp[2 &* ps]), w0) }
+            if P.value > 3 { c3.addProduct(SIMD16<Float>(repeating: xp[3 &* ps]), w0) }
+            if P.value > 4 { c4.addProduct(SIMD16<Float>(repeating: xp[4 &* ps]), w0) }
+            if P.value > 5 { c5.addProduct(SIMD16<Float>(repeating: xp[5 &* ps]), w0) }
+            if P.value > 6 { c6.addProduct(SIMD16<Float>(repeating: xp[6 &* ps]), w0) }
+            if P.value > 7 { c7.addProduct(SIMD16<Float>(repeating: xp[7 &* ps]), w0) }
+            if P.value > 8 { c8.addProduct(SIMD16<Float>(repeating: xp[8 &* ps]), w0) }
+            if P.value > 9 { c9.addProduct(SIMD16<Float>(repeating: xp[9 &* ps]), w0) }
+            if P.value > 10 { ca.addProduct(SIMD16<Float>(repeating: xp[10 &* ps]), w0) }
+            if P.value > 11 { cb.addProduct(SIMD16<Float>(repeating: xp[11 &* ps]), w0) }
+            if P.value > 12 { cc.addProduct(SIMD16<Float>(repeating: xp[12 &* ps]), w0) }
+            if P.value > 13 { cd.addProduct(SIMD16<Float>(repeating: xp[13 &* ps]), w0) }
+            if P.value > 14 { ce.addProduct(SIMD16<Float>(repeating: xp[14 &* ps]), w0) }
+            if P.value > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15 &* ps]), w0) }
             w += 16
         }
-        accumulate16(c0, acc, add)
-        if P.value > 1 { accumulate16(c1, acc + 16, add) }
-        if P.value > 2 { accumulate16(c2, acc + 32, add) }
-        if P.value > 3 { accumulate16(c3, acc + 48, add) }
-        if P.value > 4 { accumulate16(c4, acc + 64, add) }
-        if P.value > 5 { accumulate16(c5, acc + 80, add) }
-        if P.value > 6 { accumulate16(c6, acc + 96, add) }
-        if P.value > 7 { accumulate16(c7, acc + 112, add) }
-        if P.value > 8 { accumulate16(c8, acc + 128, add) }
-        if P.value > 9 { accumulate16(c9, acc + 144, add) }
-        if P.value > 10 { accumulate16(ca, acc + 160, add) }
-        if P.value > 11 { accumulate16(cb, acc + 176, add) }
-        if P.value > 12 { accumulate16(cc, acc + 192, add) }
-        if P.value > 13 { accumulate16(cd, acc + 208, add) }
-        if P.value > 14 { accumulate16(ce, acc + 224, add) }
-        if P.value > 15 { accumulate16(cf, acc + 240, add) }
+        out.store(c0, pixel: 0, block: 0)
+        if P.value > 1 { out.store(c1, pixel: 1, block: 0) }
+        if P.value > 2 { out.store(c2, pixel: 2, block: 0) }
+        if P.value > 3 { out.store(c3, pixel: 3, block: 0) }
+        if P.value > 4 { out.store(c4, pixel: 4, block: 0) }
+        if P.value > 5 { out.store(c5, pixel: 5, block: 0) }
+        if P.value > 6 { out.store(c6, pixel: 6, block: 0) }
+        if P.value > 7 { out.store(c7, pixel: 7, block: 0) }
+        if P.value > 8 { out.store(c8, pixel: 8, block: 0) }
+        if P.value > 9 { out.store(c9, pixel: 9, block: 0) }
+        if P.value > 10 { out.store(ca, pixel: 10, block: 0) }
+        if P.value > 11 { out.store(cb, pixel: 11, block: 0) }
+        if P.value > 12 { out.store(cc, pixel: 12, block: 0) }
+        if P.value > 13 { out.store(cd, pixel: 13, block: 0) }
+        if P.value > 14 { out.store(ce, pixel: 14, block: 0) }
+        if P.value > 15 { out.store(cf, pixel: 15, block: 0) }
     }
 }
 
 /// Runs the tile of `lanes` channels and `width` pixels (width <= the lanes' maximum).
 @inline(__always)
-private func runDirectTile(lanes: Int, width: Int, kc: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
-                           w: UnsafePointer<Float>, acc: UnsafeMutablePointer<Float>, accumulate: Bool) {
+func runDirectTile(lanes: Int, width: Int, kc: Int, x: UnsafePointer<Float>, pixelStride: Int,
+                   offsets: UnsafePointer<Int>, w: UnsafePointer<Float>, out: TileOutput) {
     switch lanes {
     case 64:
         switch width {
-        case 6: DirectTile64<Width6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 5: DirectTile64<Width5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 4: DirectTile64<Width4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 3: DirectTile64<Width3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 2: DirectTile64<Width2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        default: DirectTile64<Width1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 6: DirectTile64<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 5: DirectTile64<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 4: DirectTile64<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 3: DirectTile64<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 2: DirectTile64<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        default: DirectTile64<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
         }
     case 32:
         switch width {
-        case 12: DirectTile32<Width12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 11: DirectTile32<Width11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 10: DirectTile32<Width10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 9: DirectTile32<Width9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 8: DirectTile32<Width8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 7: DirectTile32<Width7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 6: DirectTile32<Width6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 5: DirectTile32<Width5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 4: DirectTile32<Width4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 3: DirectTile32<Width3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 2: DirectTile32<Width2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        default: DirectTile32<Width1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 12: DirectTile32<Width12>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 11: DirectTile32<Width11>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 10: DirectTile32<Width10>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 9: DirectTile32<Width9>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 8: DirectTile32<Width8>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 7: DirectTile32<Width7>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 6: DirectTile32<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 5: DirectTile32<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 4: DirectTile32<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 3: DirectTile32<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 2: DirectTile32<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        default: DirectTile32<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
         }
     default:
         switch width {
-        case 16: DirectTile16<Width16>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 15: DirectTile16<Width15>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 14: DirectTile16<Width14>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 13: DirectTile16<Width13>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 12: DirectTile16<Width12>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 11: DirectTile16<Width11>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 10: DirectTile16<Width10>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 9: DirectTile16<Width9>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 8: DirectTile16<Width8>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 7: DirectTile16<Width7>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 6: DirectTile16<Width6>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 5: DirectTile16<Width5>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 4: DirectTile16<Width4>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 3: DirectTile16<Width3>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        case 2: DirectTile16<Width2>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
-        default: DirectTile16<Width1>.run(kc: kc, x: x, offsets: offsets, w: w, acc: acc, accumulate: accumulate)
+        case 16: DirectTile16<Width16>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 15: DirectTile16<Width15>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 14: DirectTile16<Width14>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 13: DirectTile16<Width13>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 12: DirectTile16<Width12>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 11: DirectTile16<Width11>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 10: DirectTile16<Width10>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 9: DirectTile16<Width9>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 8: DirectTile16<Width8>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 7: DirectTile16<Width7>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 6: DirectTile16<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 5: DirectTile16<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 4: DirectTile16<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 3: DirectTile16<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 2: DirectTile16<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        default: DirectTile16<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
         }
     }
 }
 
 /// The widest tile for `lanes` channels.
 @inline(__always)
-private func maximumTileWidth(lanes: Int) -> Int { lanes == 64 ? 6 : lanes == 32 ? 12 : 16 }
+func maximumTileWidth(lanes: Int) -> Int { lanes == 64 ? 6 : lanes == 32 ? 12 : 16 }
 
 // MARK: - Transposing the partial sums into y
 
@@ -592,8 +653,8 @@ struct DirectConvolution {
                     var j = 0
                     for tile in 0..<tiles {
                         let tileWidth = (width * (tile + 1)) / tiles - j
-                        runDirectTile(lanes: lanes, width: tileWidth, kc: kc, x: x + j, offsets: off, w: w,
-                                      acc: rowSums + j * lanes, accumulate: add)
+                        runDirectTile(lanes: lanes, width: tileWidth, kc: kc, x: x + j, pixelStride: 1, offsets: off,
+                                      w: w, out: TileOutput(sums: rowSums + j * lanes, lanes: lanes, accumulate: add))
                         j += tileWidth
                     }
                 }

@@ -54,6 +54,16 @@ public final class BasicBlock: Layer {
         return conv2.inferFused(out, batchNorm: bn2, residual: shortcut, relu: true)
     }
 
+    public override var runsBlocked: Bool {
+        conv1.runsBlockedConvolution && conv2.runsBlockedConvolution && (downsample?.runsBlocked ?? true)
+    }
+
+    public override func inferBlocked(_ x: BlockedActivations) -> BlockedActivations {
+        let out = conv1.inferBlocked(x, batchNorm: bn1, relu: true)
+        let shortcut = downsample?.inferBlocked(x) ?? x
+        return conv2.inferBlocked(out, batchNorm: bn2, residual: shortcut, relu: true)
+    }
+
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         let (dOut, dSum) = bn2.backwardFused(outputGradient)     // dSum: dL/d(out + shortcut)
         var main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
@@ -123,6 +133,18 @@ public final class Bottleneck: Layer {
         out = conv2.inferFused(out, batchNorm: bn2, relu: true)
         let shortcut = downsample?.infer(x) ?? x
         return conv3.inferFused(out, batchNorm: bn3, residual: shortcut, relu: true)
+    }
+
+    public override var runsBlocked: Bool {
+        conv1.runsBlockedConvolution && conv2.runsBlockedConvolution && conv3.runsBlockedConvolution
+            && (downsample?.runsBlocked ?? true)
+    }
+
+    public override func inferBlocked(_ x: BlockedActivations) -> BlockedActivations {
+        var out = conv1.inferBlocked(x, batchNorm: bn1, relu: true)
+        out = conv2.inferBlocked(out, batchNorm: bn2, relu: true)
+        let shortcut = downsample?.inferBlocked(x) ?? x
+        return conv3.inferBlocked(out, batchNorm: bn3, residual: shortcut, relu: true)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {

@@ -27,6 +27,16 @@ public final class ReLU: ElementwiseActivation {
     public override init() {}
     public override var description: String { "ReLU" }
     public override func apply(_ x: [Float]) -> [Float] { backend.relu(x) }
+
+    public override var runsBlocked: Bool { foldsForInference && CPUFeatures.hasAVX512F }
+
+    /// ReLU on every stored float: the zero border and zero lanes stay zero.
+    public override func inferBlocked(_ x: BlockedActivations) -> BlockedActivations {
+        let y = BlockedActivations(batch: x.batch, channels: x.channels, height: x.height, width: x.width, border: x.border)
+        let count = x.batch * x.imageFloats
+        for i in 0..<count { y.storage[i] = max(x.storage[i], 0) }
+        return y
+    }
     public override func derivative(_ x: [Float], _ dy: [Float]) -> [Float] {
         backend.reluBackward(x, outputGradient: dy)
     }

@@ -77,23 +77,36 @@ open class Sequential: Layer {
     }
 
     /// Inference: each child's `infer`, with every `Conv2d` → `BatchNorm2d` (→ `ReLU`) run
-    /// as one folded, fused convolution.
+    /// as one folded, fused convolution; stretches of two or more steps that have a blocked
+    /// path run on channel-blocked activations (BlockedInference.swift), converted once
+    /// on the way in and once on the way out.
     open override func infer(_ x: Tensor) -> Tensor {
         guard foldsForInference else { return forward(x) }
+        let steps = InferenceStep.steps(of: layers)
         var y = x, i = 0
-        while i < layers.count {
-            if let conv = layers[i] as? Conv2d {
-                let bn = i + 1 < layers.count ? layers[i + 1] as? BatchNorm2d : nil
-                let j = i + (bn == nil ? 1 : 2)
-                let relu = j < layers.count && layers[j] is ReLU
-                y = conv.inferFused(y, batchNorm: bn, relu: relu)
-                i = j + (relu ? 1 : 0)
+        while i < steps.count {
+            if i + 1 < steps.count && steps[i].runsBlocked && steps[i + 1].runsBlocked {
+                var blocked = steps[i].inferEnteringBlocked(y)
+                i += 1
+                while i < steps.count && steps[i].runsBlocked {
+                    blocked = steps[i].inferBlocked(blocked)
+                    i += 1
+                }
+                y = blocked.tensor()
             } else {
-                y = layers[i].infer(y)
+                y = steps[i].infer(y)
                 i += 1
             }
         }
         return y
+    }
+
+    open override var runsBlocked: Bool {
+        foldsForInference && !layers.isEmpty && InferenceStep.steps(of: layers).allSatisfy(\.runsBlocked)
+    }
+
+    open override func inferBlocked(_ x: BlockedActivations) -> BlockedActivations {
+        InferenceStep.steps(of: layers).reduce(x) { $1.inferBlocked($0) }
     }
 
     open override func summarize(_ input: [Int], into trace: inout SummaryTrace) -> [Int] {

@@ -104,4 +104,7 @@ struct FoldCache {
     var bias: [Float]?
     /// The folded weights packed for the direct kernel, built on first use.
     var packed: PackedConvolutionWeights? = nil
+    /// The folded weights and bias packed for the blocked kernel (for a blocked input, or
+    /// an NCHW image), built on first use.
+    var blocked: BlockedConvolutionWeights? = nil
 }

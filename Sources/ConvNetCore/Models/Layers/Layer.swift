@@ -91,6 +91,17 @@ open class Layer: CustomStringConvertible {
     /// nothing to fold, it is `forward`.
     open func infer(_ x: Tensor) -> Tensor { forward(x) }
 
+    /// Whether `inferBlocked` runs this layer on channel-blocked activations now
+    /// (BlockedInference.swift): in inference mode on the fast kernels, on AVX-512, for
+    /// the layers that have such a path. A `Sequential` runs its longest stretches of
+    /// such layers blocked, converting once on the way in and once on the way out.
+    open var runsBlocked: Bool { false }
+
+    /// `infer` on channel-blocked activations (only where `runsBlocked`).
+    open func inferBlocked(_ x: BlockedActivations) -> BlockedActivations {
+        preconditionFailure("\(description): has no blocked inference")
+    }
+
     /// `layer(x)` reads like the paper: `relu(bn1(conv1(x)))`.
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 

@@ -49,6 +49,16 @@ public final class MaxPool2d: Layer {
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
 
+    public override var runsBlocked: Bool { foldsForInference && CPUFeatures.hasAVX512F }
+
+    public override func inferBlocked(_ x: BlockedActivations) -> BlockedActivations {
+        let g = geometry(for: x.shape)
+        let y = BlockedActivations(batch: x.batch, channels: x.channels, height: g.outHeight, width: g.outWidth,
+                                   border: BlockedActivations.defaultBorder)
+        Fast.maxPool2dBlocked(x, geometry: g, into: y)
+        return y
+    }
+
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         let x = cached(input)
         let g = geometry(for: x.shape)

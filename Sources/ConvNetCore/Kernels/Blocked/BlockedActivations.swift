@@ -1,0 +1,120 @@
+import Foundation
+
+// Activations in the channel-blocked layout, NCHW16c, with a zero border.
+//
+// NCHW keeps each channel's plane together, so a convolution that puts 16 output channels
+// in a vector (Convolution+FastDirect.swift) has to turn its sums, [pixel][channel], into
+// channel rows on the way out (a 16 x 16 transpose per block), and the next convolution
+// has to copy its input into padded phase planes before it can broadcast from it. ONNX
+// Runtime (MLAS's "NCHWc" kernels) and oneDNN (its "nChw16c" format) keep the activations
+// between layers in a layout that is the kernel's own instead:
+//
+//     x[n][C/16][H + 2B][W + 2B][16]      channel c of pixel (i, j) at block c/16, lane c%16
+//
+// - a convolution's register tile (P pixels x 16V channels) is stored as it is: pixel p's
+//   16 channels of block l are one 64-byte vector, one cache line, no transpose;
+// - the next convolution broadcasts input channel c of pixel (i, j) from
+//   `block(c/16) + ((i + B) * (W + 2B) + j + B) * 16 + c%16`: its P pixels are 16 floats
+//   apart (32 at stride 2), so it reads the layout in place, with no copy;
+// - the border of B zero pixels (1 for 3 x 3 convolutions) is the zero padding, written
+//   once when the buffer is made; a convolution writes only the interior.
+//
+// Channels past `channels` in the last block are zeros (a convolution's padded lanes get
+// zero weights and zero bias, so they stay zero all the way).
+
+/// A batch of feature maps stored NCHW16c (16 channels per block, the lanes of a vector)
+/// with `border` zero pixels around each plane. See the header for why.
+public final class BlockedActivations {
+    public let batch: Int, channels: Int, height: Int, width: Int
+    /// Zero pixels on every side of each plane.
+    public let border: Int
+    /// `ceil(channels / 16)`.
+    public let channelBlocks: Int
+    /// Floats of one padded row (`(width + 2 border) * 16`), one block's plane, one image.
+    public let rowFloats: Int, blockFloats: Int, imageFloats: Int
+    /// The storage, 64-byte aligned: `batch * imageFloats` floats.
+    public let storage: UnsafeMutablePointer<Float>
+
+    /// Uninitialized interior (every producer writes all of it, padded lanes included),
+    /// zero border.
+    public init(batch: Int, channels: Int, height: Int, width: Int, border: Int) {
+        precondition(batch > 0 && channels > 0 && height > 0 && width > 0 && border >= 0,
+                     "BlockedActivations: bad shape [\(batch), \(channels), \(height), \(width)] border \(border)")
+        self.batch = batch; self.channels = channels; self.height = height; self.width = width; self.border = border
+        channelBlocks = (channels + 15) / 16
+        rowFloats = (width + 2 * border) * 16
+        blockFloats = (height + 2 * border) * rowFloats
+        imageFloats = channelBlocks * blockFloats
+        let count = batch * imageFloats
+        storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        zeroBorder()
+    }
+
+    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+
+    /// The shape as NCHW dimensions.
+    public var shape: [Int] { [batch, channels, height, width] }
+
+    /// The 16 lanes of pixel (i, j) of channel block `block` of image n (i, j may reach
+    /// into the border: -border ..< height + border).
+    @inline(__always)
+    public func pixel(_ n: Int, _ block: Int, _ i: Int, _ j: Int) -> UnsafeMutablePointer<Float> {
+        storage + n &* imageFloats + block &* blockFloats + (i &+ border) &* rowFloats + (j &+ border) &* 16
+    }
+
+    private func zeroBorder() {
+        guard border > 0 else { return }
+        let b = border, pw = width + 2 * b
+        for plane in 0..<batch * channelBlocks {
+            let base = storage + plane * blockFloats
+            base.update(repeating: 0, count: b * rowFloats)                                   // top rows
+            (base + (b + height) * rowFloats).update(repeating: 0, count: b * rowFloats)      // bottom rows
+            for i in b..<b + height {
+                let row = base + i * rowFloats
+                row.update(repeating: 0, count: b * 16)                                       // left
+                (row + (pw - b) * 16).update(repeating: 0, count: b * 16)                     // right
+            }
+        }
+    }
+
+    /// `t` (NCHW) in the blocked layout with `border` zero pixels.
+    public convenience init(_ t: Tensor, border: Int) {
+        precondition(t.shape.count == 4, "BlockedActivations: expected an NCHW tensor, got \(t.shape)")
+        self.init(batch: t.shape[0], channels: t.shape[1], height: t.shape[2], width: t.shape[3], border: border)
+        let plane = height * width
+        t.data.withUnsafeBufferPointer { src in
+            Parallelism.forEach(batch * channelBlocks) { item in
+                let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+                let lanes = min(16, channels - cb * 16)
+                for i in 0..<height {
+                    for j in 0..<width {
+                        let dst = pixel(n, cb, i, j)
+                        let s = src.baseAddress! + (n * channels + cb * 16) * plane + i * width + j
+                        for l in 0..<lanes { dst[l] = s[l * plane] }
+                        for l in lanes..<16 { dst[l] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The activations as an NCHW tensor.
+    public func tensor() -> Tensor {
+        let plane = height * width, count = batch * channels * plane
+        let data = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            Parallelism.forEach(batch * channelBlocks) { item in
+                let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+                let lanes = min(16, channels - cb * 16)
+                for i in 0..<height {
+                    for j in 0..<width {
+                        let src = pixel(n, cb, i, j)
+                        let d = out.baseAddress! + (n * channels + cb * 16) * plane + i * width + j
+                        for l in 0..<lanes { d[l * plane] = src[l] }
+                    }
+                }
+            }
+            initialized = count
+        }
+        return Tensor(shape: shape, data: data)
+    }
+}

@@ -1,0 +1,297 @@
+import Dispatch
+import Foundation
+
+// The direct convolution on channel-blocked activations (BlockedActivations.swift): what
+// a network's inference runs between its first and last layer, as ONNX Runtime does with
+// MLAS's NCHWc kernels.
+//
+// The register tiles are the direct kernel's (Convolution+FastDirect.swift): P output
+// pixels x 16V output channels of accumulators, one weight vector load per 16 channels
+// and one broadcast per pixel for each step t of the reduction. Only the addressing
+// changes:
+//
+//     step t = (input block cb, tap u, tap v, lane c):  c runs fastest, so 16 steps in a row
+//              broadcast from the same 64-byte line (pixel (i*sh + u, j*sw + v), block cb)
+//     pixel p of the tile:  16 * sw floats after pixel p - 1 (one pixel of the input row)
+//     output:  pixel p, channel block l at y.pixel(n, block + l, i, j0 + p), a whole vector
+//
+// so, unlike the NCHW direct kernel, there is no phase-plane copy before (the border is
+// the padding) and no transpose after (each accumulator is stored as it is, with bias,
+// residual and ReLU applied on the last depth block). The weights are packed once in the
+// same step order, [channel block][t][16V], with zeros for the lanes of input channels
+// past the last one.
+//
+// The first convolution of a network reads an NCHW image with 3 channels: blocking it to
+// 16 lanes would do 5 times the work. It runs on the image's phase planes (as the NCHW
+// direct kernel does, steps t = (c, u, v), pixels 1 float apart) and writes blocked output.
+//
+// Pieces: (16V-channel block, chunk of output rows of about 256 pixels) per image; each
+// chunk's sums, accumulated depth block after depth block in y, stay in L2, and each
+// depth block's 16 KiB of weights stays in L1 while all the chunk's tiles use it. Threads
+// take whole images, or, with fewer images than threads, share one image's pieces.
+
+/// A convolution's weights (and bias) packed for ``Fast/conv2dBlocked(_:weights:residual:relu:into:)``.
+/// Build it once per weight tensor and keep it: a model in inference mode keeps one per
+/// convolution.
+public final class BlockedConvolutionWeights {
+    /// The geometry the weights were packed for (batch and spatial size may differ).
+    public let outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int
+    /// Whether the input is blocked (steps (cb, u, v, c)) or an NCHW image (steps (c, u, v)).
+    public let blockedInput: Bool
+    let packed: PackedConvolutionWeights
+    /// Bias per output channel, zero-padded to a multiple of 64 (zeros without a bias).
+    let bias: [Float]
+
+    /// Packs `weight` (`[outChannels, inChannels, kh, kw]`, groups 1) and `bias` for
+    /// `geometry`, for a blocked input or, with `blockedInput` false, an NCHW one.
+    public init(weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, blockedInput: Bool) {
+        precondition(g.groups == 1, "BlockedConvolutionWeights: groups must be 1, got \(g.groups)")
+        checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "BlockedConvolutionWeights")
+        if let bias { checkCount(bias.count, equals: g.outChannels, "bias [\(g.outChannels)]", in: "BlockedConvolutionWeights") }
+        outChannels = g.outChannels; inChannels = g.inChannels
+        kernelHeight = g.kernelHeight; kernelWidth = g.kernelWidth
+        self.blockedInput = blockedInput
+        let taps = g.kernelHeight * g.kernelWidth
+        if blockedInput {
+            // Step t = ((cb * taps + tap) * 16 + lane) reads input channel cb * 16 + lane at tap.
+            let blocks = (g.inChannels + 15) / 16
+            var steps = [Int](repeating: -1, count: blocks * taps * 16)
+            for cb in 0..<blocks {
+                for tap in 0..<taps {
+                    for lane in 0..<16 where cb * 16 + lane < g.inChannels {
+                        steps[(cb * taps + tap) * 16 + lane] = (cb * 16 + lane) * taps + tap
+                    }
+                }
+            }
+            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps)
+        } else {
+            packed = PackedConvolutionWeights(weight: weight, geometry: g)
+        }
+        var padded = [Float](repeating: 0, count: (g.outChannels + 63) / 64 * 64)
+        if let bias { for o in 0..<g.outChannels { padded[o] = bias[o] } }
+        self.bias = padded
+    }
+
+    /// Whether these weights fit `geometry` with an input of this kind.
+    public func fits(_ g: Conv2DGeometry, blockedInput: Bool) -> Bool {
+        self.blockedInput == blockedInput && packed.fits(g)
+    }
+}
+
+/// The blocked direct convolution of one geometry; see the header.
+struct BlockedConvolution {
+    let s: Conv2DGeometry
+    let blockedInput: Bool
+    /// Steps of the reduction.
+    let k: Int
+    let rowsPerChunk: Int, chunks: Int
+    /// For an NCHW input: its phase planes.
+    let planes: ImplicitGEMMConvolution?
+
+    /// Forces the schedule in tests.
+    var threadsOverride: Int? = nil
+    var wholeImagesOverride: Bool? = nil
+
+    init(_ g: Conv2DGeometry, blockedInput: Bool) {
+        s = g
+        self.blockedInput = blockedInput
+        k = blockedInput ? (g.inChannels + 15) / 16 * 16 * g.kernelHeight * g.kernelWidth
+                         : g.inChannels * g.kernelHeight * g.kernelWidth
+        planes = blockedInput ? nil : ImplicitGEMMConvolution(g, gridMode: false)
+        rowsPerChunk = max(1, min(g.outHeight, 256 / g.outWidth))
+        chunks = (g.outHeight + rowsPerChunk - 1) / rowsPerChunk
+    }
+
+    /// Whether the blocked kernel runs `g`: AVX-512 (as the NCHW direct kernel) and one group.
+    static func applies(to g: Conv2DGeometry) -> Bool { CPUFeatures.hasAVX512F && g.groups == 1 }
+
+    /// Pieces go block after block when the packed weights do not stay in L2 (as in
+    /// DirectConvolution): each block's weights are then read once for all images of a run.
+    var blockMajor: Bool { s.outChannels * k * 4 > 3 << 19 }
+
+    func rows(ofChunk c: Int) -> Range<Int> { s.outHeight * c / chunks ..< s.outHeight * (c + 1) / chunks }
+
+    /// Where image n's input is read: the first tap of output pixel (0, 0), and the floats
+    /// between output rows, between the pixels of a row, and per step.
+    struct Source {
+        var origin: UnsafePointer<Float>
+        var rowStride: Int
+        var pixelStride: Int
+        var offsets: UnsafePointer<Int>
+    }
+
+    /// `offsets[t]` for a blocked input laid out as `x`: t = (cb, u, v, lane).
+    func blockedOffsets(_ x: BlockedActivations) -> [Int] {
+        let (kh, kw) = (s.kernelHeight, s.kernelWidth)
+        var offsets = [Int](repeating: 0, count: k)
+        var t = 0
+        for cb in 0..<(s.inChannels + 15) / 16 {
+            for u in 0..<kh {
+                for v in 0..<kw {
+                    for lane in 0..<16 { offsets[t] = cb * x.blockFloats + u * x.rowFloats + v * 16 + lane; t += 1 }
+                }
+            }
+        }
+        return offsets
+    }
+
+    /// y[n, block b's channels, chunk's rows] = epilogue(W x).
+    func run(block b: Int, chunk: Int, image n: Int, source: Source, weights: BlockedConvolutionWeights,
+             residual: BlockedActivations?, relu: Bool, y: BlockedActivations) {
+        let packed = weights.packed
+        let (c0, lanes) = packed.blocks[b]
+        let w = UnsafePointer(packed.storage + packed.blockOffsets[b])
+        let outW = s.outWidth
+        let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k)
+        let maxWidth = maximumTileWidth(lanes: lanes)
+        let tiles = (outW + maxWidth - 1) / maxWidth
+        weights.bias.withUnsafeBufferPointer { bias in
+            var t0 = 0
+            while t0 < k {
+                let kc = min(kcMax, k - t0)
+                for i in rows(ofChunk: chunk) {
+                    var out = TileOutput(base: y.pixel(n, c0 / 16, i, 0), pixelStride: 16, blockStride: y.blockFloats,
+                                         accumulate: t0 > 0)
+                    if t0 + kc == k {
+                        out.bias = bias.baseAddress! + c0
+                        if let residual {
+                            out.residual = UnsafePointer(residual.pixel(n, c0 / 16, i, 0))
+                            out.residualPixelStride = 16
+                            out.residualBlockStride = residual.blockFloats
+                        }
+                        out.relu = relu
+                    }
+                    let x = source.origin + i * source.rowStride
+                    var j = 0
+                    for tile in 0..<tiles {
+                        let width = outW * (tile + 1) / tiles - j
+                        runDirectTile(lanes: lanes, width: width, kc: kc, x: x + j * source.pixelStride,
+                                      pixelStride: source.pixelStride, offsets: source.offsets + t0, w: w + t0 * lanes,
+                                      out: out.advanced(by: j))
+                        j += width
+                    }
+                }
+                t0 += kc
+            }
+        }
+    }
+
+    /// Floats of one image's phase planes (NCHW input), with slack.
+    var phaseFloats: Int { planes.map { $0.phaseCount + $0.wq + s.kernelWidth + 16 } ?? 0 }
+
+    /// `y = act(conv(x) + bias + residual)`: x blocked (`blocked`) or NCHW (`image`).
+    func forward(blocked x: BlockedActivations?, image: UnsafePointer<Float>?, weights: BlockedConvolutionWeights,
+                 residual: BlockedActivations?, relu: Bool, into y: BlockedActivations) {
+        let blocks = weights.packed.blocks.count
+        let piecesPerImage = blocks * chunks
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        let offsets: [Int] = x.map(blockedOffsets) ?? planes!.offsets
+        offsets.withUnsafeBufferPointer { offsets in
+            /// The source of image n: the blocked input in place, or its phase planes in `ws`.
+            func source(_ n: Int, ws: UnsafeMutablePointer<Float>?) -> Source {
+                if let x {
+                    let origin = x.pixel(n, 0, -s.paddingHeight, -s.paddingWidth)
+                    return Source(origin: origin, rowStride: s.strideHeight * x.rowFloats,
+                                  pixelStride: s.strideWidth * 16, offsets: offsets.baseAddress!)
+                }
+                let planes = planes!
+                let xn = image! + n * s.inChannels * planes.inPlane
+                guard planes.copiesInput else {        // stride 1, no padding: the image is its own plane
+                    return Source(origin: xn, rowStride: planes.wq, pixelStride: 1, offsets: offsets.baseAddress!)
+                }
+                planes.buildPhases(x: xn, dst: ws!)
+                return Source(origin: ws!, rowStride: planes.wq, pixelStride: 1, offsets: offsets.baseAddress!)
+            }
+            /// Images `images`, all their pieces, on this thread.
+            func whole(_ images: Range<Int>, ws: UnsafeMutablePointer<Float>?) {
+                if blockMajor && x != nil {
+                    let sources = images.map { source($0, ws: nil) }
+                    for b in 0..<blocks {
+                        for (r, n) in images.enumerated() {
+                            for c in 0..<chunks {
+                                run(block: b, chunk: c, image: n, source: sources[r], weights: weights,
+                                    residual: residual, relu: relu, y: y)
+                            }
+                        }
+                    }
+                    return
+                }
+                for n in images {
+                    let src = source(n, ws: ws)
+                    for piece in 0..<piecesPerImage {
+                        let (c, b) = piece.quotientAndRemainder(dividingBy: blocks)
+                        run(block: b, chunk: c, image: n, source: src, weights: weights, residual: residual, relu: relu, y: y)
+                    }
+                }
+            }
+            func withPlanes(_ body: (UnsafeMutablePointer<Float>?) -> Void) {
+                if x == nil { ConvWorkspaces.with(phaseFloats) { body($0) } } else { body(nil) }
+            }
+            let batch = s.batch
+            if threads <= 1 {
+                withPlanes { whole(0..<batch, ws: $0) }
+                return
+            }
+            if wholeImagesOverride ?? (batch % threads == 0 || batch >= 3 * threads) {
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    let images = batch * t / threads ..< batch * (t + 1) / threads
+                    if !images.isEmpty { withPlanes { whole(images, ws: $0) } }
+                }
+                return
+            }
+            // Fewer images than threads: share each image's pieces (the phase planes of an
+            // NCHW image are built once, before).
+            for n in 0..<batch {
+                withPlanes { ws in
+                    let src = source(n, ws: ws)
+                    DispatchQueue.concurrentPerform(iterations: threads) { t in
+                        for piece in piecesPerImage * t / threads ..< piecesPerImage * (t + 1) / threads {
+                            let (b, c) = blockMajor ? piece.quotientAndRemainder(dividingBy: chunks)
+                                                    : (piece % blocks, piece / blocks)
+                            run(block: b, chunk: c, image: n, source: src, weights: weights, residual: residual,
+                                relu: relu, y: y)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Fast {
+    /// `y = act(conv(x) + bias + residual)` with x, y (and the residual) blocked:
+    /// `x` has at least the convolution's padding as border; y and residual have the
+    /// geometry's output shape (any border). Groups 1; AVX-512 only
+    /// (``BlockedConvolution/applies(to:)``).
+    public static func conv2dBlocked(_ x: BlockedActivations, weights: BlockedConvolutionWeights, geometry g: Conv2DGeometry,
+                                     residual: BlockedActivations? = nil, relu: Bool = false, into y: BlockedActivations) {
+        checkBlocked(g, weights: weights, blockedInput: true, residual: residual, y: y)
+        precondition(x.shape == g.inputShape.dimensions, "conv2dBlocked: input \(x.shape), geometry wants \(g.inputShape.dimensions)")
+        precondition(x.border >= g.paddingHeight && x.border >= g.paddingWidth,
+                     "conv2dBlocked: input border \(x.border) is less than the padding (\(g.paddingHeight), \(g.paddingWidth))")
+        BlockedConvolution(g, blockedInput: true).forward(blocked: x, image: nil, weights: weights, residual: residual,
+                                                           relu: relu, into: y)
+    }
+
+    /// The same from an NCHW image `x` (`[batch, inChannels, h, w]`) to blocked y: a
+    /// network's first convolution.
+    public static func conv2dBlocked(image x: UnsafeBufferPointer<Float>, weights: BlockedConvolutionWeights,
+                                     geometry g: Conv2DGeometry, residual: BlockedActivations? = nil, relu: Bool = false,
+                                     into y: BlockedActivations) {
+        checkBlocked(g, weights: weights, blockedInput: false, residual: residual, y: y)
+        checkCount(x.count, equals: g.inputShape.count, "x \(g.inputShape.dimensions)", in: "conv2dBlocked")
+        BlockedConvolution(g, blockedInput: false).forward(blocked: nil, image: x.baseAddress!, weights: weights,
+                                                            residual: residual, relu: relu, into: y)
+    }
+
+    private static func checkBlocked(_ g: Conv2DGeometry, weights: BlockedConvolutionWeights, blockedInput: Bool,
+                                     residual: BlockedActivations?, y: BlockedActivations) {
+        precondition(BlockedConvolution.applies(to: g), "conv2dBlocked: needs AVX-512 and groups 1 (\(g))")
+        precondition(weights.fits(g, blockedInput: blockedInput), "conv2dBlocked: weights packed for another shape or input kind")
+        precondition(y.shape == g.outputShape.dimensions, "conv2dBlocked: output \(y.shape), geometry gives \(g.outputShape.dimensions)")
+        if let residual {
+            precondition(residual.shape == y.shape, "conv2dBlocked: residual \(residual.shape), output \(y.shape)")
+        }
+    }
+}
