@@ -45,12 +45,11 @@ public final class BlockedActivations {
         rowFloats = (width + 2 * border) * 16
         blockFloats = (height + 2 * border) * rowFloats
         imageFloats = channelBlocks * blockFloats
-        let count = batch * imageFloats
-        storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        storage = BlockedStoragePool.take(batch * imageFloats)
         zeroBorder()
     }
 
-    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+    deinit { BlockedStoragePool.give(storage, count: batch * imageFloats) }
 
     /// The shape as NCHW dimensions.
     public var shape: [Int] { [batch, channels, height, width] }
@@ -116,5 +115,32 @@ public final class BlockedActivations {
             initialized = count
         }
         return Tensor(shape: shape, data: data)
+    }
+}
+
+/// Storage for blocked activations, kept when they are freed and handed out again for the
+/// same size: a network's inference makes the same buffers on every call, and fresh pages
+/// would fault in on first touch each time (a freed block of megabytes goes back to the
+/// system). Up to 64 buffers or 512 MB are kept.
+enum BlockedStoragePool {
+    nonisolated(unsafe) private static var spare: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    nonisolated(unsafe) private static var keptFloats = 0
+    private static let lock = NSLock()
+
+    static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        lock.lock()
+        let found = spare[count]?.popLast()
+        if found != nil { keptFloats -= count }
+        lock.unlock()
+        if let found { return found }
+        return UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    }
+
+    static func give(_ storage: UnsafeMutablePointer<Float>, count: Int) {
+        lock.lock()
+        let keep = keptFloats + count <= 1 << 27 && spare.values.reduce(0) { $0 + $1.count } < 64
+        if keep { spare[count, default: []].append(storage); keptFloats += count }
+        lock.unlock()
+        if !keep { UnsafeMutableRawPointer(storage).deallocate() }
     }
 }

@@ -45,9 +45,9 @@ import Dispatch
 // items as threads (a batch, or many groups) each thread takes a contiguous run of
 // items with its own workspace (and its own dW partial, summed at the end); the GEMMs
 // inside are then small and run best single-threaded. Fast.gemm spreads over
-// Parallelism.threadCount threads through DispatchQueue.concurrentPerform, and
-// libdispatch runs a concurrentPerform nested inside a saturated one serially on the
-// calling thread, so the inner GEMM is effectively single-threaded there. With fewer
+// Parallelism.threadCount threads through Parallelism.run, which runs a call nested
+// inside a running one serially on the calling thread, so the inner GEMM is
+// single-threaded there. With fewer
 // items than threads (batch 1, groups 1) the items run in turn and each GEMM, im2col and
 // col2im is spread over the threads instead.
 
@@ -243,7 +243,7 @@ struct IM2ColConvolution {
         let items = s.batch * s.groups
         if threads == 1 { body(0, 0..<items); return }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Parallelism.run(threads) { t in
                 body(t, items * t / threads ..< items * (t + 1) / threads)
             }
         }

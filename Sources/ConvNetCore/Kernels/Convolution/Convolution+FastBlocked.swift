@@ -44,7 +44,7 @@ public final class BlockedConvolutionWeights {
 
     /// Packs `weight` (`[outChannels, inChannels, kh, kw]`, groups 1) and `bias` for
     /// `geometry`, for a blocked input or, with `blockedInput` false, an NCHW one.
-    public init(weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, blockedInput: Bool) {
+    public init(weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, blockedInput: Bool, maxLanes: Int = 64) {
         precondition(g.groups == 1, "BlockedConvolutionWeights: groups must be 1, got \(g.groups)")
         checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "BlockedConvolutionWeights")
         if let bias { checkCount(bias.count, equals: g.outChannels, "bias [\(g.outChannels)]", in: "BlockedConvolutionWeights") }
@@ -63,7 +63,7 @@ public final class BlockedConvolutionWeights {
                     }
                 }
             }
-            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps)
+            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps, maxLanes: maxLanes)
         } else {
             packed = PackedConvolutionWeights(weight: weight, geometry: g)
         }
@@ -101,6 +101,14 @@ struct BlockedConvolution {
         rowsPerChunk = max(1, min(g.outHeight, 256 / g.outWidth))
         chunks = (g.outHeight + rowsPerChunk - 1) / rowsPerChunk
     }
+
+    /// Weights per depth block: 48 KiB for rows of 14 pixels or more, 32 KiB below. Larger
+    /// than the NCHW direct kernel's 16 KiB: each tile call stores its 24 accumulators
+    /// (adding to what is in y) once per depth block, and with 64 steps per call that was
+    /// a tenth of the time. Measured in ResNet-18 against 16 KiB: 4-8% faster at 56 and
+    /// 28 pixels, 3-4% at 14 and 7; 72 KiB and whole-K sweeps were slower at 7 (layer 4's
+    /// 9.4 MB of weights stream from memory, and larger blocks wait longer for them).
+    var depthBlockFloats: Int { s.outWidth >= 14 ? 12288 : 8192 }
 
     /// Whether the blocked kernel runs `g`: AVX-512 (as the NCHW direct kernel) and one group.
     static func applies(to g: Conv2DGeometry) -> Bool { CPUFeatures.hasAVX512F && g.groups == 1 }
@@ -142,7 +150,7 @@ struct BlockedConvolution {
         let (c0, lanes) = packed.blocks[b]
         let w = UnsafePointer(packed.storage + packed.blockOffsets[b])
         let outW = s.outWidth
-        let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k)
+        let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: depthBlockFloats)
         let maxWidth = maximumTileWidth(lanes: lanes)
         let tiles = (outW + maxWidth - 1) / maxWidth
         weights.bias.withUnsafeBufferPointer { bias in
@@ -234,7 +242,7 @@ struct BlockedConvolution {
                 return
             }
             if wholeImagesOverride ?? (batch % threads == 0 || batch >= 3 * threads) {
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                Parallelism.run(threads) { t in
                     let images = batch * t / threads ..< batch * (t + 1) / threads
                     if !images.isEmpty { withPlanes { whole(images, ws: $0) } }
                 }
@@ -245,7 +253,7 @@ struct BlockedConvolution {
             for n in 0..<batch {
                 withPlanes { ws in
                     let src = source(n, ws: ws)
-                    DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    Parallelism.run(threads) { t in
                         for piece in piecesPerImage * t / threads ..< piecesPerImage * (t + 1) / threads {
                             let (b, c) = blockMajor ? piece.quotientAndRemainder(dividingBy: chunks)
                                                     : (piece % blocks, piece / blocks)

@@ -86,10 +86,11 @@ public final class PackedConvolutionWeights {
     let storage: UnsafeMutablePointer<Float>
 
     /// Channel blocks for `og` channels: 64s, then 32 and/or 16 (the last zero-padded).
-    static func channelBlocks(_ og: Int) -> [(channel: Int, lanes: Int)] {
+    static func channelBlocks(_ og: Int, maxLanes: Int = 64) -> [(channel: Int, lanes: Int)] {
         var blocks: [(channel: Int, lanes: Int)] = []
         var c = 0
-        while og - c > 48 { blocks.append((c, 64)); c += 64 }
+        while maxLanes == 64 && og - c > 48 { blocks.append((c, 64)); c += 64 }
+        while maxLanes == 32 && og - c > 16 { blocks.append((c, 32)); c += 32 }
         let rest = og - c
         if rest > 32 { blocks.append((c, 32)); blocks.append((c + 32, 16)) }
         else if rest > 16 { blocks.append((c, 32)) }
@@ -134,10 +135,10 @@ public final class PackedConvolutionWeights {
     /// Packs `weight` (`[outChannels, inChannels/groups, kh, kw]`, groups 1) in the step
     /// order `steps`: step t of output channel o is `weight[o, steps[t]]` (flat index within
     /// the channel's weights), or zero where `steps[t]` is -1.
-    convenience init(weight: [Float], geometry g: Conv2DGeometry, steps: [Int]) {
+    convenience init(weight: [Float], geometry g: Conv2DGeometry, steps: [Int], maxLanes: Int = 64) {
         precondition(g.groups == 1, "PackedConvolutionWeights: steps need groups 1")
         checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "PackedConvolutionWeights")
-        self.init(layoutFor: g, steps: steps.count)
+        self.init(layoutFor: g, steps: steps.count, maxLanes: maxLanes)
         let perChannel = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
         weight.withUnsafeBufferPointer {
             pack($0.baseAddress!, geometry: g, channelStride: perChannel, groupStride: g.outChannels * perChannel, steps: steps)
@@ -146,14 +147,14 @@ public final class PackedConvolutionWeights {
 
     /// The blocks and storage for `g`'s weights (`steps` steps per output channel, by
     /// default `inChannelsPerGroup * kh * kw`), not yet written.
-    init(layoutFor g: Conv2DGeometry, steps: Int? = nil) {
+    init(layoutFor g: Conv2DGeometry, steps: Int? = nil, maxLanes: Int = 64) {
         outChannels = g.outChannels
         inChannelsPerGroup = g.inChannelsPerGroup
         kernelHeight = g.kernelHeight
         kernelWidth = g.kernelWidth
         groups = g.groups
         k = steps ?? g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
-        blocks = Self.channelBlocks(g.outChannelsPerGroup)
+        blocks = Self.channelBlocks(g.outChannelsPerGroup, maxLanes: maxLanes)
         var offsets: [Int] = []
         var total = 0
         for b in blocks { offsets.append(total); total += b.lanes * k }
@@ -547,8 +548,8 @@ struct DirectConvolution {
     /// The depth block per lane count: KC x lanes floats of weights, 16 KiB (L1 holds them
     /// beside the input lines the tiles broadcast from; measured on ResNet-18's layers,
     /// 16 KiB blocks with 256-pixel chunks beat 32 KiB blocks with 64-pixel chunks by 3-8%).
-    static func depthBlock(lanes: Int, k: Int) -> Int {
-        let target = 4096 / lanes
+    static func depthBlock(lanes: Int, k: Int, floats: Int = 4096) -> Int {
+        let target = floats / lanes
         let blocks = max(1, (k + target - 1) / target)
         return (k + blocks - 1) / blocks
     }
@@ -745,7 +746,7 @@ struct DirectConvolution {
         }
         let wholeItems = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
         if wholeItems {
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Parallelism.run(threads) { t in
                 let run = items * t / threads ..< items * (t + 1) / threads
                 if run.isEmpty { return }
                 ConvWorkspaces.with(wsCount) { ws in whole(run, ws: ws) }
@@ -759,7 +760,7 @@ struct DirectConvolution {
         for i in 0..<items {
             let (n, g) = item(i)
             let xg = x + (n * s.inChannels + g * cg) * inPlane
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Parallelism.run(threads) { t in
                 let part = pieces * t / threads ..< pieces * (t + 1) / threads
                 if part.isEmpty { return }
                 ConvWorkspaces.with(phaseFloats + chunkFloats) { ws in

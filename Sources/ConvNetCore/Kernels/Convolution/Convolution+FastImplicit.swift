@@ -707,7 +707,7 @@ struct ImplicitGEMMConvolution {
         }
         let whole = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
         if whole {
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Parallelism.run(threads) { t in
                 let run = items * t / threads ..< items * (t + 1) / threads
                 if run.isEmpty { return }
                 ConvWorkspaces.with(wsCount) { ws in
@@ -724,7 +724,7 @@ struct ImplicitGEMMConvolution {
         let byColumns = colPanels >= 4 * threads || colPanels >= rowPanels
         for i in 0..<items {
             let (n, g) = item(i)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Parallelism.run(threads) { t in
                 let count = byColumns ? colPanels : rowPanels
                 let part = count * t / threads ..< count * (t + 1) / threads
                 if part.isEmpty { return }
@@ -1110,7 +1110,7 @@ struct ImplicitWeightGradient {
             // Thread 0 accumulates into dw, the others into partials summed at the end.
             ConvWorkspaces.with((threads - 1) * weightCount) { partials in
                 partials.update(repeating: 0, count: (threads - 1) * weightCount)
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                Parallelism.run(threads) { t in
                     let run = items * t / threads ..< items * (t + 1) / threads
                     let target = t == 0 ? dw : partials + (t - 1) * weightCount
                     ConvWorkspaces.with(wsCount) { ws in
@@ -1132,7 +1132,7 @@ struct ImplicitWeightGradient {
         // Each item cut among the threads by columns of dW: disjoint writes, no reduction.
         for i in 0..<items {
             let (n, g) = item(i)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Parallelism.run(threads) { t in
                 let part = kPanels * t / threads ..< kPanels * (t + 1) / threads
                 if part.isEmpty { return }
                 ConvWorkspaces.with(wsCount) { ws in

@@ -394,7 +394,7 @@ struct StridedInputGradient {
                         }
                     }
                 }
-                if threads == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: body) }
+                if threads == 1 { body(0) } else { Parallelism.run(threads, body) }
                 return
             }
             // Fewer items than threads: one grid per item, its channel tiles split among the threads.
@@ -404,7 +404,7 @@ struct StridedInputGradient {
                     let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
                     buildGrid(dy: dy, image: n, group: g, grid: grid)
                     let used = min(threads, tiles)
-                    DispatchQueue.concurrentPerform(iterations: used) { t in
+                    Parallelism.run(used) { t in
                         let part = tiles * t / used ..< tiles * (t + 1) / used
                         computePhases(weights: weights, group: g, grid: grid, out: out, channelTiles: part)
                         let channels = min(part.lowerBound * mr, s.inChannelsPerGroup) ..< min(part.upperBound * mr, s.inChannelsPerGroup)

@@ -316,7 +316,7 @@ struct DirectWeightGradient {
             // Each thread its own dW^T; thread 0 writes dw, then the others add theirs in turn.
             ConvWorkspaces.with(threads * wsCount) { wsAll in
                 for g in 0..<s.groups {
-                    DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    Parallelism.run(threads) { t in
                         let run = s.batch * t / threads ..< s.batch * (t + 1) / threads
                         let ws = wsAll + t * wsCount
                         accumulate(images: run, group: g, tiles: tiles[...], x: x, dy: dy, dwT: ws + dwTOffset, ws: ws)
@@ -333,7 +333,7 @@ struct DirectWeightGradient {
         // Few images: each thread takes its own channel tiles (disjoint rows of dW).
         let threadsUsed = min(threads, tiles.count)
         for g in 0..<s.groups {
-            DispatchQueue.concurrentPerform(iterations: threadsUsed) { t in
+            Parallelism.run(threadsUsed) { t in
                 let part = tiles[tiles.count * t / threadsUsed ..< tiles.count * (t + 1) / threadsUsed]
                 ConvWorkspaces.with(wsCount) { ws in
                     accumulate(images: 0..<s.batch, group: g, tiles: part, x: x, dy: dy, dwT: ws + dwTOffset, ws: ws)

@@ -389,7 +389,7 @@ private func forEachChunk(_ count: Int, threads: Int, _ body: (_ thread: Int, _ 
         return
     }
     withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
+        Parallelism.run(threads) { t in
             let start = count * t / threads, end = count * (t + 1) / threads
             if start < end { body(t, start..<end) }
         }
