@@ -59,6 +59,29 @@ struct InferenceTests {
         #expect(!m.layers[4].runsBlocked)
     }
 
+    @Test("a Sequential's blocked stretches (image entry, standalone ReLU, max pool, wider padding, broken by LRN) give forward's output")
+    func blockedStretchesInSequential() {
+        let model = withRandomBatchNorms(Sequential(
+            Conv2d(3, 24, kernel: 5, stride: 2, padding: 2, bias: false), BatchNorm2d(24), ReLU(),
+            MaxPool2d(kernel: 3, stride: 2, padding: 1),
+            Conv2d(24, 40, kernel: 3, padding: 1), ReLU(),
+            LocalResponseNorm(size: 5),                        // no blocked path: the stretch ends here
+            Conv2d(40, 32, kernel: 5, padding: 2),             // needs a border of 2
+            MaxPool2d(kernel: 2, stride: 2), ReLU(),
+            Conv2d(32, 20, kernel: 1), Flatten()
+        ).initialize(seed: 11), seed: 12)
+        model.eval()
+        let x = input([2, 3, 29, 31], seed: 13)
+        let reference = model.forward(x)
+        let inferred = model.infer(x)
+        #expect(inferred.shape == reference.shape)
+        #expect(relativeError(inferred.data, reference.data) < 1e-4)
+        if CPUFeatures.hasAVX512F {
+            #expect(InferenceStep.steps(of: model.layers).map(\.runsBlocked)
+                    == [true, true, true, false, true, true, true, true, false])
+        }
+    }
+
     @Test("the folded weights are rebuilt after a weight update, a new batch norm statistic, a training-mode pass")
     func cacheInvalidation() {
         let m = withRandomBatchNorms(CifarResNet(depth: 8, widths: [4, 8, 8], classes: 3).initialize(seed: 3), seed: 5)
