@@ -18,8 +18,12 @@ import Foundation
 // so, unlike the NCHW direct kernel, there is no phase-plane copy before (the border is
 // the padding) and no transpose after (each accumulator is stored as it is, with bias,
 // residual and ReLU applied on the last depth block). The weights are packed once in the
-// same step order, [channel block][t][16V], with zeros for the lanes of input channels
-// past the last one.
+// same step order, with zeros for the lanes of input channels past the last one, and
+// split by 16 output channels, [channel block][V][t][16], so that a tile reads V streams
+// of weights, not one: the weights of ResNet-18's last stages (2.4-9.4 MB a layer) come
+// from memory at batch 1, and the hardware prefetchers, which follow each stream within a
+// 4 KiB page, keep V of them going at once (the way MLAS lays out its NCHWc filters).
+// Measured on ResNet-18 at batch 1: 4-5% faster than [t][16V].
 //
 // The first convolution of a network reads an NCHW image with 3 channels: blocking it to
 // 16 lanes would do 5 times the work. It runs on the image's phase planes (as the NCHW
@@ -44,7 +48,7 @@ public final class BlockedConvolutionWeights {
 
     /// Packs `weight` (`[outChannels, inChannels, kh, kw]`, groups 1) and `bias` for
     /// `geometry`, for a blocked input or, with `blockedInput` false, an NCHW one.
-    public init(weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, blockedInput: Bool, maxLanes: Int = 64) {
+    public init(weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, blockedInput: Bool) {
         precondition(g.groups == 1, "BlockedConvolutionWeights: groups must be 1, got \(g.groups)")
         checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "BlockedConvolutionWeights")
         if let bias { checkCount(bias.count, equals: g.outChannels, "bias [\(g.outChannels)]", in: "BlockedConvolutionWeights") }
@@ -63,7 +67,7 @@ public final class BlockedConvolutionWeights {
                     }
                 }
             }
-            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps, maxLanes: maxLanes)
+            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps, split: true)
         } else {
             packed = PackedConvolutionWeights(weight: weight, geometry: g)
         }
@@ -151,6 +155,7 @@ struct BlockedConvolution {
         let w = UnsafePointer(packed.storage + packed.blockOffsets[b])
         let outW = s.outWidth
         let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: depthBlockFloats)
+        let (wStep, wLane) = packed.strides(lanes: lanes)
         let maxWidth = maximumTileWidth(lanes: lanes)
         let tiles = (outW + maxWidth - 1) / maxWidth
         weights.bias.withUnsafeBufferPointer { bias in
@@ -174,8 +179,8 @@ struct BlockedConvolution {
                     for tile in 0..<tiles {
                         let width = outW * (tile + 1) / tiles - j
                         runDirectTile(lanes: lanes, width: width, kc: kc, x: x + j * source.pixelStride,
-                                      pixelStride: source.pixelStride, offsets: source.offsets + t0, w: w + t0 * lanes,
-                                      out: out.advanced(by: j))
+                                      pixelStride: source.pixelStride, offsets: source.offsets + t0, w: w + t0 * wStep,
+                                      weightStep: wStep, laneStride: wLane, out: out.advanced(by: j))
                         j += width
                     }
                 }
@@ -303,3 +308,4 @@ extension Fast {
         }
     }
 }
+
