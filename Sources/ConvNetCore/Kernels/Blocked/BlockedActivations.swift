@@ -80,41 +80,39 @@ public final class BlockedActivations {
     public convenience init(_ t: Tensor, border: Int) {
         precondition(t.shape.count == 4, "BlockedActivations: expected an NCHW tensor, got \(t.shape)")
         self.init(batch: t.shape[0], channels: t.shape[1], height: t.shape[2], width: t.shape[3], border: border)
-        let plane = height * width
         t.data.withUnsafeBufferPointer { src in
-            Parallelism.forEach(batch * channelBlocks) { item in
-                let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
-                let lanes = min(16, channels - cb * 16)
-                for i in 0..<height {
-                    for j in 0..<width {
-                        let dst = pixel(n, cb, i, j)
-                        let s = src.baseAddress! + (n * channels + cb * 16) * plane + i * width + j
-                        for l in 0..<lanes { dst[l] = s[l * plane] }
-                        for l in lanes..<16 { dst[l] = 0 }
-                    }
-                }
+            forEachPixel { blocked, nchw, plane, lanes in
+                for l in 0..<lanes { blocked[l] = src[nchw + l * plane] }
+                for l in lanes..<16 { blocked[l] = 0 }
             }
         }
     }
 
     /// The activations as an NCHW tensor.
     public func tensor() -> Tensor {
-        let plane = height * width, count = batch * channels * plane
+        let count = batch * channels * height * width
         let data = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            Parallelism.forEach(batch * channelBlocks) { item in
-                let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
-                let lanes = min(16, channels - cb * 16)
-                for i in 0..<height {
-                    for j in 0..<width {
-                        let src = pixel(n, cb, i, j)
-                        let d = out.baseAddress! + (n * channels + cb * 16) * plane + i * width + j
-                        for l in 0..<lanes { d[l * plane] = src[l] }
-                    }
-                }
+            forEachPixel { blocked, nchw, plane, lanes in
+                for l in 0..<lanes { out[nchw + l * plane] = blocked[l] }
             }
             initialized = count
         }
         return Tensor(shape: shape, data: data)
+    }
+
+    /// `body(pixel's 16 lanes, NCHW index of its first channel, NCHW plane size, channels
+    /// in its block)` for every interior pixel of every channel block, spread over threads.
+    private func forEachPixel(_ body: (UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
+        let plane = height * width
+        Parallelism.forEach(batch * channelBlocks) { item in
+            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+            let lanes = min(16, channels - cb * 16)
+            for i in 0..<height {
+                for j in 0..<width {
+                    body(pixel(n, cb, i, j), (n * channels + cb * 16) * plane + i * width + j, plane, lanes)
+                }
+            }
+        }
     }
 }
 
