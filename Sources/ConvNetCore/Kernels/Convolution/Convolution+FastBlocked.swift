@@ -26,12 +26,14 @@ import Foundation
 // Measured on ResNet-18 at batch 1: 4-5% faster than [t][16V].
 //
 // The first convolution of a network reads an NCHW image with 3 channels: blocking it to
-// 16 lanes would do 5 times the work. It runs on the image's phase planes (as the NCHW
-// direct kernel does, steps t = (c, u, v), pixels 1 float apart) and writes blocked output.
+// 16 lanes would do 5 times the work. It reads the image's planes (copied with their zero
+// padding, row by row), steps t = (c, u, v), pixels `sw` floats apart, and writes blocked
+// output. (Reading the planes at stride 2 was 3% faster on ResNet-18's 7 x 7 / 2 than the
+// NCHW kernel's phase planes, whose copy gathers every other float.)
 //
 // Pieces: (16V-channel block, chunk of output rows of about 256 pixels) per image; each
 // chunk's sums, accumulated depth block after depth block in y, stay in L2, and each
-// depth block's 16 KiB of weights stays in L1 while all the chunk's tiles use it. Threads
+// depth block's weights (see `depthBlockFloats`) are reused by all the chunk's tiles. Threads
 // take whole images, or, with fewer images than threads, share one image's pieces.
 
 /// A convolution's weights (and bias) packed for ``Fast/conv2dBlocked(_:weights:residual:relu:into:)``.
@@ -89,8 +91,8 @@ struct BlockedConvolution {
     /// Steps of the reduction.
     let k: Int
     let rowsPerChunk: Int, chunks: Int
-    /// For an NCHW input: its phase planes.
-    let planes: ImplicitGEMMConvolution?
+    /// For an NCHW input: the padded copy's row width and plane size (no copy without padding).
+    let paddedWidth: Int, paddedPlane: Int
 
     /// Forces the schedule in tests.
     var threadsOverride: Int? = nil
@@ -101,7 +103,8 @@ struct BlockedConvolution {
         self.blockedInput = blockedInput
         k = blockedInput ? (g.inChannels + 15) / 16 * 16 * g.kernelHeight * g.kernelWidth
                          : g.inChannels * g.kernelHeight * g.kernelWidth
-        planes = blockedInput ? nil : ImplicitGEMMConvolution(g, gridMode: false)
+        paddedWidth = g.inWidth + 2 * g.paddingWidth
+        paddedPlane = (g.inHeight + 2 * g.paddingHeight) * paddedWidth
         rowsPerChunk = max(1, min(g.outHeight, 256 / g.outWidth))
         chunks = (g.outHeight + rowsPerChunk - 1) / rowsPerChunk
     }
@@ -189,8 +192,38 @@ struct BlockedConvolution {
         }
     }
 
-    /// Floats of one image's phase planes (NCHW input), with slack.
-    var phaseFloats: Int { planes.map { $0.phaseCount + $0.wq + s.kernelWidth + 16 } ?? 0 }
+    /// Whether an NCHW input is copied with its padding (else read in place).
+    var copiesImage: Bool { s.paddingHeight > 0 || s.paddingWidth > 0 }
+    /// Floats of one image's padded copy (NCHW input).
+    var paddedFloats: Int { blockedInput || !copiesImage ? 0 : s.inChannels * paddedPlane }
+
+    /// `offsets[t]` for an NCHW input, t = (c, u, v), in planes `plane` floats apart with
+    /// rows `width` wide.
+    func imageOffsets(width: Int, plane: Int) -> [Int] {
+        var offsets: [Int] = []
+        for c in 0..<s.inChannels {
+            for u in 0..<s.kernelHeight {
+                for v in 0..<s.kernelWidth { offsets.append(c * plane + u * width + v) }
+            }
+        }
+        return offsets
+    }
+
+    /// Image n's channels with zero padding around each plane, rows copied whole.
+    func copyPadded(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let (h, w, ph, pw) = (s.inHeight, s.inWidth, s.paddingHeight, s.paddingWidth)
+        for c in 0..<s.inChannels {
+            let plane = dst + c * paddedPlane
+            plane.update(repeating: 0, count: ph * paddedWidth)
+            for i in 0..<h {
+                let row = plane + (ph + i) * paddedWidth
+                row.update(repeating: 0, count: pw)
+                (row + pw).update(from: image + (c * h + i) * w, count: w)
+                (row + pw + w).update(repeating: 0, count: pw)
+            }
+            (plane + (ph + h) * paddedWidth).update(repeating: 0, count: ph * paddedWidth)
+        }
+    }
 
     /// `y = act(conv(x) + bias + residual)`: x blocked (`blocked`) or NCHW (`image`).
     func forward(blocked x: BlockedActivations?, image: UnsafePointer<Float>?, weights: BlockedConvolutionWeights,
@@ -199,22 +232,25 @@ struct BlockedConvolution {
         let piecesPerImage = blocks * chunks
         var threads = threadsOverride ?? Parallelism.threadCount
         if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
-        let offsets: [Int] = x.map(blockedOffsets) ?? planes!.offsets
+        let offsets: [Int] = x.map(blockedOffsets)
+            ?? (copiesImage ? imageOffsets(width: paddedWidth, plane: paddedPlane)
+                            : imageOffsets(width: s.inWidth, plane: s.inHeight * s.inWidth))
         offsets.withUnsafeBufferPointer { offsets in
-            /// The source of image n: the blocked input in place, or its phase planes in `ws`.
+            /// The source of image n: the blocked input in place, or the image (its padded copy in `ws`).
             func source(_ n: Int, ws: UnsafeMutablePointer<Float>?) -> Source {
                 if let x {
                     let origin = x.pixel(n, 0, -s.paddingHeight, -s.paddingWidth)
                     return Source(origin: origin, rowStride: s.strideHeight * x.rowFloats,
                                   pixelStride: s.strideWidth * 16, offsets: offsets.baseAddress!)
                 }
-                let planes = planes!
-                let xn = image! + n * s.inChannels * planes.inPlane
-                guard planes.copiesInput else {        // stride 1, no padding: the image is its own plane
-                    return Source(origin: xn, rowStride: planes.wq, pixelStride: 1, offsets: offsets.baseAddress!)
+                let xn = image! + n * s.inChannels * s.inHeight * s.inWidth
+                guard copiesImage else {               // no padding: the image is read in place
+                    return Source(origin: xn, rowStride: s.strideHeight * s.inWidth, pixelStride: s.strideWidth,
+                                  offsets: offsets.baseAddress!)
                 }
-                planes.buildPhases(x: xn, dst: ws!)
-                return Source(origin: ws!, rowStride: planes.wq, pixelStride: 1, offsets: offsets.baseAddress!)
+                copyPadded(xn, into: ws!)
+                return Source(origin: ws!, rowStride: s.strideHeight * paddedWidth, pixelStride: s.strideWidth,
+                              offsets: offsets.baseAddress!)
             }
             /// Images `images`, all their pieces, on this thread.
             func whole(_ images: Range<Int>, ws: UnsafeMutablePointer<Float>?) {
@@ -238,25 +274,25 @@ struct BlockedConvolution {
                     }
                 }
             }
-            func withPlanes(_ body: (UnsafeMutablePointer<Float>?) -> Void) {
-                if x == nil { ConvWorkspaces.with(phaseFloats) { body($0) } } else { body(nil) }
+            func withImageCopy(_ body: (UnsafeMutablePointer<Float>?) -> Void) {
+                if paddedFloats > 0 { ConvWorkspaces.with(paddedFloats) { body($0) } } else { body(nil) }
             }
             let batch = s.batch
             if threads <= 1 {
-                withPlanes { whole(0..<batch, ws: $0) }
+                withImageCopy { whole(0..<batch, ws: $0) }
                 return
             }
             if wholeImagesOverride ?? (batch % threads == 0 || batch >= 3 * threads) {
                 Parallelism.run(threads) { t in
                     let images = batch * t / threads ..< batch * (t + 1) / threads
-                    if !images.isEmpty { withPlanes { whole(images, ws: $0) } }
+                    if !images.isEmpty { withImageCopy { whole(images, ws: $0) } }
                 }
                 return
             }
-            // Fewer images than threads: share each image's pieces (the phase planes of an
-            // NCHW image are built once, before).
+            // Fewer images than threads: share each image's pieces (the padded copy of an
+            // NCHW image is made once, before).
             for n in 0..<batch {
-                withPlanes { ws in
+                withImageCopy { ws in
                     let src = source(n, ws: ws)
                     Parallelism.run(threads) { t in
                         for piece in piecesPerImage * t / threads ..< piecesPerImage * (t + 1) / threads {
