@@ -46,7 +46,8 @@
 //     }
 //     model.eval()                                 // running statistics, no dropout
 //     let logits = model.infer(images)             // inference only: batch norm folded into the
-//                                                  // convolutions, residual + ReLU fused (Inference.swift)
+//                                                  // convolutions, residual + ReLU fused (Inference.swift),
+//                                                  // channel-blocked on AVX-512 (BlockedInference.swift)
 //     try model.save(to: url)                      // safetensors, torchvision names
 //
 //     let pretrained = ResNet.resnet18()

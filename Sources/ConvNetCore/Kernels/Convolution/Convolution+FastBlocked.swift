@@ -18,12 +18,12 @@ import Foundation
 // so, unlike the NCHW direct kernel, there is no phase-plane copy before (the border is
 // the padding) and no transpose after (each accumulator is stored as it is, with bias,
 // residual and ReLU applied on the last depth block). The weights are packed once in the
-// same step order, with zeros for the lanes of input channels past the last one, and
-// split by 16 output channels, [channel block][V][t][16], so that a tile reads V streams
-// of weights, not one: the weights of ResNet-18's last stages (2.4-9.4 MB a layer) come
-// from memory at batch 1, and the hardware prefetchers, which follow each stream within a
-// 4 KiB page, keep V of them going at once (the way MLAS lays out its NCHWc filters).
-// Measured on ResNet-18 at batch 1: 4-5% faster than [t][16V].
+// same step order, [channel block][t][16V], with zeros for the lanes of input channels
+// past the last one. (Split into one stream per 16 output channels, [block][V][t][16], as
+// MLAS lays out its NCHWc filters, ResNet-18's last stages, whose 2.4-9.4 MB of weights a
+// layer stream from memory at batch 1, ran 4-5% faster; but the tile then addresses its
+// V weight vectors with a runtime stride, and LLVM hoisted the six broadcasts above the
+// FMAs, spilling accumulators, which lost as much everywhere else.)
 //
 // The first convolution of a network reads an NCHW image with 3 channels: blocking it to
 // 16 lanes would do 5 times the work. It reads the image's planes (copied with their zero
@@ -36,7 +36,7 @@ import Foundation
 // depth block's weights (see `depthBlockFloats`) are reused by all the chunk's tiles. Threads
 // take whole images, or, with fewer images than threads, share one image's pieces.
 
-/// A convolution's weights (and bias) packed for ``Fast/conv2dBlocked(_:weights:residual:relu:into:)``.
+/// A convolution's weights (and bias) packed for ``Fast/conv2dBlocked(_:weights:geometry:residual:relu:into:)``.
 /// Build it once per weight tensor and keep it: a model in inference mode keeps one per
 /// convolution.
 public final class BlockedConvolutionWeights {
@@ -69,7 +69,7 @@ public final class BlockedConvolutionWeights {
                     }
                 }
             }
-            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps, split: true)
+            packed = PackedConvolutionWeights(weight: weight, geometry: g, steps: steps)
         } else {
             packed = PackedConvolutionWeights(weight: weight, geometry: g)
         }
@@ -158,7 +158,6 @@ struct BlockedConvolution {
         let w = UnsafePointer(packed.storage + packed.blockOffsets[b])
         let outW = s.outWidth
         let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: depthBlockFloats)
-        let (wStep, wLane) = packed.strides(lanes: lanes)
         let maxWidth = maximumTileWidth(lanes: lanes)
         let tiles = (outW + maxWidth - 1) / maxWidth
         weights.bias.withUnsafeBufferPointer { bias in
@@ -182,8 +181,8 @@ struct BlockedConvolution {
                     for tile in 0..<tiles {
                         let width = outW * (tile + 1) / tiles - j
                         runDirectTile(lanes: lanes, width: width, kc: kc, x: x + j * source.pixelStride,
-                                      pixelStride: source.pixelStride, offsets: source.offsets + t0, w: w + t0 * wStep,
-                                      weightStep: wStep, laneStride: wLane, out: out.advanced(by: j))
+                                      pixelStride: source.pixelStride, offsets: source.offsets + t0, w: w + t0 * lanes,
+                                      out: out.advanced(by: j))
                         j += width
                     }
                 }

@@ -83,14 +83,7 @@ public final class PackedConvolutionWeights {
     let blockOffsets: [Int]
     let groupFloats: Int
     let k: Int
-    /// Each block stored `[lanes / 16][k][16]` (split: one stream of weights per 16
-    /// channels) rather than `[k][lanes]`.
-    let split: Bool
     let storage: UnsafeMutablePointer<Float>
-
-    /// Floats from one step's weights to the next, and from one 16-channel vector of a
-    /// step to the next, in a block of `lanes` channels.
-    func strides(lanes: Int) -> (step: Int, lane: Int) { split ? (16, k * 16) : (lanes, 16) }
 
     /// Channel blocks for `og` channels: 64s, then 32 and/or 16 (the last zero-padded).
     static func channelBlocks(_ og: Int) -> [(channel: Int, lanes: Int)] {
@@ -141,10 +134,10 @@ public final class PackedConvolutionWeights {
     /// Packs `weight` (`[outChannels, inChannels/groups, kh, kw]`, groups 1) in the step
     /// order `steps`: step t of output channel o is `weight[o, steps[t]]` (flat index within
     /// the channel's weights), or zero where `steps[t]` is -1.
-    convenience init(weight: [Float], geometry g: Conv2DGeometry, steps: [Int], split: Bool = false) {
+    convenience init(weight: [Float], geometry g: Conv2DGeometry, steps: [Int]) {
         precondition(g.groups == 1, "PackedConvolutionWeights: steps need groups 1")
         checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "PackedConvolutionWeights")
-        self.init(layoutFor: g, steps: steps.count, split: split)
+        self.init(layoutFor: g, steps: steps.count)
         let perChannel = g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth
         weight.withUnsafeBufferPointer {
             pack($0.baseAddress!, geometry: g, channelStride: perChannel, groupStride: g.outChannels * perChannel, steps: steps)
@@ -153,8 +146,7 @@ public final class PackedConvolutionWeights {
 
     /// The blocks and storage for `g`'s weights (`steps` steps per output channel, by
     /// default `inChannelsPerGroup * kh * kw`), not yet written.
-    init(layoutFor g: Conv2DGeometry, steps: Int? = nil, split: Bool = false) {
-        self.split = split
+    init(layoutFor g: Conv2DGeometry, steps: Int? = nil) {
         outChannels = g.outChannels
         inChannelsPerGroup = g.inChannelsPerGroup
         kernelHeight = g.kernelHeight
@@ -184,7 +176,7 @@ public final class PackedConvolutionWeights {
                       steps: [Int]) {
         let (og, k) = (g.outChannelsPerGroup, self.k)
         precondition(steps.count == k, "PackedConvolutionWeights: \(steps.count) steps for k = \(k)")
-        let (blocks, offsets, storage, groupFloats, split) = (self.blocks, blockOffsets, self.storage, self.groupFloats, self.split)
+        let (blocks, offsets, storage, groupFloats) = (self.blocks, blockOffsets, self.storage, self.groupFloats)
         // dst[t*lanes + l] = W(c0 + l, t), written in order: the reads walk `lanes` weight
         // rows side by side, each line of each row used for several steps of t (writing one
         // row at a time instead would touch a new cache line of dst on every write).
@@ -198,13 +190,8 @@ public final class PackedConvolutionWeights {
             steps.withUnsafeBufferPointer { steps in
                 for t in 0..<k {
                     if steps[t] < 0 { continue }      // dst is zeroed
-                    let s = src + steps[t]
-                    if split {
-                        for l in 0..<rows { dst[(l >> 4) &* k &* 16 + t &* 16 + (l & 15)] = s[l &* channelStride] }
-                    } else {
-                        let d = dst + t &* lanes
-                        for l in 0..<rows { d[l] = s[l &* channelStride] }
-                    }
+                    let d = dst + t &* lanes, s = src + steps[t]
+                    for l in 0..<rows { d[l] = s[l &* channelStride] }
                 }
             }
         }
@@ -303,7 +290,7 @@ enum Width16: TileWidth { static var value: Int { 16 } }
 enum DirectTile64<P: TileWidth> {
     @inline(never)
     static func run(kc: Int, x: UnsafePointer<Float>, pixelStride ps: Int, offsets: UnsafePointer<Int>,
-                    w: UnsafePointer<Float>, weightStep: Int, laneStride ls: Int, out: TileOutput) {
+                    w: UnsafePointer<Float>, out: TileOutput) {
         let out = out       // a local copy: its fields stay in registers across the stores
         var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>(), c03 = SIMD16<Float>()
         var c10 = SIMD16<Float>(), c11 = SIMD16<Float>(), c12 = SIMD16<Float>(), c13 = SIMD16<Float>()
@@ -314,7 +301,7 @@ enum DirectTile64<P: TileWidth> {
         var w = w
         for t in 0..<kc {
             let xp = x + offsets[t]
-            let w0 = ld16(w), w1 = ld16(w + ls), w2 = ld16(w + 2 &* ls), w3 = ld16(w + 3 &* ls)
+            let w0 = ld16(w), w1 = ld16(w + 16), w2 = ld16(w + 32), w3 = ld16(w + 48)
             var b = SIMD16<Float>(repeating: xp[0])
             c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2); c03.addProduct(b, w3)
             if P.value > 1 {
@@ -337,7 +324,7 @@ enum DirectTile64<P: TileWidth> {
                 b = SIMD16<Float>(repeating: xp[5 &* ps])
                 c50.addProduct(b, w0); c51.addProduct(b, w1); c52.addProduct(b, w2); c53.addProduct(b, w3)
             }
-            w += weightStep
+            w += 64
         }
         @inline(__always)
         func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) {
@@ -357,7 +344,7 @@ enum DirectTile64<P: TileWidth> {
 enum DirectTile32<P: TileWidth> {
     @inline(never)
     static func run(kc: Int, x: UnsafePointer<Float>, pixelStride ps: Int, offsets: UnsafePointer<Int>,
-                    w: UnsafePointer<Float>, weightStep: Int, laneStride ls: Int, out: TileOutput) {
+                    w: UnsafePointer<Float>, out: TileOutput) {
         let out = out       // a local copy: its fields stay in registers across the stores
         var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
         var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
@@ -368,7 +355,7 @@ enum DirectTile32<P: TileWidth> {
         var w = w
         for t in 0..<kc {
             let xp = x + offsets[t]
-            let w0 = ld16(w), w1 = ld16(w + ls)
+            let w0 = ld16(w), w1 = ld16(w + 16)
             var b = SIMD16<Float>(repeating: xp[0]); c00.addProduct(b, w0); c01.addProduct(b, w1)
             if P.value > 1 { b = SIMD16<Float>(repeating: xp[1 &* ps]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
             if P.value > 2 { b = SIMD16<Float>(repeating: xp[2 &* ps]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
@@ -381,7 +368,7 @@ enum DirectTile32<P: TileWidth> {
             if P.value > 9 { b = SIMD16<Float>(repeating: xp[9 &* ps]); c90.addProduct(b, w0); c91.addProduct(b, w1) }
             if P.value > 10 { b = SIMD16<Float>(repeating: xp[10 &* ps]); ca0.addProduct(b, w0); ca1.addProduct(b, w1) }
             if P.value > 11 { b = SIMD16<Float>(repeating: xp[11 &* ps]); cb0.addProduct(b, w0); cb1.addProduct(b, w1) }
-            w += weightStep
+            w += 32
         }
         @inline(__always)
         func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
@@ -406,7 +393,7 @@ enum DirectTile32<P: TileWidth> {
 enum DirectTile16<P: TileWidth> {
     @inline(never)
     static func run(kc: Int, x: UnsafePointer<Float>, pixelStride ps: Int, offsets: UnsafePointer<Int>,
-                    w: UnsafePointer<Float>, weightStep: Int, laneStride ls: Int, out: TileOutput) {
+                    w: UnsafePointer<Float>, out: TileOutput) {
         let out = out       // a local copy: its fields stay in registers across the stores
         var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
         var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
@@ -432,7 +419,7 @@ enum DirectTile16<P: TileWidth> {
             if P.value > 13 { cd.addProduct(SIMD16<Float>(repeating: xp[13 &* ps]), w0) }
             if P.value > 14 { ce.addProduct(SIMD16<Float>(repeating: xp[14 &* ps]), w0) }
             if P.value > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15 &* ps]), w0) }
-            w += weightStep
+            w += 16
         }
         out.store(c0, pixel: 0, block: 0)
         if P.value > 1 { out.store(c1, pixel: 1, block: 0) }
@@ -456,52 +443,50 @@ enum DirectTile16<P: TileWidth> {
 /// Runs the tile of `lanes` channels and `width` pixels (width <= the lanes' maximum).
 @inline(__always)
 func runDirectTile(lanes: Int, width: Int, kc: Int, x: UnsafePointer<Float>, pixelStride: Int,
-                   offsets: UnsafePointer<Int>, w: UnsafePointer<Float>, weightStep: Int = 0, laneStride: Int = 16,
-                   out: TileOutput) {
-    let weightStep = weightStep == 0 ? lanes : weightStep
+                   offsets: UnsafePointer<Int>, w: UnsafePointer<Float>, out: TileOutput) {
     switch lanes {
     case 64:
         switch width {
-        case 6: DirectTile64<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 5: DirectTile64<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 4: DirectTile64<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 3: DirectTile64<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 2: DirectTile64<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        default: DirectTile64<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
+        case 6: DirectTile64<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 5: DirectTile64<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 4: DirectTile64<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 3: DirectTile64<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 2: DirectTile64<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        default: DirectTile64<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
         }
     case 32:
         switch width {
-        case 12: DirectTile32<Width12>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 11: DirectTile32<Width11>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 10: DirectTile32<Width10>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 9: DirectTile32<Width9>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 8: DirectTile32<Width8>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 7: DirectTile32<Width7>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 6: DirectTile32<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 5: DirectTile32<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 4: DirectTile32<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 3: DirectTile32<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 2: DirectTile32<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        default: DirectTile32<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
+        case 12: DirectTile32<Width12>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 11: DirectTile32<Width11>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 10: DirectTile32<Width10>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 9: DirectTile32<Width9>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 8: DirectTile32<Width8>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 7: DirectTile32<Width7>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 6: DirectTile32<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 5: DirectTile32<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 4: DirectTile32<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 3: DirectTile32<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 2: DirectTile32<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        default: DirectTile32<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
         }
     default:
         switch width {
-        case 16: DirectTile16<Width16>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 15: DirectTile16<Width15>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 14: DirectTile16<Width14>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 13: DirectTile16<Width13>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 12: DirectTile16<Width12>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 11: DirectTile16<Width11>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 10: DirectTile16<Width10>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 9: DirectTile16<Width9>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 8: DirectTile16<Width8>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 7: DirectTile16<Width7>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 6: DirectTile16<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 5: DirectTile16<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 4: DirectTile16<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 3: DirectTile16<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        case 2: DirectTile16<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
-        default: DirectTile16<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, weightStep: weightStep, laneStride: laneStride, out: out)
+        case 16: DirectTile16<Width16>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 15: DirectTile16<Width15>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 14: DirectTile16<Width14>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 13: DirectTile16<Width13>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 12: DirectTile16<Width12>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 11: DirectTile16<Width11>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 10: DirectTile16<Width10>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 9: DirectTile16<Width9>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 8: DirectTile16<Width8>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 7: DirectTile16<Width7>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 6: DirectTile16<Width6>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 5: DirectTile16<Width5>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 4: DirectTile16<Width4>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 3: DirectTile16<Width3>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        case 2: DirectTile16<Width2>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
+        default: DirectTile16<Width1>.run(kc: kc, x: x, pixelStride: pixelStride, offsets: offsets, w: w, out: out)
         }
     }
 }
