@@ -255,15 +255,29 @@ struct TileOutput {
         return o
     }
 
+    /// How a tile's sums are stored, decided once per tile call (not per vector): over
+    /// what is there, added to it, or added with the epilogue.
+    enum Mode { case write, add, epilogue }
+
+    var mode: Mode {
+        if bias != nil || residual != nil || relu { return .epilogue }
+        return accumulate ? .add : .write
+    }
+
     @inline(__always)
-    func store(_ v: SIMD16<Float>, pixel p: Int, block l: Int) {
+    func store(_ v: SIMD16<Float>, pixel p: Int, block l: Int, _ mode: Mode) {
         let r = base + p &* pixelStride + l &* blockStride
-        var v = v
-        if accumulate { v += ld16(r) }
-        if let bias { v += ld16(bias + 16 &* l) }
-        if let residual { v += ld16(residual + p &* residualPixelStride + l &* residualBlockStride) }
-        if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-        st16(v, r)
+        switch mode {
+        case .write: st16(v, r)
+        case .add: st16(v + ld16(r), r)
+        case .epilogue:
+            var v = v
+            if accumulate { v += ld16(r) }
+            if let bias { v += ld16(bias + 16 &* l) }
+            if let residual { v += ld16(residual + p &* residualPixelStride + l &* residualBlockStride) }
+            if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+            st16(v, r)
+        }
     }
 }
 
@@ -327,16 +341,18 @@ enum DirectTile64<P: TileWidth> {
             w += 64
         }
         @inline(__always)
-        func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) {
-            out.store(a, pixel: p, block: 0); out.store(b, pixel: p, block: 1)
-            out.store(c, pixel: p, block: 2); out.store(d, pixel: p, block: 3)
+        func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>,
+                 _ mode: TileOutput.Mode) {
+            out.store(a, pixel: p, block: 0, mode); out.store(b, pixel: p, block: 1, mode)
+            out.store(c, pixel: p, block: 2, mode); out.store(d, pixel: p, block: 3, mode)
         }
-        put(0, c00, c01, c02, c03)
-        if P.value > 1 { put(1, c10, c11, c12, c13) }
-        if P.value > 2 { put(2, c20, c21, c22, c23) }
-        if P.value > 3 { put(3, c30, c31, c32, c33) }
-        if P.value > 4 { put(4, c40, c41, c42, c43) }
-        if P.value > 5 { put(5, c50, c51, c52, c53) }
+        let mode = out.mode
+        put(0, c00, c01, c02, c03, mode)
+        if P.value > 1 { put(1, c10, c11, c12, c13, mode) }
+        if P.value > 2 { put(2, c20, c21, c22, c23, mode) }
+        if P.value > 3 { put(3, c30, c31, c32, c33, mode) }
+        if P.value > 4 { put(4, c40, c41, c42, c43, mode) }
+        if P.value > 5 { put(5, c50, c51, c52, c53, mode) }
     }
 }
 
@@ -371,21 +387,22 @@ enum DirectTile32<P: TileWidth> {
             w += 32
         }
         @inline(__always)
-        func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
-            out.store(a, pixel: p, block: 0); out.store(b, pixel: p, block: 1)
+        func put(_ p: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ mode: TileOutput.Mode) {
+            out.store(a, pixel: p, block: 0, mode); out.store(b, pixel: p, block: 1, mode)
         }
-        put(0, c00, c01)
-        if P.value > 1 { put(1, c10, c11) }
-        if P.value > 2 { put(2, c20, c21) }
-        if P.value > 3 { put(3, c30, c31) }
-        if P.value > 4 { put(4, c40, c41) }
-        if P.value > 5 { put(5, c50, c51) }
-        if P.value > 6 { put(6, c60, c61) }
-        if P.value > 7 { put(7, c70, c71) }
-        if P.value > 8 { put(8, c80, c81) }
-        if P.value > 9 { put(9, c90, c91) }
-        if P.value > 10 { put(10, ca0, ca1) }
-        if P.value > 11 { put(11, cb0, cb1) }
+        let mode = out.mode
+        put(0, c00, c01, mode)
+        if P.value > 1 { put(1, c10, c11, mode) }
+        if P.value > 2 { put(2, c20, c21, mode) }
+        if P.value > 3 { put(3, c30, c31, mode) }
+        if P.value > 4 { put(4, c40, c41, mode) }
+        if P.value > 5 { put(5, c50, c51, mode) }
+        if P.value > 6 { put(6, c60, c61, mode) }
+        if P.value > 7 { put(7, c70, c71, mode) }
+        if P.value > 8 { put(8, c80, c81, mode) }
+        if P.value > 9 { put(9, c90, c91, mode) }
+        if P.value > 10 { put(10, ca0, ca1, mode) }
+        if P.value > 11 { put(11, cb0, cb1, mode) }
     }
 }
 
@@ -421,22 +438,23 @@ enum DirectTile16<P: TileWidth> {
             if P.value > 15 { cf.addProduct(SIMD16<Float>(repeating: xp[15 &* ps]), w0) }
             w += 16
         }
-        out.store(c0, pixel: 0, block: 0)
-        if P.value > 1 { out.store(c1, pixel: 1, block: 0) }
-        if P.value > 2 { out.store(c2, pixel: 2, block: 0) }
-        if P.value > 3 { out.store(c3, pixel: 3, block: 0) }
-        if P.value > 4 { out.store(c4, pixel: 4, block: 0) }
-        if P.value > 5 { out.store(c5, pixel: 5, block: 0) }
-        if P.value > 6 { out.store(c6, pixel: 6, block: 0) }
-        if P.value > 7 { out.store(c7, pixel: 7, block: 0) }
-        if P.value > 8 { out.store(c8, pixel: 8, block: 0) }
-        if P.value > 9 { out.store(c9, pixel: 9, block: 0) }
-        if P.value > 10 { out.store(ca, pixel: 10, block: 0) }
-        if P.value > 11 { out.store(cb, pixel: 11, block: 0) }
-        if P.value > 12 { out.store(cc, pixel: 12, block: 0) }
-        if P.value > 13 { out.store(cd, pixel: 13, block: 0) }
-        if P.value > 14 { out.store(ce, pixel: 14, block: 0) }
-        if P.value > 15 { out.store(cf, pixel: 15, block: 0) }
+        let mode = out.mode
+        out.store(c0, pixel: 0, block: 0, mode)
+        if P.value > 1 { out.store(c1, pixel: 1, block: 0, mode) }
+        if P.value > 2 { out.store(c2, pixel: 2, block: 0, mode) }
+        if P.value > 3 { out.store(c3, pixel: 3, block: 0, mode) }
+        if P.value > 4 { out.store(c4, pixel: 4, block: 0, mode) }
+        if P.value > 5 { out.store(c5, pixel: 5, block: 0, mode) }
+        if P.value > 6 { out.store(c6, pixel: 6, block: 0, mode) }
+        if P.value > 7 { out.store(c7, pixel: 7, block: 0, mode) }
+        if P.value > 8 { out.store(c8, pixel: 8, block: 0, mode) }
+        if P.value > 9 { out.store(c9, pixel: 9, block: 0, mode) }
+        if P.value > 10 { out.store(ca, pixel: 10, block: 0, mode) }
+        if P.value > 11 { out.store(cb, pixel: 11, block: 0, mode) }
+        if P.value > 12 { out.store(cc, pixel: 12, block: 0, mode) }
+        if P.value > 13 { out.store(cd, pixel: 13, block: 0, mode) }
+        if P.value > 14 { out.store(ce, pixel: 14, block: 0, mode) }
+        if P.value > 15 { out.store(cf, pixel: 15, block: 0, mode) }
     }
 }
 
