@@ -13,8 +13,8 @@ extension Fast {
         unary(x) { x, y, count in
             var i = 0
             while i + 16 <= count {
-                let v = load(x + i)
-                store(v.replacing(with: 0, where: v .< 0), y + i)
+                let v = load16(x + i)
+                store16(v.replacing(with: 0, where: v .< 0), y + i)
                 i += 16
             }
             for j in i..<count { y[j] = x[j] > 0 ? x[j] : 0 }
@@ -27,8 +27,8 @@ extension Fast {
         return binary(x, dy) { x, dy, dx, count in
             var i = 0
             while i + 16 <= count {
-                let v = load(x + i)
-                store(SIMD16<Float>(repeating: 0).replacing(with: load(dy + i), where: v .> 0), dx + i)
+                let v = load16(x + i)
+                store16(SIMD16<Float>(repeating: 0).replacing(with: load16(dy + i), where: v .> 0), dx + i)
                 i += 16
             }
             for j in i..<count { dx[j] = x[j] > 0 ? dy[j] : 0 }
@@ -89,12 +89,3 @@ extension Fast {
     }
 }
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}

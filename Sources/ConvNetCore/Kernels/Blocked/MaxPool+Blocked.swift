@@ -26,13 +26,13 @@ extension Fast {
                     while r < r1 {
                         var src = plane + r &* x.rowFloats + c0 &* 16
                         for _ in c0..<c1 {
-                            let v = UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self)
+                            let v = load16(src)
                             m = m.replacing(with: v, where: v .> m)
                             src += 16
                         }
                         r += 1
                     }
-                    UnsafeMutableRawPointer(dst + j &* 16).storeBytes(of: m, as: SIMD16<Float>.self)
+                    store16(m, dst + j &* 16)
                 }
             }
         }

@@ -362,9 +362,7 @@ extension IM2ColConvolution {
     static func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
         var i = 0
         while i + 16 <= count {
-            let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD16<Float>.self)
-            let b = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD16<Float>.self)
+            store16(load16(dst + i) + load16(src + i), dst + i)
             i += 16
         }
         while i < count { dst[i] += src[i]; i += 1 }
@@ -376,8 +374,7 @@ extension IM2ColConvolution {
         let splat = SIMD16<Float>(repeating: value)
         var i = 0
         while i + 16 <= count {
-            let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + splat, as: SIMD16<Float>.self)
+            store16(load16(dst + i) + splat, dst + i)
             i += 16
         }
         while i < count { dst[i] += value; i += 1 }
@@ -389,7 +386,7 @@ extension IM2ColConvolution {
         var acc = SIMD16<Float>(repeating: 0)
         var i = 0
         while i + 16 <= count {
-            acc += UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
+            acc += load16(src + i)
             i += 16
         }
         var total = acc.sum()

@@ -40,8 +40,11 @@ import Foundation
 /// Build it once per weight tensor and keep it: a model in inference mode keeps one per
 /// convolution.
 public final class BlockedConvolutionWeights {
-    /// The geometry the weights were packed for (batch and spatial size may differ).
-    public let outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int
+    /// The shape the weights were packed for (batch and spatial size may differ).
+    public var outChannels: Int { packed.outChannels }
+    public var inChannels: Int { packed.inChannelsPerGroup }
+    public var kernelHeight: Int { packed.kernelHeight }
+    public var kernelWidth: Int { packed.kernelWidth }
     /// Whether the input is blocked (steps (cb, u, v, c)) or an NCHW image (steps (c, u, v)).
     public let blockedInput: Bool
     let packed: PackedConvolutionWeights
@@ -54,8 +57,6 @@ public final class BlockedConvolutionWeights {
         precondition(g.groups == 1, "BlockedConvolutionWeights: groups must be 1, got \(g.groups)")
         checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "BlockedConvolutionWeights")
         if let bias { checkCount(bias.count, equals: g.outChannels, "bias [\(g.outChannels)]", in: "BlockedConvolutionWeights") }
-        outChannels = g.outChannels; inChannels = g.inChannels
-        kernelHeight = g.kernelHeight; kernelWidth = g.kernelWidth
         self.blockedInput = blockedInput
         let taps = g.kernelHeight * g.kernelWidth
         if blockedInput {
@@ -90,7 +91,8 @@ struct BlockedConvolution {
     let blockedInput: Bool
     /// Steps of the reduction.
     let k: Int
-    let rowsPerChunk: Int, chunks: Int
+    /// Chunks of whole output rows, about 256 pixels each.
+    let chunks: Int
     /// For an NCHW input: the padded copy's row width and plane size (no copy without padding).
     let paddedWidth: Int, paddedPlane: Int
 
@@ -105,7 +107,7 @@ struct BlockedConvolution {
                          : g.inChannels * g.kernelHeight * g.kernelWidth
         paddedWidth = g.inWidth + 2 * g.paddingWidth
         paddedPlane = (g.inHeight + 2 * g.paddingHeight) * paddedWidth
-        rowsPerChunk = max(1, min(g.outHeight, 256 / g.outWidth))
+        let rowsPerChunk = max(1, min(g.outHeight, 256 / g.outWidth))
         chunks = (g.outHeight + rowsPerChunk - 1) / rowsPerChunk
     }
 
@@ -153,9 +155,7 @@ struct BlockedConvolution {
     /// y[n, block b's channels, chunk's rows] = epilogue(W x).
     func run(block b: Int, chunk: Int, image n: Int, source: Source, weights: BlockedConvolutionWeights,
              residual: BlockedActivations?, relu: Bool, y: BlockedActivations) {
-        let packed = weights.packed
-        let (c0, lanes) = packed.blocks[b]
-        let w = UnsafePointer(packed.storage + packed.blockOffsets[b])
+        let (c0, lanes, w) = weights.packed.block(b)
         let outW = s.outWidth
         let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: depthBlockFloats)
         let maxWidth = maximumTileWidth(lanes: lanes)

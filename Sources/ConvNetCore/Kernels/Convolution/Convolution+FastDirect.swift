@@ -53,19 +53,6 @@ import Foundation
 // Only on CPUs with AVX-512 (24 SIMD16 accumulators are 48 registers on AVX2 or NEON,
 // which would spill); elsewhere the implicit GEMM runs.
 
-// MARK: - Vector helpers
-
-@inline(__always)
-private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
-
 // MARK: - Packed weights
 
 /// The weights of a convolution packed for the direct kernel: for each group, output
@@ -205,6 +192,12 @@ public final class PackedConvolutionWeights {
 
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 
+    /// Channel block b of group g: its first channel within the group, its lanes, and its
+    /// packed weights, `[k][lanes]`.
+    func block(_ b: Int, group g: Int = 0) -> (channel: Int, lanes: Int, weights: UnsafePointer<Float>) {
+        (blocks[b].channel, blocks[b].lanes, UnsafePointer(storage + g * groupFloats + blockOffsets[b]))
+    }
+
     /// Whether these weights were packed for `geometry`'s weight shape.
     public func fits(_ geometry: Conv2DGeometry) -> Bool {
         outChannels == geometry.outChannels && inChannelsPerGroup == geometry.inChannelsPerGroup
@@ -268,15 +261,15 @@ struct TileOutput {
     func store(_ v: SIMD16<Float>, pixel p: Int, block l: Int, _ mode: Mode) {
         let r = base + p &* pixelStride + l &* blockStride
         switch mode {
-        case .write: st16(v, r)
-        case .add: st16(v + ld16(r), r)
+        case .write: store16(v, r)
+        case .add: store16(v + load16(r), r)
         case .epilogue:
             var v = v
-            if accumulate { v += ld16(r) }
-            if let bias { v += ld16(bias + 16 &* l) }
-            if let residual { v += ld16(residual + p &* residualPixelStride + l &* residualBlockStride) }
+            if accumulate { v += load16(r) }
+            if let bias { v += load16(bias + 16 &* l) }
+            if let residual { v += load16(residual + p &* residualPixelStride + l &* residualBlockStride) }
             if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-            st16(v, r)
+            store16(v, r)
         }
     }
 }
@@ -315,7 +308,7 @@ enum DirectTile64<P: TileWidth> {
         var w = w
         for t in 0..<kc {
             let xp = x + offsets[t]
-            let w0 = ld16(w), w1 = ld16(w + 16), w2 = ld16(w + 32), w3 = ld16(w + 48)
+            let w0 = load16(w), w1 = load16(w + 16), w2 = load16(w + 32), w3 = load16(w + 48)
             var b = SIMD16<Float>(repeating: xp[0])
             c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2); c03.addProduct(b, w3)
             if P.value > 1 {
@@ -371,7 +364,7 @@ enum DirectTile32<P: TileWidth> {
         var w = w
         for t in 0..<kc {
             let xp = x + offsets[t]
-            let w0 = ld16(w), w1 = ld16(w + 16)
+            let w0 = load16(w), w1 = load16(w + 16)
             var b = SIMD16<Float>(repeating: xp[0]); c00.addProduct(b, w0); c01.addProduct(b, w1)
             if P.value > 1 { b = SIMD16<Float>(repeating: xp[1 &* ps]); c10.addProduct(b, w0); c11.addProduct(b, w1) }
             if P.value > 2 { b = SIMD16<Float>(repeating: xp[2 &* ps]); c20.addProduct(b, w0); c21.addProduct(b, w1) }
@@ -419,7 +412,7 @@ enum DirectTile16<P: TileWidth> {
         var w = w
         for t in 0..<kc {
             let xp = x + offsets[t]
-            let w0 = ld16(w)
+            let w0 = load16(w)
             c0.addProduct(SIMD16<Float>(repeating: xp[0]), w0)
             if P.value > 1 { c1.addProduct(SIMD16<Float>(repeating: xp[1 &* ps]), w0) }
             if P.value > 2 { c2.addProduct(SIMD16<Float>(repeating: xp[2 &* ps]), w0) }
@@ -526,10 +519,10 @@ private func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: Unsaf
         (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
          SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
     }
-    var v = (ld16(src), ld16(src + ld), ld16(src + 2 &* ld), ld16(src + 3 &* ld),
-             ld16(src + 4 &* ld), ld16(src + 5 &* ld), ld16(src + 6 &* ld), ld16(src + 7 &* ld),
-             ld16(src + 8 &* ld), ld16(src + 9 &* ld), ld16(src + 10 &* ld), ld16(src + 11 &* ld),
-             ld16(src + 12 &* ld), ld16(src + 13 &* ld), ld16(src + 14 &* ld), ld16(src + 15 &* ld))
+    var v = (load16(src), load16(src + ld), load16(src + 2 &* ld), load16(src + 3 &* ld),
+             load16(src + 4 &* ld), load16(src + 5 &* ld), load16(src + 6 &* ld), load16(src + 7 &* ld),
+             load16(src + 8 &* ld), load16(src + 9 &* ld), load16(src + 10 &* ld), load16(src + 11 &* ld),
+             load16(src + 12 &* ld), load16(src + 13 &* ld), load16(src + 14 &* ld), load16(src + 15 &* ld))
     for _ in 0..<4 {
         let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
         let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
@@ -542,9 +535,9 @@ private func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: Unsaf
     func put(_ r: Int, _ value: SIMD16<Float>) {
         var value = value
         if let bias { value += SIMD16<Float>(repeating: bias[r]) }
-        if let residual { value += ld16(residual + r &* ldDst) }
+        if let residual { value += load16(residual + r &* ldDst) }
         if relu { value = value.replacing(with: zero, where: value .< zero) }
-        st16(value, dst + r &* ldDst)
+        store16(value, dst + r &* ldDst)
     }
     put(0, v.0); put(1, v.1); put(2, v.2); put(3, v.3); put(4, v.4); put(5, v.5); put(6, v.6); put(7, v.7)
     put(8, v.8); put(9, v.9); put(10, v.10); put(11, v.11); put(12, v.12); put(13, v.13); put(14, v.14); put(15, v.15)
@@ -650,8 +643,7 @@ struct DirectConvolution {
              group g: Int, image n: Int, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue,
              sums: UnsafeMutablePointer<Float>) {
         let k = planes.k, og = planes.og, outW = s.outWidth, wq = planes.wq, outPlane = planes.outPlane
-        let (c0, lanes) = packed.blocks[b]
-        let weights = UnsafePointer(packed.storage + g * packed.groupFloats + packed.blockOffsets[b])
+        let (c0, lanes, weights) = packed.block(b, group: g)
         let (rows, cols) = extent(ofChunk: chunk)
         let width = cols.count
         let kcMax = Self.depthBlock(lanes: lanes, k: k)

@@ -226,9 +226,9 @@ struct GroupedDirectConvolution {
             let (row0, row1) = (dst + q * width, dst + plane + q * width)
             let src = xc + (q * sh + a - s.paddingHeight) * inW - s.paddingWidth  // column t of phase b: src[2t + b]
             for t in stride(from: pairedColumns.lowerBound, to: pairedColumns.upperBound, by: 16) {
-                let (lo, hi) = (Self.load(src + 2 * t), Self.load(src + 2 * t + 16))
-                Self.store(SIMD16(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), row0 + t)
-                Self.store(SIMD16(lowHalf: lo.oddHalf, highHalf: hi.oddHalf), row1 + t)
+                let (lo, hi) = (load16(src + 2 * t), load16(src + 2 * t + 16))
+                store16(SIMD16(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), row0 + t)
+                store16(SIMD16(lowHalf: lo.oddHalf, highHalf: hi.oddHalf), row1 + t)
             }
             for t in evenEdges.0 { row0[t] = src[2 * t] }
             for t in evenEdges.1 { row0[t] = src[2 * t] }
@@ -242,14 +242,14 @@ struct GroupedDirectConvolution {
     @inline(__always)
     func interleaveRow(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
         for t in stride(from: pairedColumns.lowerBound, to: pairedColumns.upperBound, by: 16) {
-            let (e, o) = (Self.load(even + t), Self.load(odd + t))
+            let (e, o) = (load16(even + t), load16(odd + t))
             var lo = SIMD16<Float>(), hi = SIMD16<Float>()
             for i in 0..<8 {
                 (lo[2 * i], lo[2 * i + 1]) = (e[i], o[i])
                 (hi[2 * i], hi[2 * i + 1]) = (e[i + 8], o[i + 8])
             }
-            Self.store(lo, dst + 2 * t)
-            Self.store(hi, dst + 2 * t + 16)
+            store16(lo, dst + 2 * t)
+            store16(hi, dst + 2 * t + 16)
         }
         for t in evenEdges.0 { dst[2 * t] = even[t] }
         for t in evenEdges.1 { dst[2 * t] = even[t] }
@@ -452,7 +452,7 @@ struct GroupedDirectConvolution {
                                         let partial = partials + (b * tapBlocks + t0 / 4) * 256
                                         for lane in 0..<lanes {
                                             for t in 0..<min(4, k - t0) {
-                                                dwThread[(g * og + o0 + lane) * k + t0 + t] += Self.load(partial + (lane * 4 + t) * 16).sum()
+                                                dwThread[(g * og + o0 + lane) * k + t0 + t] += load16(partial + (lane * 4 + t) * 16).sum()
                                             }
                                         }
                                     }
@@ -519,16 +519,6 @@ struct GroupedDirectConvolution {
 // MARK: micro-kernels
 
 extension GroupedDirectConvolution {
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-    }
-
-    @inline(__always)
-    static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-    }
-
     /// `dst[i] = src[i] + value` for `i < count`. (Rows are short, 56 floats for ResNeXt:
     /// an inline loop of 16-, 8- and 1-float steps beats a call to memmove.)
     @inline(__always)
@@ -536,12 +526,11 @@ extension GroupedDirectConvolution {
         let splat = SIMD16<Float>(repeating: value), splat8 = SIMD8<Float>(repeating: value)
         var i = 0
         while i + 16 <= count {
-            store(load(src + i) + splat, dst + i)
+            store16(load16(src + i) + splat, dst + i)
             i += 16
         }
         if i + 8 <= count {
-            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) + splat8
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            store8(load8(src + i) + splat8, dst + i)
             i += 8
         }
         while i < count { dst[i] = src[i] + value; i += 1 }
@@ -573,7 +562,7 @@ extension GroupedDirectConvolution {
             var w = weights
             for t in 0..<tapCount {
                 let src = base + taps[t]
-                let x0 = load(src), x1 = load(src + 16), x2 = load(src + 32), x3 = load(src + 48)
+                let x0 = load16(src), x1 = load16(src + 16), x2 = load16(src + 32), x3 = load16(src + 48)
                 let w0 = SIMD16<Float>(repeating: w[0])
                 c00.addProduct(x0, w0); c01.addProduct(x1, w0); c02.addProduct(x2, w0); c03.addProduct(x3, w0)
                 let w1 = SIMD16<Float>(repeating: w[1])
@@ -585,10 +574,10 @@ extension GroupedDirectConvolution {
                 w += 4
             }
             let o0 = output + p, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride
-            store(c00, o0); store(c01, o0 + 16); store(c02, o0 + 32); store(c03, o0 + 48)
-            store(c10, o1); store(c11, o1 + 16); store(c12, o1 + 32); store(c13, o1 + 48)
-            store(c20, o2); store(c21, o2 + 16); store(c22, o2 + 32); store(c23, o2 + 48)
-            store(c30, o3); store(c31, o3 + 16); store(c32, o3 + 32); store(c33, o3 + 48)
+            store16(c00, o0); store16(c01, o0 + 16); store16(c02, o0 + 32); store16(c03, o0 + 48)
+            store16(c10, o1); store16(c11, o1 + 16); store16(c12, o1 + 32); store16(c13, o1 + 48)
+            store16(c20, o2); store16(c21, o2 + 16); store16(c22, o2 + 32); store16(c23, o2 + 48)
+            store16(c30, o3); store16(c31, o3 + 16); store16(c32, o3 + 32); store16(c33, o3 + 48)
             p += 64
         }
     }
@@ -604,14 +593,14 @@ extension GroupedDirectConvolution {
             for t in 0..<tapCount {
                 let src = base + taps[t]
                 let w = SIMD16<Float>(repeating: weights[t])
-                c0.addProduct(load(src), w); c1.addProduct(load(src + 16), w)
-                c2.addProduct(load(src + 32), w); c3.addProduct(load(src + 48), w)
-                c4.addProduct(load(src + 64), w); c5.addProduct(load(src + 80), w)
-                c6.addProduct(load(src + 96), w); c7.addProduct(load(src + 112), w)
+                c0.addProduct(load16(src), w); c1.addProduct(load16(src + 16), w)
+                c2.addProduct(load16(src + 32), w); c3.addProduct(load16(src + 48), w)
+                c4.addProduct(load16(src + 64), w); c5.addProduct(load16(src + 80), w)
+                c6.addProduct(load16(src + 96), w); c7.addProduct(load16(src + 112), w)
             }
             let o = output + p
-            store(c0, o); store(c1, o + 16); store(c2, o + 32); store(c3, o + 48)
-            store(c4, o + 64); store(c5, o + 80); store(c6, o + 96); store(c7, o + 112)
+            store16(c0, o); store16(c1, o + 16); store16(c2, o + 32); store16(c3, o + 48)
+            store16(c4, o + 64); store16(c5, o + 80); store16(c6, o + 96); store16(c7, o + 112)
             p += 128
         }
         if p < count {                                          // count is a multiple of 64
@@ -620,11 +609,11 @@ extension GroupedDirectConvolution {
             for t in 0..<tapCount {
                 let src = base + taps[t]
                 let w = SIMD16<Float>(repeating: weights[t])
-                c0.addProduct(load(src), w); c1.addProduct(load(src + 16), w)
-                c2.addProduct(load(src + 32), w); c3.addProduct(load(src + 48), w)
+                c0.addProduct(load16(src), w); c1.addProduct(load16(src + 16), w)
+                c2.addProduct(load16(src + 32), w); c3.addProduct(load16(src + 48), w)
             }
             let o = output + p
-            store(c0, o); store(c1, o + 16); store(c2, o + 32); store(c3, o + 48)
+            store16(c0, o); store16(c1, o + 16); store16(c2, o + 32); store16(c3, o + 48)
         }
     }
 
@@ -646,44 +635,44 @@ extension GroupedDirectConvolution {
         let y0 = dy + start, y1 = y0 + dyStride, y2 = y1 + dyStride, y3 = y2 + dyStride
         let x0 = x + taps[0] + start, x1 = x + taps[1] + start, x2 = x + taps[2] + start, x3 = x + taps[3] + start
         let q = partial
-        var a00 = load(q), a01 = load(q + 16), a02 = load(q + 32), a03 = load(q + 48)
-        var a10 = load(q + 64), a11 = load(q + 80), a12 = load(q + 96), a13 = load(q + 112)
-        var a20 = load(q + 128), a21 = load(q + 144), a22 = load(q + 160), a23 = load(q + 176)
-        var a30 = load(q + 192), a31 = load(q + 208), a32 = load(q + 224), a33 = load(q + 240)
+        var a00 = load16(q), a01 = load16(q + 16), a02 = load16(q + 32), a03 = load16(q + 48)
+        var a10 = load16(q + 64), a11 = load16(q + 80), a12 = load16(q + 96), a13 = load16(q + 112)
+        var a20 = load16(q + 128), a21 = load16(q + 144), a22 = load16(q + 160), a23 = load16(q + 176)
+        var a30 = load16(q + 192), a31 = load16(q + 208), a32 = load16(q + 224), a33 = load16(q + 240)
         var p = 0
         while p < count {
-            let v0 = load(x0 + p), v1 = load(x1 + p), v2 = load(x2 + p), v3 = load(x3 + p)
-            let d0 = load(y0 + p)
+            let v0 = load16(x0 + p), v1 = load16(x1 + p), v2 = load16(x2 + p), v3 = load16(x3 + p)
+            let d0 = load16(y0 + p)
             a00.addProduct(d0, v0); a01.addProduct(d0, v1); a02.addProduct(d0, v2); a03.addProduct(d0, v3)
-            let d1 = load(y1 + p)
+            let d1 = load16(y1 + p)
             a10.addProduct(d1, v0); a11.addProduct(d1, v1); a12.addProduct(d1, v2); a13.addProduct(d1, v3)
-            let d2 = load(y2 + p)
+            let d2 = load16(y2 + p)
             a20.addProduct(d2, v0); a21.addProduct(d2, v1); a22.addProduct(d2, v2); a23.addProduct(d2, v3)
-            let d3 = load(y3 + p)
+            let d3 = load16(y3 + p)
             a30.addProduct(d3, v0); a31.addProduct(d3, v1); a32.addProduct(d3, v2); a33.addProduct(d3, v3)
             p += 16
         }
-        store(a00, q); store(a01, q + 16); store(a02, q + 32); store(a03, q + 48)
-        store(a10, q + 64); store(a11, q + 80); store(a12, q + 96); store(a13, q + 112)
-        store(a20, q + 128); store(a21, q + 144); store(a22, q + 160); store(a23, q + 176)
-        store(a30, q + 192); store(a31, q + 208); store(a32, q + 224); store(a33, q + 240)
+        store16(a00, q); store16(a01, q + 16); store16(a02, q + 32); store16(a03, q + 48)
+        store16(a10, q + 64); store16(a11, q + 80); store16(a12, q + 96); store16(a13, q + 112)
+        store16(a20, q + 128); store16(a21, q + 144); store16(a22, q + 160); store16(a23, q + 176)
+        store16(a30, q + 192); store16(a31, q + 208); store16(a32, q + 224); store16(a33, q + 240)
     }
 
     static func dots1x4(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, taps: UnsafePointer<Int>,
                         start: Int, count: Int, partial: UnsafeMutablePointer<Float>) {
         let y = dy + start
         let x0 = x + taps[0] + start, x1 = x + taps[1] + start, x2 = x + taps[2] + start, x3 = x + taps[3] + start
-        var a0 = load(partial), a1 = load(partial + 16), a2 = load(partial + 32), a3 = load(partial + 48)
+        var a0 = load16(partial), a1 = load16(partial + 16), a2 = load16(partial + 32), a3 = load16(partial + 48)
         var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
         var p = 0
         while p < count {                                       // two vectors of positions per step
-            let d = load(y + p), e = load(y + p + 16)
-            a0.addProduct(d, load(x0 + p)); a1.addProduct(d, load(x1 + p))
-            a2.addProduct(d, load(x2 + p)); a3.addProduct(d, load(x3 + p))
-            b0.addProduct(e, load(x0 + p + 16)); b1.addProduct(e, load(x1 + p + 16))
-            b2.addProduct(e, load(x2 + p + 16)); b3.addProduct(e, load(x3 + p + 16))
+            let d = load16(y + p), e = load16(y + p + 16)
+            a0.addProduct(d, load16(x0 + p)); a1.addProduct(d, load16(x1 + p))
+            a2.addProduct(d, load16(x2 + p)); a3.addProduct(d, load16(x3 + p))
+            b0.addProduct(e, load16(x0 + p + 16)); b1.addProduct(e, load16(x1 + p + 16))
+            b2.addProduct(e, load16(x2 + p + 16)); b3.addProduct(e, load16(x3 + p + 16))
             p += 32
         }
-        store(a0 + b0, partial); store(a1 + b1, partial + 16); store(a2 + b2, partial + 32); store(a3 + b3, partial + 48)
+        store16(a0 + b0, partial); store16(a1 + b1, partial + 16); store16(a2 + b2, partial + 32); store16(a3 + b3, partial + 48)
     }
 }

@@ -55,37 +55,7 @@ import Foundation
 // Workspaces (panel buffers, phase planes) come from a small pool and are reused across
 // calls: nothing is allocated in the loops.
 
-// MARK: - Vector helpers
-
-@inline(__always)
-private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func st8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func ld4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
-}
-
-@inline(__always)
-private func st4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
-}
+// MARK: - Copies
 
 /// Copies `count` floats, `count` small (a piece of a panel row): overlapping vector
 /// moves instead of a call to memmove (the first and last 16, 8 or 4 cover the run).
@@ -93,14 +63,14 @@ private func st4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
 private func copyRun(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
     if count >= 16 {
         var i = 0
-        while i + 16 <= count { st16(ld16(src + i), dst + i); i += 16 }
-        if i < count { st16(ld16(src + (count - 16)), dst + (count - 16)) }
+        while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
+        if i < count { store16(load16(src + (count - 16)), dst + (count - 16)) }
     } else if count >= 8 {
-        let a = ld8(src), b = ld8(src + (count - 8))
-        st8(a, dst); st8(b, dst + (count - 8))
+        let a = load8(src), b = load8(src + (count - 8))
+        store8(a, dst); store8(b, dst + (count - 8))
     } else if count >= 4 {
-        let a = ld4(src), b = ld4(src + (count - 4))
-        st4(a, dst); st4(b, dst + (count - 4))
+        let a = load4(src), b = load4(src + (count - 4))
+        store4(a, dst); store4(b, dst + (count - 4))
     } else {
         for i in 0..<count { dst[i] = src[i] }
     }
@@ -125,11 +95,11 @@ protocol ConvMicroKernel {
 @inline(__always)
 private func storeTileRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ x0: SIMD16<Float>, _ x1: SIMD16<Float>) {
     if add {
-        st16(x0 + ld16(p), p)
-        st16(x1 + ld16(p + 16), p + 16)
+        store16(x0 + load16(p), p)
+        store16(x1 + load16(p + 16), p + 16)
     } else {
-        st16(x0, p)
-        st16(x1, p + 16)
+        store16(x0, p)
+        store16(x1, p + 16)
     }
 }
 
@@ -154,7 +124,7 @@ enum ConvKernel8x32: ConvMicroKernel {
         let l1 = lda, l2 = 2 &* lda, l3 = 3 &* lda
         var b = b
         for _ in 0..<kc {
-            let b0 = ld16(b), b1 = ld16(b + 16)
+            let b0 = load16(b), b1 = load16(b + 16)
             var s = SIMD16<Float>(repeating: a0[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
             s = SIMD16<Float>(repeating: a0[l1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
             s = SIMD16<Float>(repeating: a0[l2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
@@ -190,7 +160,7 @@ enum ConvKernel8x32: ConvMicroKernel {
         let l1 = lda, l2 = 2 &* lda, l3 = 3 &* lda
         var b = b
         for _ in 0..<kc {
-            let b0 = ld16(b)
+            let b0 = load16(b)
             c0.addProduct(SIMD16<Float>(repeating: a0[0]), b0)
             c1.addProduct(SIMD16<Float>(repeating: a0[l1]), b0)
             c2.addProduct(SIMD16<Float>(repeating: a0[l2]), b0)
@@ -205,7 +175,7 @@ enum ConvKernel8x32: ConvMicroKernel {
         }
         for (r, v) in [c0, c1, c2, c3, c4, c5, c6, c7].enumerated() {
             let p = c + r &* ldc
-            st16(accumulate ? v + ld16(p) : v, p)
+            store16(accumulate ? v + load16(p) : v, p)
         }
     }
 }
@@ -224,7 +194,7 @@ enum ConvKernel6x16: ConvMicroKernel {
         let l1 = lda, l2 = 2 &* lda
         var b = b
         for _ in 0..<kc {
-            let b0 = ld16(b)
+            let b0 = load16(b)
             c0.addProduct(SIMD16<Float>(repeating: a0[0]), b0)
             c1.addProduct(SIMD16<Float>(repeating: a0[l1]), b0)
             c2.addProduct(SIMD16<Float>(repeating: a0[l2]), b0)
@@ -237,7 +207,7 @@ enum ConvKernel6x16: ConvMicroKernel {
         }
         for (r, v) in [c0, c1, c2, c3, c4, c5].enumerated() {
             let p = c + r &* ldc
-            st16(accumulate ? v + ld16(p) : v, p)
+            store16(accumulate ? v + load16(p) : v, p)
         }
     }
 
@@ -318,10 +288,10 @@ struct ConvEpilogue {
         let b = SIMD16<Float>(repeating: bias), zero = SIMD16<Float>()
         var p = 0
         while p + 16 <= count {
-            var v = ld16(src + p) + b
-            if let residual { v += ld16(residual + p) }
+            var v = load16(src + p) + b
+            if let residual { v += load16(residual + p) }
             if relu { v = v.replacing(with: zero, where: v .< zero) }
-            st16(v, dst + p)
+            store16(v, dst + p)
             p += 16
         }
         while p < count {
@@ -512,7 +482,7 @@ struct ImplicitGEMMConvolution {
                             for t in 0..<kc {
                                 let from = src + (off[t] &+ q), to = panel + t &* nr
                                 var l = 0
-                                while l < nr { st16(ld16(from + l), to + l); l += 16 }
+                                while l < nr { store16(load16(from + l), to + l); l += 16 }
                             }
                         } else {
                             for t in 0..<kc {
@@ -941,10 +911,10 @@ func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
         (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
          SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
     }
-    var v = (ld16(rows[0] + p0), ld16(rows[1] + p0), ld16(rows[2] + p0), ld16(rows[3] + p0),
-             ld16(rows[4] + p0), ld16(rows[5] + p0), ld16(rows[6] + p0), ld16(rows[7] + p0),
-             ld16(rows[8] + p0), ld16(rows[9] + p0), ld16(rows[10] + p0), ld16(rows[11] + p0),
-             ld16(rows[12] + p0), ld16(rows[13] + p0), ld16(rows[14] + p0), ld16(rows[15] + p0))
+    var v = (load16(rows[0] + p0), load16(rows[1] + p0), load16(rows[2] + p0), load16(rows[3] + p0),
+             load16(rows[4] + p0), load16(rows[5] + p0), load16(rows[6] + p0), load16(rows[7] + p0),
+             load16(rows[8] + p0), load16(rows[9] + p0), load16(rows[10] + p0), load16(rows[11] + p0),
+             load16(rows[12] + p0), load16(rows[13] + p0), load16(rows[14] + p0), load16(rows[15] + p0))
     for _ in 0..<4 {
         let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
         let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
@@ -952,11 +922,11 @@ func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
         let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
         v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
     }
-    st16(v.0, dst); st16(v.1, dst + dstStride); st16(v.2, dst + 2 &* dstStride); st16(v.3, dst + 3 &* dstStride)
-    st16(v.4, dst + 4 &* dstStride); st16(v.5, dst + 5 &* dstStride); st16(v.6, dst + 6 &* dstStride)
-    st16(v.7, dst + 7 &* dstStride); st16(v.8, dst + 8 &* dstStride); st16(v.9, dst + 9 &* dstStride)
-    st16(v.10, dst + 10 &* dstStride); st16(v.11, dst + 11 &* dstStride); st16(v.12, dst + 12 &* dstStride)
-    st16(v.13, dst + 13 &* dstStride); st16(v.14, dst + 14 &* dstStride); st16(v.15, dst + 15 &* dstStride)
+    store16(v.0, dst); store16(v.1, dst + dstStride); store16(v.2, dst + 2 &* dstStride); store16(v.3, dst + 3 &* dstStride)
+    store16(v.4, dst + 4 &* dstStride); store16(v.5, dst + 5 &* dstStride); store16(v.6, dst + 6 &* dstStride)
+    store16(v.7, dst + 7 &* dstStride); store16(v.8, dst + 8 &* dstStride); store16(v.9, dst + 9 &* dstStride)
+    store16(v.10, dst + 10 &* dstStride); store16(v.11, dst + 11 &* dstStride); store16(v.12, dst + 12 &* dstStride)
+    store16(v.13, dst + 13 &* dstStride); store16(v.14, dst + 14 &* dstStride); store16(v.15, dst + 15 &* dstStride)
 }
 
 struct ImplicitWeightGradient {

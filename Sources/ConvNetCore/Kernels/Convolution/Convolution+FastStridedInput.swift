@@ -31,26 +31,6 @@ import Dispatch
 // Threads take whole images; with fewer images than threads they split each phase's
 // channel tiles.
 
-@inline(__always)
-private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func ld8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func st8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
 /// A register tile `C[0..<mr, 0..<nr] = A B` over `k` steps: A read in place (row i at
 /// `a + i*lda`), row r of B at `b + offsets[r]` (nr contiguous floats).
 protocol InPlaceTileKernel {
@@ -78,7 +58,7 @@ enum InPlaceKernel8x48: InPlaceTileKernel {
         var off = offsets
         for _ in 0..<k {
             let p = b + off[0]
-            let b0 = ld16(p), b1 = ld16(p + 16), b2 = ld16(p + 32)
+            let b0 = load16(p), b1 = load16(p + 16), b2 = load16(p + 32)
             var s = V(repeating: a0[0]); c00.addProduct(s, b0); c01.addProduct(s, b1); c02.addProduct(s, b2)
             s = V(repeating: a0[l1]); c10.addProduct(s, b0); c11.addProduct(s, b1); c12.addProduct(s, b2)
             s = V(repeating: a0[l2]); c20.addProduct(s, b0); c21.addProduct(s, b1); c22.addProduct(s, b2)
@@ -93,7 +73,7 @@ enum InPlaceKernel8x48: InPlaceTileKernel {
         }
         @inline(__always) func store(_ row: Int, _ x: V, _ y: V, _ z: V) {
             let p = c + row &* ldc
-            st16(x, p); st16(y, p + 16); st16(z, p + 32)
+            store16(x, p); store16(y, p + 16); store16(z, p + 32)
         }
         store(0, c00, c01, c02); store(1, c10, c11, c12); store(2, c20, c21, c22); store(3, c30, c31, c32)
         store(4, c40, c41, c42); store(5, c50, c51, c52); store(6, c60, c61, c62); store(7, c70, c71, c72)
@@ -116,7 +96,7 @@ enum InPlaceKernel6x16: InPlaceTileKernel {
         var off = offsets
         for _ in 0..<k {
             let p = b + off[0]
-            let b0 = ld8(p), b1 = ld8(p + 8)
+            let b0 = load8(p), b1 = load8(p + 8)
             var s = V(repeating: a0[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
             s = V(repeating: a0[l1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
             s = V(repeating: a0[l2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
@@ -129,7 +109,7 @@ enum InPlaceKernel6x16: InPlaceTileKernel {
         }
         @inline(__always) func store(_ row: Int, _ x: V, _ y: V) {
             let p = c + row &* ldc
-            st8(x, p); st8(y, p + 8)
+            store8(x, p); store8(y, p + 8)
         }
         store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
     }
@@ -251,7 +231,7 @@ struct StridedInputGradient {
             for i in 0..<outH {
                 let row = dst + (padTop + i) * wz + padLeft
                 var j = 0
-                while j + 16 <= outW { st16(ld16(src + i * outW + j), row + j); j += 16 }
+                while j + 16 <= outW { store16(load16(src + i * outW + j), row + j); j += 16 }
                 while j < outW { row[j] = src[i * outW + j]; j += 1 }
                 // right pad of this row and left pad of the next (the last row's: bottom rows)
                 (row + outW).update(repeating: 0, count: i + 1 < outH ? 2 * padLeft : wz - outW - padLeft)
@@ -352,15 +332,15 @@ struct StridedInputGradient {
         let pairs = w / 2
         let vectorEnd = min(pairs, source.0 == nil ? pairs : filled.0, source.1 == nil ? pairs : filled.1)
         while i + 16 <= vectorEnd {
-            let x = source.0.map { ld16($0 + i) } ?? SIMD16<Float>(), y = source.1.map { ld16($0 + i) } ?? SIMD16<Float>()
+            let x = source.0.map { load16($0 + i) } ?? SIMD16<Float>(), y = source.1.map { load16($0 + i) } ?? SIMD16<Float>()
             let (lo, hi) = interleave(x, y)
-            st16(lo, row + 2 * i)
-            st16(hi, row + 2 * i + 16)
+            store16(lo, row + 2 * i)
+            store16(hi, row + 2 * i + 16)
             i += 16
         }
         if i + 8 <= vectorEnd {
-            let x = source.0.map { ld8($0 + i) } ?? SIMD8<Float>(), y = source.1.map { ld8($0 + i) } ?? SIMD8<Float>()
-            st16(SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
+            let x = source.0.map { load8($0 + i) } ?? SIMD8<Float>(), y = source.1.map { load8($0 + i) } ?? SIMD8<Float>()
+            store16(SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
                  row + 2 * i)
             i += 8
         }

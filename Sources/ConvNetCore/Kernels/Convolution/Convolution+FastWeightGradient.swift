@@ -35,16 +35,6 @@ import Dispatch
 // Threads take contiguous runs of images, each with its own dW^T (summed at the end); with
 // fewer images than threads, they split the channel tiles instead.
 
-@inline(__always)
-private func ld16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func st16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// A register tile of the direct weight gradient: `width` output channels x 9 rows.
 protocol DirectWeightGradientKernel {
     /// Output channels of the tile (a multiple of the vector width).
@@ -77,7 +67,7 @@ enum DirectWeightGradient32x9: DirectWeightGradientKernel {
             var d = db, q0 = 0
             for _ in 0..<outRows {
             for q in q0..<q0 + outColumns {
-                let g0 = ld16(d), g1 = ld16(d + 16)
+                let g0 = load16(d), g1 = load16(d + 16)
                 var v = V(repeating: x0[q]); a0.addProduct(g0, v); b0.addProduct(g1, v)
                 v = V(repeating: x1[q]); a1.addProduct(g0, v); b1.addProduct(g1, v)
                 v = V(repeating: x2[q]); a2.addProduct(g0, v); b2.addProduct(g1, v)
@@ -96,8 +86,8 @@ enum DirectWeightGradient32x9: DirectWeightGradientKernel {
         }
         @inline(__always) func flush(_ r: Int, _ a: V, _ b: V) {
             let p = acc + r * ldacc
-            st16(ld16(p) + a, p)
-            st16(ld16(p + 16) + b, p + 16)
+            store16(load16(p) + a, p)
+            store16(load16(p + 16) + b, p + 16)
         }
         flush(0, a0, b0); flush(1, a1, b1); flush(2, a2, b2); flush(3, a3, b3); flush(4, a4, b4)
         flush(5, a5, b5); flush(6, a6, b6); flush(7, a7, b7); flush(8, a8, b8)

@@ -21,9 +21,7 @@ extension Fast {
                     ElementwiseLoops.chunks(n) { start, end in
                         var i = start
                         while i + 16 <= end {
-                            let sum = UnsafeRawPointer(pa + i).loadUnaligned(as: SIMD16<Float>.self)
-                                + UnsafeRawPointer(pb + i).loadUnaligned(as: SIMD16<Float>.self)
-                            UnsafeMutableRawPointer(py + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                            store16(load16(pa + i) + load16(pb + i), py + i)
                             i += 16
                         }
                         while i < end { py[i] = pa[i] + pb[i]; i += 1 }
@@ -45,9 +43,7 @@ extension Fast {
                 ElementwiseLoops.chunks(n) { start, end in
                     var i = start
                     while i + 16 <= end {
-                        let sum = UnsafeRawPointer(pa + i).loadUnaligned(as: SIMD16<Float>.self)
-                            + UnsafeRawPointer(pb + i).loadUnaligned(as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(pa + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                        store16(load16(pa + i) + load16(pb + i), pa + i)
                         i += 16
                     }
                     while i < end { pa[i] += pb[i]; i += 1 }

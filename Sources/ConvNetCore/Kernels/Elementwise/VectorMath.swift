@@ -93,16 +93,6 @@ enum VectorMath {
 // compiler merge both paths through 128-bit registers, a 4x loss, or stop inlining
 // the large `@inline(__always)` body.)
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// A function of two vectors (the second ignored by one-argument functions).
 private protocol VectorFunction {
     static func apply(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float>
@@ -139,7 +129,7 @@ private enum SigmoidBackwardFunction: VectorFunction {
 private func wholeVectors<F: VectorFunction>(_: F.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                              _ out: UnsafeMutablePointer<Float>, vectors: Int) {
     for v in 0..<vectors {
-        store(F.apply(load(a + 16 * v), load(b + 16 * v)), out + 16 * v)
+        store16(F.apply(load16(a + 16 * v), load16(b + 16 * v)), out + 16 * v)
     }
 }
 
@@ -186,7 +176,7 @@ extension VectorMath {
         var m = SIMD16<Float>(repeating: -.infinity)
         var c = 0
         while c + 16 <= count {
-            let v = load(z + c)
+            let v = load16(z + c)
             m.replace(with: v, where: v .> m)
             c += 16
         }
@@ -221,8 +211,8 @@ extension VectorMath {
         var sum = SIMD16<Float>(repeating: 0)
         let s = SIMD16<Float>(repeating: scale), b = SIMD16<Float>(repeating: -shift)
         for v in 0..<vectors {
-            let e = exp(b.addingProduct(load(z + 16 * v), s))
-            store(e, out + 16 * v)
+            let e = exp(b.addingProduct(load16(z + 16 * v), s))
+            store16(e, out + 16 * v)
             sum += e
         }
         return sum.sum()

@@ -162,28 +162,6 @@ extension Fast {
     }
 }
 
-// MARK: - Vector loads and stores
-
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 // MARK: - Transposes for packing
 
 /// Interleaves two vectors: `(x0, y0, x1, y1, ..., x7, y7)` and `(x8, y8, ..., x15, y15)`.
@@ -513,38 +491,10 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
     @inline(__always)
     func packA(into dst: UnsafeMutablePointer<Float>, row: Int, rows: Int, depth: Int, kc: Int) {
         let mr = K.mr
-        let fullPanels = rows / mr, rest = rows - fullPanels * mr
         if transposeA {
             // op(A)(i, p) = a[p * lda + i]: each panel is MR consecutive values of every
-            // stored row. Copy 16 panels at a time (runs of 16 * MR values from each row):
-            // few write streams, read runs long enough for the prefetcher.
-            let group = 16
-            var first = 0
-            while first < fullPanels {
-                let panels = min(group, fullPanels - first)
-                for p in 0..<kc {
-                    var s = a + ((depth + p) * lda + row + first * mr)
-                    var d = dst + (first * kc + p) &* mr
-                    for _ in 0..<panels {
-                        if mr == 8 {
-                            store8(load8(s), d)
-                        } else {
-                            for r in 0..<mr { d[r] = s[r] }
-                        }
-                        s += mr
-                        d += kc &* mr
-                    }
-                }
-                first += panels
-            }
-            if rest > 0 {
-                for p in 0..<kc {
-                    let s = a + ((depth + p) * lda + row + fullPanels * mr)
-                    let d = dst + (fullPanels * kc + p) &* mr
-                    for r in 0..<rest { d[r] = s[r] }
-                    for r in rest..<mr { d[r] = 0 }
-                }
-            }
+            // stored row, 16 panels per pass.
+            packRowMajorPanels(a, ld: lda, depth: depth, start: row, count: rows, kc: kc, width: mr, group: 16, into: dst)
         } else {
             // op(A)(i, p) = a[i * lda + p]: one value from each of the MR rows per step;
             // for 8 full rows, 16 steps at a time by an in-register transpose.
@@ -578,7 +528,6 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
     @inline(__always)
     func packB(into dst: UnsafeMutablePointer<Float>, col: Int, cols: Int, depth: Int, kc: Int) {
         let nr = K.nr
-        let fullPanels = cols / nr, rest = cols - fullPanels * nr
         if transposeB {
             // op(B)(p, j) = b[j * ldb + p]: the panel is the transpose of NR stored rows;
             // full panels go 16 x 16 blocks at a time through registers.
@@ -608,33 +557,44 @@ private struct GEMMBlocked<K: GEMMMicroKernel> {
                 j += nr
             }
         } else {
-            // op(B)(p, j) = b[p * ldb + j]: copy a few panels at a time (a run of 4 * NR
-            // values from each row): a handful of sequential write streams, and read runs
-            // long enough for the prefetcher.
-            let group = 4
-            var first = 0
-            while first < fullPanels {
-                let panels = min(group, fullPanels - first)
-                for p in 0..<kc {
-                    var s = b + ((depth + p) * ldb + col + first * nr)
-                    var d = dst + (first * kc + p) &* nr
-                    for _ in 0..<panels {
-                        var q = 0
-                        while q < nr { store16(load16(s + q), d + q); q += 16 }
-                        s += nr
-                        d += kc &* nr
-                    }
-                }
-                first += panels
+            // op(B)(p, j) = b[p * ldb + j]: 4 panels per pass.
+            packRowMajorPanels(b, ld: ldb, depth: depth, start: col, count: cols, kc: kc, width: nr, group: 4, into: dst)
+        }
+    }
+}
+
+/// Copies the block `x[(depth + p) * ld + start + w]` (p < kc, w < count) of a row-major
+/// matrix into panels `width` columns wide, `panel[p * width + w]`, each panel `kc * width`
+/// floats after the last, zeros past `count`: the packing of op(A) when A is stored
+/// transposed and of op(B) when B is not. `group` panels are copied per pass over the kc
+/// rows: a few sequential write streams, and read runs long enough for the prefetcher.
+@inline(__always)
+private func packRowMajorPanels(_ x: UnsafePointer<Float>, ld: Int, depth: Int, start: Int, count: Int, kc: Int,
+                                width: Int, group: Int, into dst: UnsafeMutablePointer<Float>) {
+    let fullPanels = count / width, rest = count - fullPanels * width
+    var first = 0
+    while first < fullPanels {
+        let panels = min(group, fullPanels - first)
+        for p in 0..<kc {
+            var s = x + ((depth + p) * ld + start + first * width)
+            var d = dst + (first * kc + p) &* width
+            for _ in 0..<panels {
+                var q = 0
+                while q + 16 <= width { store16(load16(s + q), d + q); q += 16 }
+                if q + 8 <= width { store8(load8(s + q), d + q); q += 8 }
+                while q < width { d[q] = s[q]; q += 1 }
+                s += width
+                d += kc &* width
             }
-            if rest > 0 {
-                for p in 0..<kc {
-                    let s = b + ((depth + p) * ldb + col + fullPanels * nr)
-                    let d = dst + (fullPanels * kc + p) &* nr
-                    for q in 0..<rest { d[q] = s[q] }
-                    for q in rest..<nr { d[q] = 0 }
-                }
-            }
+        }
+        first += panels
+    }
+    if rest > 0 {
+        for p in 0..<kc {
+            let s = x + ((depth + p) * ld + start + fullPanels * width)
+            let d = dst + (fullPanels * kc + p) &* width
+            for q in 0..<rest { d[q] = s[q] }
+            for q in rest..<width { d[q] = 0 }
         }
     }
 }

@@ -85,9 +85,9 @@ extension Fast {
                 while j + 16 <= columns {
                     var acc = SIMD16<Float>(repeating: 0)
                     for r in 0..<rows {
-                        acc += UnsafeRawPointer(pm + r * columns + j).loadUnaligned(as: SIMD16<Float>.self)
+                        acc += load16(pm + r * columns + j)
                     }
-                    UnsafeMutableRawPointer(ps + j).storeBytes(of: acc, as: SIMD16<Float>.self)
+                    store16(acc, ps + j)
                     j += 16
                 }
                 while j < columns {

@@ -109,7 +109,7 @@ extension Fast {
     private static func scale(_ v: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float) {
         var c = 0
         while c + 16 <= count {
-            store(load(v + c) * factor, v + c)
+            store16(load16(v + c) * factor, v + c)
             c += 16
         }
         while c < count { v[c] *= factor; c += 1 }
@@ -127,10 +127,10 @@ extension Fast {
         var kl = SIMD16<Float>(repeating: 0)
         var c = 0
         while c + 16 <= count {
-            let ps = load(out + c) * studentScale, pt = load(et + c) * teacherScale
-            let logRatio = SIMD16<Float>(repeating: lseDifference).addingProduct(load(t + c) - load(s + c), invT)
+            let ps = load16(out + c) * studentScale, pt = load16(et + c) * teacherScale
+            let logRatio = SIMD16<Float>(repeating: lseDifference).addingProduct(load16(t + c) - load16(s + c), invT)
             kl = kl.addingProduct(pt, logRatio)
-            store((ps - pt) * gradientScale, out + c)
+            store16((ps - pt) * gradientScale, out + c)
             c += 16
         }
         var tail: Float = 0
@@ -144,12 +144,3 @@ extension Fast {
     }
 }
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}

@@ -24,14 +24,6 @@
 
 fileprivate typealias V16 = SIMD16<Float>
 
-@inline(__always) fileprivate func load16(_ p: UnsafePointer<Float>) -> V16 {
-    UnsafeRawPointer(p).loadUnaligned(as: V16.self)
-}
-
-@inline(__always) fileprivate func store16(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
-}
-
 /// `sum_i f(x[i])` over one plane of `n` floats, with four SIMD accumulators.
 @inline(__always)
 fileprivate func planeSum(_ n: Int, _ vector: (Int) -> V16, _ scalar: (Int) -> Float) -> Float {

@@ -31,14 +31,6 @@ import Foundation
 
 fileprivate typealias V16 = SIMD16<Float>
 
-@inline(__always) fileprivate func load16(_ p: UnsafePointer<Float>) -> V16 {
-    UnsafeRawPointer(p).loadUnaligned(as: V16.self)
-}
-
-@inline(__always) fileprivate func store16(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
-}
-
 /// 1/sqrt(d) on 16 lanes with multiplies and adds only: the bit-pattern estimate
 /// (`0x5f375a86 - bits/2`, within 3.5%) and three Newton steps y <- y (1.5 - d/2 y^2),
 /// each squaring the relative error (3.5e-2, 1.8e-3, 4.7e-6, then Float rounding).

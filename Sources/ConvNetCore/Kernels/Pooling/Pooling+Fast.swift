@@ -29,16 +29,8 @@
 
 fileprivate typealias V16 = SIMD16<Float>
 
-@inline(__always) fileprivate func load16(_ p: UnsafePointer<Float>) -> V16 {
-    UnsafeRawPointer(p).loadUnaligned(as: V16.self)
-}
-
 @inline(__always) fileprivate func loadEven16(_ p: UnsafePointer<Float>) -> V16 {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self).evenHalf
-}
-
-@inline(__always) fileprivate func store16(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
 }
 
 /// Stores the first `count` (<= 16) lanes of `v`.

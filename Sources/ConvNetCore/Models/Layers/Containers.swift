@@ -83,12 +83,13 @@ open class Sequential: Layer {
     open override func infer(_ x: Tensor) -> Tensor {
         guard foldsForInference else { return forward(x) }
         let steps = InferenceStep.steps(of: layers)
+        let runsBlocked = steps.map(\.runsBlocked)
         var y = x, i = 0
         while i < steps.count {
-            if i + 1 < steps.count && steps[i].runsBlocked && steps[i + 1].runsBlocked {
+            if i + 1 < steps.count && runsBlocked[i] && runsBlocked[i + 1] {
                 var blocked = steps[i].inferEnteringBlocked(y)
                 i += 1
-                while i < steps.count && steps[i].runsBlocked {
+                while i < steps.count && runsBlocked[i] {
                     blocked = steps[i].inferBlocked(blocked)
                     i += 1
                 }
