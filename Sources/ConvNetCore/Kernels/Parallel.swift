@@ -46,6 +46,14 @@ public enum Parallelism {
         }
     }
 
+    /// Whether `threads` threads should each take whole items (images, or image and
+    /// group) rather than share each item's pieces: when the items split evenly, or there
+    /// are at least three per thread (an uneven split of a few big items would leave a
+    /// thread idle for a whole item).
+    static func takesWholeItems(_ items: Int, threads: Int) -> Bool {
+        items % threads == 0 || items >= 3 * threads
+    }
+
     /// Runs `body(t)` for t in 0..<parts at once, one part per thread, and returns when
     /// all are done: the calling thread runs part 0, the pool's threads the others.
     ///

@@ -234,8 +234,7 @@ struct IM2ColConvolution {
         let items = s.batch * s.groups
         let threads = Parallelism.threadCount
         guard threads > 1, items >= threads else { return 1 }
-        // An uneven split of a few big items would leave a thread idle for a whole item.
-        return items % threads == 0 || items >= 3 * threads ? threads : 1
+        return Parallelism.takesWholeItems(items, threads: threads) ? threads : 1
     }
 
     /// Runs `body(thread, items)` over contiguous runs of the `batch*groups` items.

@@ -281,7 +281,7 @@ struct BlockedConvolution {
                 withImageCopy { whole(0..<batch, ws: $0) }
                 return
             }
-            if wholeImagesOverride ?? (batch % threads == 0 || batch >= 3 * threads) {
+            if wholeImagesOverride ?? Parallelism.takesWholeItems(batch, threads: threads) {
                 Parallelism.run(threads) { t in
                     let images = batch * t / threads ..< batch * (t + 1) / threads
                     if !images.isEmpty { withImageCopy { whole(images, ws: $0) } }

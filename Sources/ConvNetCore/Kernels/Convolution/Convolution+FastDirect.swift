@@ -753,7 +753,7 @@ struct DirectConvolution {
             ConvWorkspaces.with(wsCount) { ws in whole(0..<items, ws: ws) }
             return
         }
-        let wholeItems = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
+        let wholeItems = wholeItemsOverride ?? Parallelism.takesWholeItems(items, threads: threads)
         if wholeItems {
             Parallelism.run(threads) { t in
                 let run = items * t / threads ..< items * (t + 1) / threads

@@ -675,7 +675,7 @@ struct ImplicitGEMMConvolution {
             }
             return
         }
-        let whole = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
+        let whole = wholeItemsOverride ?? Parallelism.takesWholeItems(items, threads: threads)
         if whole {
             Parallelism.run(threads) { t in
                 let run = items * t / threads ..< items * (t + 1) / threads
@@ -1075,7 +1075,7 @@ struct ImplicitWeightGradient {
             }
             return
         }
-        let whole = wholeItemsOverride ?? (items % threads == 0 || items >= 3 * threads)
+        let whole = wholeItemsOverride ?? Parallelism.takesWholeItems(items, threads: threads)
         if whole {
             // Thread 0 accumulates into dw, the others into partials summed at the end.
             ConvWorkspaces.with((threads - 1) * weightCount) { partials in
