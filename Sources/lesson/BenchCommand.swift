@@ -6,7 +6,8 @@ import Foundation
 enum BenchCommand {
     static let help = """
     USAGE: lesson bench [--cases FILE] [--only NAME,...] [--threads 1,2] [--batches 1,8]
-                        [--naive-limit MACS] [--no-naive] [--samples N] [--json] [--compare FILE]
+                        [--naive-limit MACS] [--no-naive] [--direct] [--samples N] [--json]
+                        [--compare FILE]
 
     Times every case of cases.json (GEMMs, convolutions, LRN, max pool; by the names
     peers.py uses) at every batch and thread count it lists. Prints, per row, the fast
@@ -17,7 +18,8 @@ enum BenchCommand {
     them: a convolution's forward row packs its weights once beforehand (ONNX Runtime
     reorders its weights when the session is created), its <case>_dx and <case>_dw rows
     (input and weight gradients) pack what they need on every call, as training does;
-    resnet18 runs model.infer (batch norm folded); the training row is a full SGD step.
+    resnet18 runs model.infer (batch norm folded; its 3x3 stride-1 convolutions by
+    Winograd's F(2x2, 3x3) unless --direct); the training row is a full SGD step.
     Build in release mode: swift run -c release lesson bench
 
     OPTIONS:
@@ -27,6 +29,7 @@ enum BenchCommand {
       --batches LIST     batch sizes for conv/LRN/pool/network cases (default: the file's)
       --naive-limit N    skip the naive kernel above N MACs (default 1.2e9)
       --no-naive         never run the naive kernels
+      --direct           run resnet18's convolutions all with the direct kernel (no Winograd)
       --samples N        timed samples per row, median reported (default 7)
       --json             print one JSON object: {"peak_gflops": {...}, "results": [...]}
       --compare FILE     peers.py's JSON: add the peer's figure and our ratio to each row
@@ -58,6 +61,7 @@ enum BenchCommand {
         let batchList = try args.intListOption("batches")
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
+        if args.flag("direct") { Fast.usesWinograd = false }
         let samples = try args.intOption("samples", default: 7)
         let json = args.flag("json")
         let comparePath = args.option("compare")

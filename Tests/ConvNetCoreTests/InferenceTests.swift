@@ -59,6 +59,25 @@ struct InferenceTests {
         #expect(!m.layers[4].runsBlocked)
     }
 
+    @Test("on AVX-512 the even-sized 3x3 stride-1 convolutions run Winograd, with the direct path's logits")
+    func winogradInResNet() {
+        guard CPUFeatures.hasAVX512F else { return }
+        let m = withRandomBatchNorms(ResNet(block: .basic, layers: [1, 1, 1, 1], classes: 7).initialize(seed: 21), seed: 22)
+        m.eval()
+        let x = input([2, 3, 64, 64], seed: 23)        // layer1 at 16 x 16 ... layer4 at 2 x 2: all even
+        let reference = m.forward(x)
+        let winograd = m.infer(x)
+        let convs = m.namedLayers().compactMap { $0.layer as? Conv2d }
+        let transformed = convs.filter { $0.foldCache?.winograd != nil }.count
+        #expect(transformed == convs.filter { $0.kernelSize == (3, 3) && $0.stride == (1, 1) }.count)
+        #expect(transformed == 5)                         // layer1: both; layers 2-4: conv2 (conv1 has stride 2)
+        #expect(relativeError(winograd.data, reference.data) < 1e-4)
+        Fast.usesWinograd = false
+        defer { Fast.usesWinograd = true }
+        let direct = m.infer(x)
+        #expect(relativeError(winograd.data, direct.data) < 1e-5)
+    }
+
     @Test("a Sequential's blocked stretches (image entry, standalone ReLU, max pool, wider padding, broken by LRN) give forward's output")
     func blockedStretchesInSequential() {
         let model = withRandomBatchNorms(Sequential(

@@ -103,8 +103,13 @@ extension Conv2d {
         let g = geometry(for: x.shape)
         let x = x.withBorder(atLeast: max(g.paddingHeight, g.paddingWidth))
         let y = outputActivations(g)
-        Fast.conv2dBlocked(x, weights: blockedWeights(g, batchNorm: bn, blockedInput: true), geometry: g,
-                           residual: residual, relu: relu, into: y)
+        if Fast.usesWinograd && WinogradConvolution.applies(to: g) {
+            Fast.conv2dWinograd(x, weights: winogradWeights(g, batchNorm: bn), geometry: g, residual: residual,
+                                relu: relu, into: y)
+        } else {
+            Fast.conv2dBlocked(x, weights: blockedWeights(g, batchNorm: bn, blockedInput: true), geometry: g,
+                               residual: residual, relu: relu, into: y)
+        }
         return y
     }
 
@@ -132,5 +137,14 @@ extension Conv2d {
         let packed = BlockedConvolutionWeights(weight: w, bias: b, geometry: g, blockedInput: blockedInput)
         foldCache?.blocked = packed
         return packed
+    }
+
+    /// The folded weights transformed for Winograd's F(2 x 2, 3 x 3) (cached beside the folded weights).
+    private func winogradWeights(_ g: Conv2DGeometry, batchNorm bn: BatchNorm2d?) -> WinogradConvolutionWeights {
+        let (w, b) = foldedParameters(with: bn)
+        if let cached = foldCache?.winograd, cached.fits(g) { return cached }
+        let transformed = WinogradConvolutionWeights(weight: w, bias: b, geometry: g)
+        foldCache?.winograd = transformed
+        return transformed
     }
 }

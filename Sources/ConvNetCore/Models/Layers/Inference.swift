@@ -107,4 +107,6 @@ struct FoldCache {
     /// The folded weights and bias packed for the blocked kernel (for a blocked input, or
     /// an NCHW image), built on first use.
     var blocked: BlockedConvolutionWeights? = nil
+    /// The folded weights and bias transformed for the Winograd kernel, built on first use.
+    var winograd: WinogradConvolutionWeights? = nil
 }

@@ -1,0 +1,314 @@
+import Foundation
+
+// Winograd's minimal filtering, F(2 x 2, 3 x 3), on channel-blocked activations: how the
+// 3 x 3 stride-1 convolutions of a ResNet's inference do 2.25 times fewer multiplications.
+//
+// Lavin and Gray ("Fast Algorithms for Convolutional Neural Networks", 2016) apply
+// Winograd's algorithm for short correlations to convnets. A 2 x 2 block of outputs of a
+// 3 x 3 filter g reads a 4 x 4 patch d of the input; directly that is 4 * 9 = 36
+// multiplications, but
+//
+//     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A                       (⊙: elementwise, 4 x 4)
+//
+//          [1  0 -1  0]         [ 1    0    0 ]
+//     Bᵀ = [0  1  1  0]     G = [1/2  1/2  1/2]     Aᵀ = [1  1  1  0]
+//          [0 -1  1  0]         [1/2 -1/2  1/2]          [0  1 -1 -1]
+//          [0  1  0 -1]         [ 0    0    1 ]
+//
+// does it with 16, and the transforms are only additions (and halvings, done once, on the
+// weights). Over C input channels the elementwise product becomes a sum, which is what
+// makes it a convolution algorithm: for each of the 16 positions ξ of the 4 x 4 patch,
+//
+//     M[ξ][tile][o] = Σ_c  V[ξ][tile][c] · U[ξ][c][o]      V = Bᵀ d B per (tile, c)
+//                                                          U = G g Gᵀ per (c, o), once
+//
+// sixteen independent matrix products, (tiles x C) times (C x K), and then Y = Aᵀ M A per
+// (tile, o). The products carry 16/36 of the direct convolution's multiply-adds; the
+// transforms cost a few additions per input and output value, and moving V and M through
+// the cache.
+//
+// The pieces here:
+// - input transform: for each tile (2 x 2 outputs at row 2ti, column 2tj) and block of 16
+//   channels, the 4 x 4 patch of 16-lane vectors starts at pixel (2ti - 1, 2tj - 1) of the
+//   blocked input, whose zero border is the padding; 32 vector additions make V's 16
+//   vectors, stored V[ξ][channel block][tile][16];
+// - the products: for each ξ, `V[ξ]` is read as a 1 x 1 convolution's blocked input
+//   whose "pixels" are the tiles (16 floats apart), and the direct kernel's register tiles
+//   (Convolution+FastDirect.swift: 6 tiles x 64 output channels, one weight vector load
+//   per 16 channels, one broadcast per tile) multiply it by U[ξ], packed once as that 1 x 1
+//   convolution's weights, into M[ξ][output block][tile][16];
+// - output transform: 16 vectors of M per tile and output block, 24 additions, bias,
+//   residual and ReLU, four vectors stored straight into the blocked output.
+//
+// A chunk of tiles goes through all three steps before the next one, so that its V and M
+// (16 (C + K) floats per tile) stay in L2: 1.5 MB per chunk, at most (196 tiles at 64
+// channels, 48 at 256). Each chunk streams all of U (16 C K floats: 256 KB at 64
+// channels, 4 MB at 256), so chunks are as large as that budget allows.
+//
+// Where it runs: 3 x 3 kernels, stride 1, padding 1, groups 1, even output height and
+// width (so every tile is whole; ResNet's 56, 28 and 14), AVX-512 (the register tiles'
+// condition). Its results differ from the direct convolution's by rounding only: the
+// transforms' coefficients are 0, ±1 and ±1/2, exact in binary, and the sums they make are
+// of a few terms (a relative difference of about 1e-6 on ResNet-18, measured in the tests
+// against the naive kernel). F(4 x 4, 3 x 3) would cut the multiplications to 36/144 =
+// 1/4 of direct, but its transform coefficients (up to 8 and 1/24) lose more bits.
+
+/// A 3 x 3 convolution's weights transformed and packed for
+/// ``Fast/conv2dWinograd(_:weights:geometry:residual:relu:into:)``: for each of the 16
+/// positions ξ, `U[ξ] = (G g Gᵀ)[ξ]` for every (output, input) channel pair, packed as a
+/// 1 x 1 convolution's weights with input channels padded to blocks of 16. Build it once
+/// per weight tensor and keep it; a model in inference mode keeps one per convolution.
+public final class WinogradConvolutionWeights {
+    public let outChannels: Int, inChannels: Int
+    /// U[ξ] packed for the direct kernel's tiles, steps t = input channel (zeros past `inChannels`).
+    let positions: [PackedConvolutionWeights]
+    /// Bias per output channel, zero-padded to a multiple of 64 (zeros without a bias).
+    let bias: [Float]
+
+    /// Transforms `weight` (`[outChannels, inChannels, 3, 3]`) and packs it with `bias`.
+    public init(weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry) {
+        precondition(g.kernelHeight == 3 && g.kernelWidth == 3 && g.groups == 1,
+                     "WinogradConvolutionWeights: needs a 3 x 3 kernel and groups 1, got \(g)")
+        checkCount(weight.count, equals: g.weightCount, "weight \(g.weightShape)", in: "WinogradConvolutionWeights")
+        if let bias { checkCount(bias.count, equals: g.outChannels, "bias [\(g.outChannels)]", in: "WinogradConvolutionWeights") }
+        let (k, c) = (g.outChannels, g.inChannels)
+        outChannels = k; inChannels = c
+        // u[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c), computed in Double.
+        var u = [[Float]](repeating: [Float](repeating: 0, count: k * c), count: 16)
+        for o in 0..<k {
+            for i in 0..<c {
+                let f = (o * c + i) * 9
+                // Gg (4 x 3): rows g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2 of the filter's rows g0, g1, g2.
+                var gg = [[Double]](repeating: [0, 0, 0], count: 4)
+                for v in 0..<3 {
+                    let (g0, g1, g2) = (Double(weight[f + v]), Double(weight[f + 3 + v]), Double(weight[f + 6 + v]))
+                    gg[0][v] = g0; gg[1][v] = (g0 + g1 + g2) / 2; gg[2][v] = (g0 - g1 + g2) / 2; gg[3][v] = g2
+                }
+                // (Gg) Gᵀ: each row (a, b, c) becomes (a, (a+b+c)/2, (a-b+c)/2, c).
+                for r in 0..<4 {
+                    let (a, b, d) = (gg[r][0], gg[r][1], gg[r][2])
+                    let row = [a, (a + b + d) / 2, (a - b + d) / 2, d]
+                    for s in 0..<4 { u[r * 4 + s][o * c + i] = Float(row[s]) }
+                }
+            }
+        }
+        let product = Conv2DGeometry(batch: 1, inChannels: c, inHeight: 1, inWidth: 1, outChannels: k, kernel: (1, 1))
+        let steps = (0..<(c + 15) / 16 * 16).map { $0 < c ? $0 : -1 }
+        positions = u.map { PackedConvolutionWeights(weight: $0, geometry: product, steps: steps) }
+        var padded = [Float](repeating: 0, count: (k + 63) / 64 * 64)
+        if let bias { for o in 0..<k { padded[o] = bias[o] } }
+        self.bias = padded
+    }
+
+    /// Whether these weights fit `geometry`.
+    public func fits(_ g: Conv2DGeometry) -> Bool {
+        g.outChannels == outChannels && g.inChannels == inChannels && g.kernelHeight == 3 && g.kernelWidth == 3
+            && g.groups == 1
+    }
+}
+
+/// F(2 x 2, 3 x 3) of one geometry on blocked activations; see the header.
+struct WinogradConvolution {
+    let s: Conv2DGeometry
+    /// Tiles (2 x 2 outputs) per row and per image.
+    let tileColumns: Int, tiles: Int
+    /// Input and output channels padded to blocks of 16.
+    let inBlocks: Int, outBlocks: Int
+    /// Chunks per image, and the most tiles in one (V and M are laid out for that many).
+    let chunks: Int, chunkTiles: Int
+    let threads: Int
+
+    /// Floats of V and M per chunk budgeted to stay in L2 (1.5 MB).
+    static let chunkFloats = 3 << 17
+
+    /// Whether the Winograd kernel runs `g`: 3 x 3, stride 1, padding 1, groups 1, even
+    /// output size, AVX-512.
+    static func applies(to g: Conv2DGeometry) -> Bool {
+        CPUFeatures.hasAVX512F && g.groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
+            && g.strideHeight == 1 && g.strideWidth == 1 && g.paddingHeight == 1 && g.paddingWidth == 1
+            && g.outHeight % 2 == 0 && g.outWidth % 2 == 0
+    }
+
+    init(_ g: Conv2DGeometry, threads: Int? = nil) {
+        s = g
+        tileColumns = g.outWidth / 2
+        tiles = g.outHeight / 2 * tileColumns
+        inBlocks = (g.inChannels + 15) / 16
+        outBlocks = (g.outChannels + 15) / 16
+        var threads = threads ?? Parallelism.threadCount
+        if g.macs < 1 << 21 { threads = min(threads, 1) }
+        self.threads = threads
+        let perTile = 16 * 16 * (inBlocks + outBlocks)
+        var chunks = (tiles + max(1, Self.chunkFloats / perTile) - 1) / max(1, Self.chunkFloats / perTile)
+        // With fewer images than threads share out, each image's chunks are split evenly.
+        if threads > 1 && !Parallelism.takesWholeItems(g.batch, threads: threads) {
+            chunks = min(tiles, (chunks + threads - 1) / threads * threads)
+        }
+        self.chunks = chunks
+        chunkTiles = (tiles + chunks - 1) / chunks
+    }
+
+    /// Floats of one thread's workspace: V then M.
+    var workspaceFloats: Int { 16 * 16 * (inBlocks + outBlocks) * chunkTiles }
+
+    /// y[n, tiles of chunk c] = epilogue(conv(x)).
+    func run(image n: Int, chunk c: Int, x: BlockedActivations, weights: WinogradConvolutionWeights,
+             residual: BlockedActivations?, relu: Bool, y: BlockedActivations, workspace: UnsafeMutablePointer<Float>,
+             offsets: UnsafePointer<Int>) {
+        let first = tiles * c / chunks, count = tiles * (c + 1) / chunks - first
+        let vPosition = inBlocks * chunkTiles * 16          // floats of V per ξ
+        let mPosition = outBlocks * chunkTiles * 16         // floats of M per ξ
+        let v = workspace, m = workspace + 16 * vPosition
+
+        // 1. V[ξ][cb][tile] = Bᵀ d B.
+        for cb in 0..<inBlocks {
+            for tile in 0..<count {
+                let (ti, tj) = (first + tile).quotientAndRemainder(dividingBy: tileColumns)
+                transformInput(x.pixel(n, cb, 2 * ti - 1, 2 * tj - 1), rowFloats: x.rowFloats,
+                               into: v + (cb * chunkTiles + tile) * 16, positionStride: vPosition)
+            }
+        }
+        // 2. M[ξ] = V[ξ] U[ξ]: a 1 x 1 convolution over the chunk's tiles per position.
+        for xi in 0..<16 {
+            let packed = weights.positions[xi]
+            for b in packed.blocks.indices {
+                let (o0, lanes, w) = packed.block(b)
+                let k = inBlocks * 16
+                let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: 12288)
+                let maxWidth = maximumTileWidth(lanes: lanes)
+                let widths = (count + maxWidth - 1) / maxWidth
+                var t0 = 0
+                while t0 < k {
+                    let kc = min(kcMax, k - t0)
+                    let out = TileOutput(base: m + xi * mPosition + o0 / 16 * chunkTiles * 16, pixelStride: 16,
+                                         blockStride: chunkTiles * 16, accumulate: t0 > 0)
+                    var j = 0
+                    for piece in 0..<widths {
+                        let width = count * (piece + 1) / widths - j
+                        runDirectTile(lanes: lanes, width: width, kc: kc, x: v + xi * vPosition + j * 16, pixelStride: 16,
+                                      offsets: offsets + t0, w: w + t0 * lanes, out: out.advanced(by: j))
+                        j += width
+                    }
+                    t0 += kc
+                }
+            }
+        }
+        // 3. Y = Aᵀ M A with the epilogue, into y.
+        weights.bias.withUnsafeBufferPointer { bias in
+            for ob in 0..<outBlocks {
+                let b = load16(bias.baseAddress! + ob * 16)
+                for tile in 0..<count {
+                    let (ti, tj) = (first + tile).quotientAndRemainder(dividingBy: tileColumns)
+                    let r = residual.map { UnsafePointer($0.pixel(n, ob, 2 * ti, 2 * tj)) }
+                    transformOutput(m + (ob * chunkTiles + tile) * 16, positionStride: mPosition, bias: b,
+                                    residual: r, residualRowFloats: residual?.rowFloats ?? 0, relu: relu,
+                                    into: y.pixel(n, ob, 2 * ti, 2 * tj), rowFloats: y.rowFloats)
+                }
+            }
+        }
+    }
+
+    /// `y = act(conv(x) + bias + residual)`, x with a border of at least 1.
+    func forward(_ x: BlockedActivations, weights: WinogradConvolutionWeights, residual: BlockedActivations?,
+                 relu: Bool, into y: BlockedActivations) {
+        // Step t of the products reads channel t of a tile: block t/16, lane t%16.
+        let offsets = (0..<inBlocks * 16).map { ($0 / 16) * chunkTiles * 16 + $0 % 16 }
+        let pieces = s.batch * chunks
+        offsets.withUnsafeBufferPointer { offsets in
+            func runPieces(_ range: Range<Int>) {
+                guard !range.isEmpty else { return }
+                ConvWorkspaces.with(workspaceFloats) { ws in
+                    for piece in range {
+                        let (n, c) = piece.quotientAndRemainder(dividingBy: chunks)
+                        run(image: n, chunk: c, x: x, weights: weights, residual: residual, relu: relu, y: y,
+                            workspace: ws, offsets: offsets.baseAddress!)
+                    }
+                }
+            }
+            if threads <= 1 { runPieces(0..<pieces); return }
+            let parts = min(threads, pieces)
+            Parallelism.run(parts) { t in runPieces(pieces * t / parts ..< pieces * (t + 1) / parts) }
+        }
+    }
+}
+
+/// V = Bᵀ d B for one tile and 16 channels: d is the 4 x 4 patch of vectors at `p` (rows
+/// `rowFloats` apart, pixels 16), V[ξ] goes to `v + ξ * positionStride`.
+@inline(__always)
+private func transformInput(_ p: UnsafePointer<Float>, rowFloats: Int, into v: UnsafeMutablePointer<Float>,
+                            positionStride: Int) {
+    // Bᵀ d, column by column: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+    let r0 = p, r1 = p + rowFloats, r2 = p + 2 * rowFloats, r3 = p + 3 * rowFloats
+    @inline(__always)
+    func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let d0 = load16(r0 + 16 * j), d1 = load16(r1 + 16 * j), d2 = load16(r2 + 16 * j), d3 = load16(r3 + 16 * j)
+        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    }
+    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+    // (Bᵀ d) B, row by row: columns e0 - e2, e1 + e2, e2 - e1, e1 - e3.
+    @inline(__always)
+    func row(_ i: Int, _ e0: SIMD16<Float>, _ e1: SIMD16<Float>, _ e2: SIMD16<Float>, _ e3: SIMD16<Float>) {
+        store16(e0 - e2, v + (4 * i) * positionStride)
+        store16(e1 + e2, v + (4 * i + 1) * positionStride)
+        store16(e2 - e1, v + (4 * i + 2) * positionStride)
+        store16(e1 - e3, v + (4 * i + 3) * positionStride)
+    }
+    row(0, c0.0, c1.0, c2.0, c3.0)
+    row(1, c0.1, c1.1, c2.1, c3.1)
+    row(2, c0.2, c1.2, c2.2, c3.2)
+    row(3, c0.3, c1.3, c2.3, c3.3)
+}
+
+/// Y = Aᵀ M A for one tile and 16 channels, + bias (+ residual), ReLU, stored as 2 x 2
+/// pixels at `y` (rows `rowFloats` apart); M[ξ] is at `m + ξ * positionStride`.
+@inline(__always)
+private func transformOutput(_ m: UnsafePointer<Float>, positionStride: Int, bias: SIMD16<Float>,
+                             residual: UnsafePointer<Float>?, residualRowFloats: Int, relu: Bool,
+                             into y: UnsafeMutablePointer<Float>, rowFloats: Int) {
+    // Aᵀ M, column by column: rows m0 + m1 + m2, m1 - m2 - m3.
+    @inline(__always)
+    func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+        let m0 = load16(m + j * positionStride), m1 = load16(m + (4 + j) * positionStride)
+        let m2 = load16(m + (8 + j) * positionStride), m3 = load16(m + (12 + j) * positionStride)
+        return (m0 + m1 + m2, m1 - m2 - m3)
+    }
+    let f0 = column(0), f1 = column(1), f2 = column(2), f3 = column(3)
+    @inline(__always)
+    func put(_ v: SIMD16<Float>, _ i: Int, _ j: Int) {
+        var v = v + bias
+        if let residual { v += load16(residual + i * residualRowFloats + j * 16) }
+        if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+        store16(v, y + i * rowFloats + j * 16)
+    }
+    // (Aᵀ M) A, row by row: columns f0 + f1 + f2, f1 - f2 - f3.
+    put(f0.0 + f1.0 + f2.0, 0, 0); put(f1.0 - f2.0 - f3.0, 0, 1)
+    put(f0.1 + f1.1 + f2.1, 1, 0); put(f1.1 - f2.1 - f3.1, 1, 1)
+}
+
+extension Fast {
+    /// Whether blocked inference runs its 3 x 3 stride-1 convolutions with Winograd's
+    /// F(2 x 2, 3 x 3) where it applies (true), or all with the direct kernel. `lesson
+    /// bench --direct` sets it to false to time the direct kernels alone.
+    nonisolated(unsafe) public static var usesWinograd = true
+
+    /// `y = act(conv(x) + bias + residual)` by Winograd's F(2 x 2, 3 x 3), x, y (and the
+    /// residual) blocked: 3 x 3 kernel, stride 1, padding 1, groups 1, even output size
+    /// (``WinogradConvolution/applies(to:)``); `x` has a border of at least 1.
+    public static func conv2dWinograd(_ x: BlockedActivations, weights: WinogradConvolutionWeights,
+                                      geometry g: Conv2DGeometry, residual: BlockedActivations? = nil, relu: Bool = false,
+                                      into y: BlockedActivations) {
+        conv2dWinograd(x, weights: weights, geometry: g, residual: residual, relu: relu, into: y, threads: nil)
+    }
+
+    static func conv2dWinograd(_ x: BlockedActivations, weights: WinogradConvolutionWeights, geometry g: Conv2DGeometry,
+                               residual: BlockedActivations?, relu: Bool, into y: BlockedActivations, threads: Int?) {
+        precondition(WinogradConvolution.applies(to: g),
+                     "conv2dWinograd: needs AVX-512, a 3 x 3 kernel, stride 1, padding 1, groups 1 and an even output size (\(g))")
+        precondition(weights.fits(g), "conv2dWinograd: weights transformed for another shape")
+        precondition(x.shape == g.inputShape.dimensions, "conv2dWinograd: input \(x.shape), geometry wants \(g.inputShape.dimensions)")
+        precondition(x.border >= 1, "conv2dWinograd: input border \(x.border) is less than the padding 1")
+        precondition(y.shape == g.outputShape.dimensions, "conv2dWinograd: output \(y.shape), geometry gives \(g.outputShape.dimensions)")
+        if let residual { precondition(residual.shape == y.shape, "conv2dWinograd: residual \(residual.shape), output \(y.shape)") }
+        WinogradConvolution(g, threads: threads).forward(x, weights: weights, residual: residual, relu: relu, into: y)
+    }
+}

@@ -1,0 +1,66 @@
+import Testing
+@testable import ConvNetCore
+
+@Suite("Winograd F(2x2, 3x3) convolution on blocked activations")
+struct WinogradConvolutionTests {
+    /// Input and output channels that fill blocks of 16 exactly or leave padded lanes, and
+    /// every mix of 64-, 32- and 16-lane output blocks; even sizes from 2 x 2 (one tile) to
+    /// 14 x 18; batch 1-3.
+    static let cases: [ConvCase] = [
+        ConvCase(1, 16, 2, 2, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(2, 19, 6, 8, out: 13, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(1, 3, 10, 4, out: 40, kernel: (3, 3), padding: (1, 1)),
+        ConvCase(3, 64, 4, 6, out: 64, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(1, 40, 14, 18, out: 100, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(2, 33, 12, 12, out: 70, kernel: (3, 3), padding: (1, 1)),
+    ]
+
+    @Test("Winograd equals the seven loops, for every schedule, input border and epilogue", arguments: cases)
+    func winogradEqualsNaive(_ c: ConvCase) {
+        guard CPUFeatures.hasAVX512F else { return }     // the kernel runs only there
+        let g = c.geometry
+        #expect(WinogradConvolution.applies(to: g))
+        let (x, w, b, _) = ConvolutionTests.data(c, seed: 60)
+        let residual: [Float] = randomArray(g.outputShape.count, seed: 64)
+        let naive = Naive.conv2d(x, weight: w, bias: b, geometry: g)
+        let withEpilogue = zip(naive, residual).map { max($0 + $1, 0) }
+        let weights = WinogradConvolutionWeights(weight: w, bias: b, geometry: g)
+        let r = BlockedConvolutionTests.blocked(residual, g.outputShape, border: 2)
+        for threads in [1, 2, 3] {
+            for border in [1, 2] {
+                let input = BlockedConvolutionTests.blocked(x, g.inputShape, border: border)
+                let y = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight,
+                                           width: g.outWidth, border: 1)
+                Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: nil, relu: false, into: y, threads: threads)
+                #expect(relativeError(y.tensor().data, naive) < 1e-5, "threads \(threads), border \(border)")
+                Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: r, relu: true, into: y, threads: threads)
+                #expect(relativeError(y.tensor().data, withEpilogue) < 1e-5, "with residual and ReLU, threads \(threads)")
+            }
+        }
+    }
+
+    @Test("chunks: several per image, split evenly among threads when images are few")
+    func chunking() {
+        // 56 x 56 at 64 channels: 784 tiles of 32 KiB of V and M each, more than one 1.5 MB chunk.
+        let g = Conv2DGeometry(input: FeatureMapShape(batch: 1, channels: 64, height: 56, width: 56), outChannels: 64,
+                               kernel: 3, padding: 1)
+        let one = WinogradConvolution(g, threads: 1), two = WinogradConvolution(g, threads: 2)
+        #expect(one.chunks > 1)
+        #expect(one.chunkTiles * one.chunks >= one.tiles)
+        #expect(16 * 16 * 8 * one.chunkTiles <= WinogradConvolution.chunkFloats)
+        #expect(two.chunks % 2 == 0)
+    }
+
+    @Test("only 3x3, stride 1, padding 1, groups 1 and even output sizes take the Winograd path")
+    func applicability() {
+        guard CPUFeatures.hasAVX512F else { return }
+        let shape = FeatureMapShape(batch: 1, channels: 16, height: 8, width: 8)
+        #expect(WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3, padding: 1)))
+        #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3, stride: 2, padding: 1)))
+        #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3)))
+        #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 5, padding: 2)))
+        #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3, padding: 1, groups: 2)))
+        let odd = FeatureMapShape(batch: 1, channels: 16, height: 7, width: 8)
+        #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: odd, outChannels: 16, kernel: 3, padding: 1)))
+    }
+}
