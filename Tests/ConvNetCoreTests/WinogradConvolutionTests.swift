@@ -4,8 +4,8 @@ import Testing
 @Suite("Winograd F(2x2, 3x3) convolution on blocked activations")
 struct WinogradConvolutionTests {
     /// Input and output channels that fill blocks of 16 exactly or leave padded lanes, and
-    /// every mix of 64-, 32- and 16-lane output blocks; even sizes from 2 x 2 (one tile) to
-    /// 14 x 18; batch 1-3.
+    /// every mix of 64-, 32- and 16-lane output blocks; sizes from 1 x 1 (one tile, three
+    /// quarters outside) and 2 x 2 to 14 x 18, odd in either direction; batch 1-3.
     static let cases: [ConvCase] = [
         ConvCase(1, 16, 2, 2, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),
         ConvCase(2, 19, 6, 8, out: 13, kernel: (3, 3), padding: (1, 1), bias: true),
@@ -13,6 +13,10 @@ struct WinogradConvolutionTests {
         ConvCase(3, 64, 4, 6, out: 64, kernel: (3, 3), padding: (1, 1), bias: true),
         ConvCase(1, 40, 14, 18, out: 100, kernel: (3, 3), padding: (1, 1), bias: true),
         ConvCase(2, 33, 12, 12, out: 70, kernel: (3, 3), padding: (1, 1)),
+        ConvCase(1, 64, 7, 7, out: 128, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(2, 20, 5, 8, out: 24, kernel: (3, 3), padding: (1, 1)),
+        ConvCase(1, 16, 6, 9, out: 32, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(3, 8, 1, 1, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),
     ]
 
     @Test("Winograd equals the seven loops, for every schedule, input border and epilogue", arguments: cases)
@@ -26,14 +30,16 @@ struct WinogradConvolutionTests {
         let withEpilogue = zip(naive, residual).map { max($0 + $1, 0) }
         let weights = WinogradConvolutionWeights(weight: w, bias: b, geometry: g)
         let r = BlockedConvolutionTests.blocked(residual, g.outputShape, border: 2)
-        for threads in [1, 2, 3] {
+        for (threads, split) in [(1, nil), (2, false), (2, true), (3, false), (3, true)] as [(Int, Bool?)] {
             for border in [1, 2] {
                 let input = BlockedConvolutionTests.blocked(x, g.inputShape, border: border)
                 let y = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight,
                                            width: g.outWidth, border: 1)
-                Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: nil, relu: false, into: y, threads: threads)
-                #expect(relativeError(y.tensor().data, naive) < 1e-5, "threads \(threads), border \(border)")
-                Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: r, relu: true, into: y, threads: threads)
+                Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: nil, relu: false, into: y, threads: threads,
+                                    splitsChannels: split)
+                #expect(relativeError(y.tensor().data, naive) < 1e-5, "threads \(threads), split \(String(describing: split)), border \(border)")
+                Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: r, relu: true, into: y, threads: threads,
+                                    splitsChannels: split)
                 #expect(relativeError(y.tensor().data, withEpilogue) < 1e-5, "with residual and ReLU, threads \(threads)")
             }
         }
@@ -48,10 +54,19 @@ struct WinogradConvolutionTests {
         #expect(one.chunks > 1)
         #expect(one.chunkTiles * one.chunks >= one.tiles)
         #expect(16 * 16 * 8 * one.chunkTiles <= WinogradConvolution.chunkFloats)
-        #expect(two.chunks % 2 == 0)
+        #expect(two.chunks % 2 == 0 && !two.splitsChannels)
+        // 14 x 14 at 256 channels: 49 tiles, 4 MB of U; two threads at batch 1 split the
+        // output channels, at batch 2 they take an image each.
+        let layer3 = FeatureMapShape(batch: 1, channels: 256, height: 14, width: 14)
+        let g3 = Conv2DGeometry(input: layer3, outChannels: 256, kernel: 3, padding: 1)
+        #expect(WinogradConvolution(g3, threads: 2).splitsChannels)
+        #expect(WinogradConvolution(g3, threads: 2).chunks == 1)
+        var batch2 = g3; batch2.batch = 2
+        #expect(!WinogradConvolution(batch2, threads: 2).splitsChannels)
+        #expect(!WinogradConvolution(g3, threads: 1).splitsChannels)
     }
 
-    @Test("only 3x3, stride 1, padding 1, groups 1 and even output sizes take the Winograd path")
+    @Test("only 3x3, stride 1, padding 1 and groups 1 take the Winograd path")
     func applicability() {
         guard CPUFeatures.hasAVX512F else { return }
         let shape = FeatureMapShape(batch: 1, channels: 16, height: 8, width: 8)
@@ -60,7 +75,5 @@ struct WinogradConvolutionTests {
         #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3)))
         #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 5, padding: 2)))
         #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3, padding: 1, groups: 2)))
-        let odd = FeatureMapShape(batch: 1, channels: 16, height: 7, width: 8)
-        #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: odd, outChannels: 16, kernel: 3, padding: 1)))
     }
 }

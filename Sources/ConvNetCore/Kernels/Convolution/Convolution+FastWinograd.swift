@@ -43,15 +43,19 @@ import Foundation
 // A chunk of tiles goes through all three steps before the next one, so that its V and M
 // (16 (C + K) floats per tile) stay in L2: 1.5 MB per chunk, at most (196 tiles at 64
 // channels, 48 at 256). Each chunk streams all of U (16 C K floats: 256 KB at 64
-// channels, 4 MB at 256), so chunks are as large as that budget allows.
+// channels, 4 MB at 256), so chunks are as large as that budget allows. Threads take
+// whole images, or share one image's chunks, or, when U is the larger operand (ResNet's
+// 14 x 14 and 7 x 7 stages at batch 1), its output channels: each thread then reads only
+// its share of U.
 //
-// Where it runs: 3 x 3 kernels, stride 1, padding 1, groups 1, even output height and
-// width (so every tile is whole; ResNet's 56, 28 and 14), AVX-512 (the register tiles'
-// condition). Its results differ from the direct convolution's by rounding only: the
-// transforms' coefficients are 0, ±1 and ±1/2, exact in binary, and the sums they make are
-// of a few terms (a relative difference of about 1e-6 on ResNet-18, measured in the tests
-// against the naive kernel). F(4 x 4, 3 x 3) would cut the multiplications to 36/144 =
-// 1/4 of direct, but its transform coefficients (up to 8 and 1/24) lose more bits.
+// Where it runs: 3 x 3 kernels, stride 1, padding 1, groups 1, AVX-512 (the register
+// tiles' condition). An odd output size has a last row and column of tiles half outside:
+// their input patch is copied with zeros past the border, and only their inside outputs
+// are stored (at 7 x 7, 16 tiles compute 64 outputs for 49). The results differ from the
+// direct convolution's by rounding only: the transforms' coefficients are 0, ±1 and
+// ±1/2, exact in binary, and their sums have a few terms (the tests hold it to 1e-5
+// relative to the naive kernel). F(4 x 4, 3 x 3) would cut the multiplications to 1/4 of
+// direct, but its transform coefficients (up to 8 and 1/24) lose more bits.
 
 /// A 3 x 3 convolution's weights transformed and packed for
 /// ``Fast/conv2dWinograd(_:weights:geometry:residual:relu:into:)``: for each of the 16
@@ -110,82 +114,123 @@ public final class WinogradConvolutionWeights {
 /// F(2 x 2, 3 x 3) of one geometry on blocked activations; see the header.
 struct WinogradConvolution {
     let s: Conv2DGeometry
-    /// Tiles (2 x 2 outputs) per row and per image.
+    /// Tiles (2 x 2 outputs, the last row and column of tiles half outside an odd size)
+    /// per row and per image.
     let tileColumns: Int, tiles: Int
     /// Input and output channels padded to blocks of 16.
     let inBlocks: Int, outBlocks: Int
     /// Chunks per image, and the most tiles in one (V and M are laid out for that many).
     let chunks: Int, chunkTiles: Int
     let threads: Int
+    /// Whether the threads share each image's output channels (all its tiles in one
+    /// chunk) rather than its chunks; see `init`.
+    let splitsChannels: Bool
 
     /// Floats of V and M per chunk budgeted to stay in L2 (1.5 MB).
     static let chunkFloats = 3 << 17
 
-    /// Whether the Winograd kernel runs `g`: 3 x 3, stride 1, padding 1, groups 1, even
-    /// output size, AVX-512.
+    /// Whether the Winograd kernel runs `g`: 3 x 3, stride 1, padding 1, groups 1, AVX-512.
     static func applies(to g: Conv2DGeometry) -> Bool {
         CPUFeatures.hasAVX512F && g.groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
             && g.strideHeight == 1 && g.strideWidth == 1 && g.paddingHeight == 1 && g.paddingWidth == 1
-            && g.outHeight % 2 == 0 && g.outWidth % 2 == 0
     }
 
-    init(_ g: Conv2DGeometry, threads: Int? = nil) {
+    init(_ g: Conv2DGeometry, threads: Int? = nil, splitsChannels: Bool? = nil) {
         s = g
-        tileColumns = g.outWidth / 2
-        tiles = g.outHeight / 2 * tileColumns
+        tileColumns = (g.outWidth + 1) / 2
+        tiles = (g.outHeight + 1) / 2 * tileColumns
         inBlocks = (g.inChannels + 15) / 16
         outBlocks = (g.outChannels + 15) / 16
         var threads = threads ?? Parallelism.threadCount
         if g.macs < 1 << 21 { threads = min(threads, 1) }
         self.threads = threads
+        let sharesImages = threads > 1 && !Parallelism.takesWholeItems(g.batch, threads: threads)
+        // Threads sharing an image split whichever operand is larger: its tiles (V and M,
+        // 16 (C + K) floats per tile) or its transformed weights (U, 16 C K floats), which
+        // every chunk reads whole. At 14 x 14 and 256 channels (49 tiles, 4 MB of U), two
+        // threads taking half the tiles each would both stream all of U.
+        let channelBlocks = PackedConvolutionWeights.channelBlocks(g.outChannels).count
+        self.splitsChannels = splitsChannels
+            ?? (sharesImages && channelBlocks >= threads && g.inChannels * g.outChannels > (g.inChannels + g.outChannels) * tiles)
         let perTile = 16 * 16 * (inBlocks + outBlocks)
         var chunks = (tiles + max(1, Self.chunkFloats / perTile) - 1) / max(1, Self.chunkFloats / perTile)
-        // With fewer images than threads share out, each image's chunks are split evenly.
-        if threads > 1 && !Parallelism.takesWholeItems(g.batch, threads: threads) {
-            chunks = min(tiles, (chunks + threads - 1) / threads * threads)
+        if self.splitsChannels {
+            chunks = 1
+        } else if sharesImages {
+            chunks = min(tiles, (chunks + threads - 1) / threads * threads)     // split evenly
         }
         self.chunks = chunks
         chunkTiles = (tiles + chunks - 1) / chunks
     }
 
-    /// Floats of one thread's workspace: V then M.
-    var workspaceFloats: Int { 16 * 16 * (inBlocks + outBlocks) * chunkTiles }
+    /// Floats of one thread's workspace (all threads' when they split channels): V, M and
+    /// a 4 x 4 patch per thread for the tiles at an odd edge.
+    var workspaceFloats: Int { 16 * 16 * (inBlocks + outBlocks) * chunkTiles + 256 * threads }
 
-    /// y[n, tiles of chunk c] = epilogue(conv(x)).
-    func run(image n: Int, chunk c: Int, x: BlockedActivations, weights: WinogradConvolutionWeights,
-             residual: BlockedActivations?, relu: Bool, y: BlockedActivations, workspace: UnsafeMutablePointer<Float>,
-             offsets: UnsafePointer<Int>) {
-        let first = tiles * c / chunks, count = tiles * (c + 1) / chunks - first
-        let vPosition = inBlocks * chunkTiles * 16          // floats of V per ξ
-        let mPosition = outBlocks * chunkTiles * 16         // floats of M per ξ
-        let v = workspace, m = workspace + 16 * vPosition
+    /// Where one chunk's V and M are: `v[ξ][cb][tile][16]`, `m[ξ][ob][tile][16]`.
+    struct Chunk {
+        var image: Int
+        var first: Int, count: Int
+        var v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+        /// Room for thread t's edge patch at `patches + 256 t`.
+        var patches: UnsafeMutablePointer<Float>
+    }
 
-        // 1. V[ξ][cb][tile] = Bᵀ d B.
-        for cb in 0..<inBlocks {
-            for tile in 0..<count {
-                let (ti, tj) = (first + tile).quotientAndRemainder(dividingBy: tileColumns)
-                transformInput(x.pixel(n, cb, 2 * ti - 1, 2 * tj - 1), rowFloats: x.rowFloats,
-                               into: v + (cb * chunkTiles + tile) * 16, positionStride: vPosition)
+    func chunk(_ c: Int, of n: Int, workspace: UnsafeMutablePointer<Float>) -> Chunk {
+        let first = tiles * c / chunks
+        let v = workspace, m = v + 16 * inBlocks * chunkTiles * 16, patches = m + 16 * outBlocks * chunkTiles * 16
+        return Chunk(image: n, first: first, count: tiles * (c + 1) / chunks - first, v: v, m: m, patches: patches)
+    }
+
+    /// 1. V[ξ][cb][tile] = Bᵀ d B for the chunk's tiles and input blocks `blocks`, on thread `thread`.
+    func transformInputs(_ c: Chunk, blocks: Range<Int>, x: BlockedActivations, thread: Int = 0) {
+        let vPosition = inBlocks * chunkTiles * 16
+        let patch = c.patches + 256 * thread
+        for cb in blocks {
+            for tile in 0..<c.count {
+                let (ti, tj) = (c.first + tile).quotientAndRemainder(dividingBy: tileColumns)
+                let (i, j) = (2 * ti - 1, 2 * tj - 1)
+                let v = c.v + (cb * chunkTiles + tile) * 16
+                if i + 3 < s.inHeight + x.border && j + 3 < s.inWidth + x.border {
+                    transformInput(x.pixel(c.image, cb, i, j), rowFloats: x.rowFloats, into: v, positionStride: vPosition)
+                } else {
+                    // A tile at the bottom or right of an odd size reaches past the border: its
+                    // patch, with zeros there, is copied first.
+                    for u in 0..<4 {
+                        for w in 0..<4 {
+                            let inside = i + u < s.inHeight + x.border && j + w < s.inWidth + x.border
+                            let dst = patch + (u * 4 + w) * 16
+                            if inside { dst.update(from: x.pixel(c.image, cb, i + u, j + w), count: 16) }
+                            else { dst.update(repeating: 0, count: 16) }
+                        }
+                    }
+                    transformInput(patch, rowFloats: 64, into: v, positionStride: vPosition)
+                }
             }
         }
-        // 2. M[ξ] = V[ξ] U[ξ]: a 1 x 1 convolution over the chunk's tiles per position.
+    }
+
+    /// 2. M[ξ] = V[ξ] U[ξ] for the output channels of packed blocks `blocks`: a 1 x 1
+    /// convolution over the chunk's tiles per position.
+    func multiply(_ c: Chunk, blocks: Range<Int>, weights: WinogradConvolutionWeights, offsets: UnsafePointer<Int>) {
+        let vPosition = inBlocks * chunkTiles * 16, mPosition = outBlocks * chunkTiles * 16
+        let k = inBlocks * 16
         for xi in 0..<16 {
             let packed = weights.positions[xi]
-            for b in packed.blocks.indices {
+            for b in blocks {
                 let (o0, lanes, w) = packed.block(b)
-                let k = inBlocks * 16
                 let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: 12288)
                 let maxWidth = maximumTileWidth(lanes: lanes)
-                let widths = (count + maxWidth - 1) / maxWidth
+                let widths = (c.count + maxWidth - 1) / maxWidth
                 var t0 = 0
                 while t0 < k {
                     let kc = min(kcMax, k - t0)
-                    let out = TileOutput(base: m + xi * mPosition + o0 / 16 * chunkTiles * 16, pixelStride: 16,
+                    let out = TileOutput(base: c.m + xi * mPosition + o0 / 16 * chunkTiles * 16, pixelStride: 16,
                                          blockStride: chunkTiles * 16, accumulate: t0 > 0)
                     var j = 0
                     for piece in 0..<widths {
-                        let width = count * (piece + 1) / widths - j
-                        runDirectTile(lanes: lanes, width: width, kc: kc, x: v + xi * vPosition + j * 16, pixelStride: 16,
+                        let width = c.count * (piece + 1) / widths - j
+                        runDirectTile(lanes: lanes, width: width, kc: kc, x: c.v + xi * vPosition + j * 16, pixelStride: 16,
                                       offsets: offsets + t0, w: w + t0 * lanes, out: out.advanced(by: j))
                         j += width
                     }
@@ -193,17 +238,22 @@ struct WinogradConvolution {
                 }
             }
         }
-        // 3. Y = Aᵀ M A with the epilogue, into y.
-        weights.bias.withUnsafeBufferPointer { bias in
-            for ob in 0..<outBlocks {
-                let b = load16(bias.baseAddress! + ob * 16)
-                for tile in 0..<count {
-                    let (ti, tj) = (first + tile).quotientAndRemainder(dividingBy: tileColumns)
-                    let r = residual.map { UnsafePointer($0.pixel(n, ob, 2 * ti, 2 * tj)) }
-                    transformOutput(m + (ob * chunkTiles + tile) * 16, positionStride: mPosition, bias: b,
-                                    residual: r, residualRowFloats: residual?.rowFloats ?? 0, relu: relu,
-                                    into: y.pixel(n, ob, 2 * ti, 2 * tj), rowFloats: y.rowFloats)
-                }
+    }
+
+    /// 3. Y = Aᵀ M A with the epilogue, into y's output blocks `blocks`.
+    func transformOutputs(_ c: Chunk, blocks: Range<Int>, bias: UnsafePointer<Float>, residual: BlockedActivations?,
+                          relu: Bool, y: BlockedActivations) {
+        let mPosition = outBlocks * chunkTiles * 16
+        for ob in blocks {
+            let b = load16(bias + ob * 16)
+            for tile in 0..<c.count {
+                let (ti, tj) = (c.first + tile).quotientAndRemainder(dividingBy: tileColumns)
+                let (i, j) = (2 * ti, 2 * tj)
+                let r = residual.map { UnsafePointer($0.pixel(c.image, ob, i, j)) }
+                transformOutput(c.m + (ob * chunkTiles + tile) * 16, positionStride: mPosition, bias: b,
+                                residual: r, residualRowFloats: residual?.rowFloats ?? 0, relu: relu,
+                                into: y.pixel(c.image, ob, i, j), rowFloats: y.rowFloats,
+                                rows: min(2, s.outHeight - i), columns: min(2, s.outWidth - j))
             }
         }
     }
@@ -213,21 +263,52 @@ struct WinogradConvolution {
                  relu: Bool, into y: BlockedActivations) {
         // Step t of the products reads channel t of a tile: block t/16, lane t%16.
         let offsets = (0..<inBlocks * 16).map { ($0 / 16) * chunkTiles * 16 + $0 % 16 }
-        let pieces = s.batch * chunks
+        let packedBlocks = weights.positions[0].blocks
         offsets.withUnsafeBufferPointer { offsets in
-            func runPieces(_ range: Range<Int>) {
-                guard !range.isEmpty else { return }
-                ConvWorkspaces.with(workspaceFloats) { ws in
-                    for piece in range {
-                        let (n, c) = piece.quotientAndRemainder(dividingBy: chunks)
-                        run(image: n, chunk: c, x: x, weights: weights, residual: residual, relu: relu, y: y,
-                            workspace: ws, offsets: offsets.baseAddress!)
+            weights.bias.withUnsafeBufferPointer { bias in
+                let (offsets, bias) = (offsets.baseAddress!, bias.baseAddress!)
+                /// The chunk's three steps, all its channels, on this thread.
+                func whole(_ c: Chunk) {
+                    transformInputs(c, blocks: 0..<inBlocks, x: x)
+                    multiply(c, blocks: packedBlocks.indices, weights: weights, offsets: offsets)
+                    transformOutputs(c, blocks: 0..<outBlocks, bias: bias, residual: residual, relu: relu, y: y)
+                }
+                if splitsChannels {
+                    // Per image: the threads transform a share of the input blocks each, then
+                    // (once all are done) multiply and transform back a share of the output blocks.
+                    ConvWorkspaces.with(workspaceFloats) { ws in
+                        for n in 0..<s.batch {
+                            let c = chunk(0, of: n, workspace: ws)
+                            Parallelism.run(threads) { t in
+                                transformInputs(c, blocks: inBlocks * t / threads ..< inBlocks * (t + 1) / threads, x: x,
+                                                thread: t)
+                            }
+                            Parallelism.run(threads) { t in
+                                let mine = packedBlocks.count * t / threads ..< packedBlocks.count * (t + 1) / threads
+                                guard let last = mine.last else { return }
+                                multiply(c, blocks: mine, weights: weights, offsets: offsets)
+                                let o0 = packedBlocks[mine.first!].channel / 16
+                                let o1 = min(outBlocks, (packedBlocks[last].channel + packedBlocks[last].lanes) / 16)
+                                transformOutputs(c, blocks: o0..<o1, bias: bias, residual: residual, relu: relu, y: y)
+                            }
+                        }
+                    }
+                    return
+                }
+                let pieces = s.batch * chunks
+                func runPieces(_ range: Range<Int>) {
+                    guard !range.isEmpty else { return }
+                    ConvWorkspaces.with(workspaceFloats) { ws in
+                        for piece in range {
+                            let (n, c) = piece.quotientAndRemainder(dividingBy: chunks)
+                            whole(chunk(c, of: n, workspace: ws))
+                        }
                     }
                 }
+                if threads <= 1 { runPieces(0..<pieces); return }
+                let parts = min(threads, pieces)
+                Parallelism.run(parts) { t in runPieces(pieces * t / parts ..< pieces * (t + 1) / parts) }
             }
-            if threads <= 1 { runPieces(0..<pieces); return }
-            let parts = min(threads, pieces)
-            Parallelism.run(parts) { t in runPieces(pieces * t / parts ..< pieces * (t + 1) / parts) }
         }
     }
 }
@@ -260,11 +341,12 @@ private func transformInput(_ p: UnsafePointer<Float>, rowFloats: Int, into v: U
 }
 
 /// Y = Aᵀ M A for one tile and 16 channels, + bias (+ residual), ReLU, stored as 2 x 2
-/// pixels at `y` (rows `rowFloats` apart); M[ξ] is at `m + ξ * positionStride`.
+/// pixels at `y` (rows `rowFloats` apart; only `rows` x `columns` of them at an odd
+/// edge); M[ξ] is at `m + ξ * positionStride`.
 @inline(__always)
 private func transformOutput(_ m: UnsafePointer<Float>, positionStride: Int, bias: SIMD16<Float>,
                              residual: UnsafePointer<Float>?, residualRowFloats: Int, relu: Bool,
-                             into y: UnsafeMutablePointer<Float>, rowFloats: Int) {
+                             into y: UnsafeMutablePointer<Float>, rowFloats: Int, rows: Int, columns: Int) {
     // Aᵀ M, column by column: rows m0 + m1 + m2, m1 - m2 - m3.
     @inline(__always)
     func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
@@ -275,6 +357,7 @@ private func transformOutput(_ m: UnsafePointer<Float>, positionStride: Int, bia
     let f0 = column(0), f1 = column(1), f2 = column(2), f3 = column(3)
     @inline(__always)
     func put(_ v: SIMD16<Float>, _ i: Int, _ j: Int) {
+        if i >= rows || j >= columns { return }          // past an odd edge
         var v = v + bias
         if let residual { v += load16(residual + i * residualRowFloats + j * 16) }
         if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
@@ -292,7 +375,7 @@ extension Fast {
     nonisolated(unsafe) public static var usesWinograd = true
 
     /// `y = act(conv(x) + bias + residual)` by Winograd's F(2 x 2, 3 x 3), x, y (and the
-    /// residual) blocked: 3 x 3 kernel, stride 1, padding 1, groups 1, even output size
+    /// residual) blocked: 3 x 3 kernel, stride 1, padding 1, groups 1
     /// (``WinogradConvolution/applies(to:)``); `x` has a border of at least 1.
     public static func conv2dWinograd(_ x: BlockedActivations, weights: WinogradConvolutionWeights,
                                       geometry g: Conv2DGeometry, residual: BlockedActivations? = nil, relu: Bool = false,
@@ -301,14 +384,15 @@ extension Fast {
     }
 
     static func conv2dWinograd(_ x: BlockedActivations, weights: WinogradConvolutionWeights, geometry g: Conv2DGeometry,
-                               residual: BlockedActivations?, relu: Bool, into y: BlockedActivations, threads: Int?) {
+                               residual: BlockedActivations?, relu: Bool, into y: BlockedActivations, threads: Int?,
+                               splitsChannels: Bool? = nil) {
         precondition(WinogradConvolution.applies(to: g),
-                     "conv2dWinograd: needs AVX-512, a 3 x 3 kernel, stride 1, padding 1, groups 1 and an even output size (\(g))")
+                     "conv2dWinograd: needs AVX-512, a 3 x 3 kernel, stride 1, padding 1 and groups 1 (\(g))")
         precondition(weights.fits(g), "conv2dWinograd: weights transformed for another shape")
         precondition(x.shape == g.inputShape.dimensions, "conv2dWinograd: input \(x.shape), geometry wants \(g.inputShape.dimensions)")
         precondition(x.border >= 1, "conv2dWinograd: input border \(x.border) is less than the padding 1")
         precondition(y.shape == g.outputShape.dimensions, "conv2dWinograd: output \(y.shape), geometry gives \(g.outputShape.dimensions)")
         if let residual { precondition(residual.shape == y.shape, "conv2dWinograd: residual \(residual.shape), output \(y.shape)") }
-        WinogradConvolution(g, threads: threads).forward(x, weights: weights, residual: residual, relu: relu, into: y)
+        WinogradConvolution(g, threads: threads, splitsChannels: splitsChannels).forward(x, weights: weights, residual: residual, relu: relu, into: y)
     }
 }
