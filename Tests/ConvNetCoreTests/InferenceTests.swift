@@ -59,7 +59,7 @@ struct InferenceTests {
         #expect(!m.layers[4].runsBlocked)
     }
 
-    @Test("on AVX-512 the even-sized 3x3 stride-1 convolutions run Winograd, with the direct path's logits")
+    @Test("on AVX-512 the 3x3 stride-1 convolutions with enough tiles run Winograd, with the direct path's logits")
     func winogradInResNet() {
         guard CPUFeatures.hasAVX512F else { return }
         let m = withRandomBatchNorms(ResNet(block: .basic, layers: [1, 1, 1, 1], classes: 7).initialize(seed: 21), seed: 22)
@@ -69,8 +69,10 @@ struct InferenceTests {
         let winograd = m.infer(x)
         let convs = m.namedLayers().compactMap { $0.layer as? Conv2d }
         let transformed = convs.filter { $0.foldCache?.winograd != nil }.count
-        #expect(transformed == convs.filter { $0.kernelSize == (3, 3) && $0.stride == (1, 1) }.count)
-        #expect(transformed == 5)                         // layer1: both; layers 2-4: conv2 (conv1 has stride 2)
+        // layer1's two (128 tiles in the batch) and layer2's conv2 (32 tiles); layer3's and
+        // layer4's (8 and 2 tiles for 4 and 16 MB of transformed weights) run direct, and
+        // the others have stride 2 or are not 3 x 3.
+        #expect(transformed == 3)
         #expect(relativeError(winograd.data, reference.data) < 1e-4)
         Fast.usesWinograd = false
         defer { Fast.usesWinograd = true }

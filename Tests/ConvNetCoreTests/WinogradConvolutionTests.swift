@@ -30,22 +30,26 @@ struct WinogradConvolutionTests {
         let withEpilogue = zip(naive, residual).map { max($0 + $1, 0) }
         let weights = WinogradConvolutionWeights(weight: w, bias: b, geometry: g)
         let r = BlockedConvolutionTests.blocked(residual, g.outputShape, border: 2)
-        for (threads, split) in [(1, nil), (2, false), (2, true), (3, false), (3, true)] as [(Int, Bool?)] {
+        // Schedules: one thread; threads sharing chunks or output channels; chunks of 5 tiles,
+        // which cut images (and tile rows) at every offset.
+        let schedules: [(Int, Bool?, Int?)] = [(1, nil, nil), (2, false, nil), (2, true, nil), (3, false, nil), (3, true, nil),
+                                               (1, nil, 5), (2, false, 5), (2, true, 5)]
+        for (threads, split, size) in schedules {
             for border in [1, 2] {
                 let input = BlockedConvolutionTests.blocked(x, g.inputShape, border: border)
                 let y = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight,
                                            width: g.outWidth, border: 1)
                 Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: nil, relu: false, into: y, threads: threads,
-                                    splitsChannels: split)
-                #expect(relativeError(y.tensor().data, naive) < 1e-5, "threads \(threads), split \(String(describing: split)), border \(border)")
+                                    splitsChannels: split, tilesPerChunk: size)
+                #expect(relativeError(y.tensor().data, naive) < 1e-5, "threads \(threads), split \(String(describing: split)), chunk \(String(describing: size)), border \(border)")
                 Fast.conv2dWinograd(input, weights: weights, geometry: g, residual: r, relu: true, into: y, threads: threads,
-                                    splitsChannels: split)
+                                    splitsChannels: split, tilesPerChunk: size)
                 #expect(relativeError(y.tensor().data, withEpilogue) < 1e-5, "with residual and ReLU, threads \(threads)")
             }
         }
     }
 
-    @Test("chunks: several per image, split evenly among threads when images are few")
+    @Test("chunks: several per image when U is small, across images when it is large; split evenly among threads")
     func chunking() {
         // 56 x 56 at 64 channels: 784 tiles of 32 KiB of V and M each, more than one 1.5 MB chunk.
         let g = Conv2DGeometry(input: FeatureMapShape(batch: 1, channels: 64, height: 56, width: 56), outChannels: 64,
@@ -56,17 +60,22 @@ struct WinogradConvolutionTests {
         #expect(16 * 16 * 8 * one.chunkTiles <= WinogradConvolution.chunkFloats)
         #expect(two.chunks % 2 == 0 && !two.splitsChannels)
         // 14 x 14 at 256 channels: 49 tiles, 4 MB of U; two threads at batch 1 split the
-        // output channels, at batch 2 they take an image each.
+        // output channels, at batch 8 (392 tiles) the chunks.
         let layer3 = FeatureMapShape(batch: 1, channels: 256, height: 14, width: 14)
         let g3 = Conv2DGeometry(input: layer3, outChannels: 256, kernel: 3, padding: 1)
         #expect(WinogradConvolution(g3, threads: 2).splitsChannels)
         #expect(WinogradConvolution(g3, threads: 2).chunks == 1)
-        var batch2 = g3; batch2.batch = 2
-        #expect(!WinogradConvolution(batch2, threads: 2).splitsChannels)
+        var batch8 = g3; batch8.batch = 8
+        #expect(!WinogradConvolution(batch8, threads: 2).splitsChannels)
+        #expect(WinogradConvolution(batch8, threads: 2).chunks % 2 == 0)
+        // 7 x 7 at 512 channels, batch 8: 16 MB of U, so one chunk of all 128 tiles (8 images).
+        let layer4 = FeatureMapShape(batch: 8, channels: 512, height: 7, width: 7)
+        let g4 = WinogradConvolution(Conv2DGeometry(input: layer4, outChannels: 512, kernel: 3, padding: 1), threads: 1)
+        #expect(g4.chunks == 1 && g4.chunkTiles == 128)
         #expect(!WinogradConvolution(g3, threads: 1).splitsChannels)
     }
 
-    @Test("only 3x3, stride 1, padding 1 and groups 1 take the Winograd path")
+    @Test("only 3x3, stride 1, padding 1 and groups 1 take the Winograd path, and only where it pays")
     func applicability() {
         guard CPUFeatures.hasAVX512F else { return }
         let shape = FeatureMapShape(batch: 1, channels: 16, height: 8, width: 8)
@@ -75,5 +84,12 @@ struct WinogradConvolutionTests {
         #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3)))
         #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 5, padding: 2)))
         #expect(!WinogradConvolution.applies(to: Conv2DGeometry(input: shape, outChannels: 16, kernel: 3, padding: 1, groups: 2)))
+        // With few tiles and U larger than L2 the direct kernel is faster.
+        let layer4 = FeatureMapShape(batch: 1, channels: 512, height: 7, width: 7)
+        #expect(!WinogradConvolution.pays(for: Conv2DGeometry(input: layer4, outChannels: 512, kernel: 3, padding: 1)))
+        var batch2 = Conv2DGeometry(input: layer4, outChannels: 512, kernel: 3, padding: 1); batch2.batch = 2
+        #expect(WinogradConvolution.pays(for: batch2))
+        let narrow = FeatureMapShape(batch: 1, channels: 64, height: 7, width: 7)
+        #expect(WinogradConvolution.pays(for: Conv2DGeometry(input: narrow, outChannels: 64, kernel: 3, padding: 1)))
     }
 }

@@ -119,11 +119,12 @@ struct WinogradConvolution {
     let tileColumns: Int, tiles: Int
     /// Input and output channels padded to blocks of 16.
     let inBlocks: Int, outBlocks: Int
-    /// Chunks per image, and the most tiles in one (V and M are laid out for that many).
+    /// Chunks of the batch's tiles (numbered image after image), and the most tiles in
+    /// one (V and M are laid out for that many).
     let chunks: Int, chunkTiles: Int
     let threads: Int
-    /// Whether the threads share each image's output channels (all its tiles in one
-    /// chunk) rather than its chunks; see `init`.
+    /// Whether the threads share each chunk's output channels rather than the chunks;
+    /// see `init`.
     let splitsChannels: Bool
 
     /// Floats of V and M per chunk budgeted to stay in L2 (1.5 MB).
@@ -135,7 +136,21 @@ struct WinogradConvolution {
             && g.strideHeight == 1 && g.strideWidth == 1 && g.paddingHeight == 1 && g.paddingWidth == 1
     }
 
-    init(_ g: Conv2DGeometry, threads: Int? = nil, splitsChannels: Bool? = nil) {
+    /// Whether Winograd is faster than the direct kernel for `g` (which it must apply to):
+    /// unless there are fewer than 32 tiles in the batch and U is larger than L2. U is 16/9
+    /// the size of the direct kernel's weights and each of its floats serves one
+    /// multiply-add per tile, so with few tiles it streams from memory: ResNet-18's 7 x 7
+    /// stage at batch 1 (16 tiles, 16 MB of U per convolution) ran at 2.2 ms by Winograd
+    /// and 2.07 by the direct kernel on one thread, 1.22 and 0.97 on two; at batch 2 (32
+    /// tiles) Winograd took 3.25 ms to the direct kernel's 3.7.
+    static func pays(for g: Conv2DGeometry) -> Bool {
+        let tiles = g.batch * ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2)
+        let (c, k) = ((g.inChannels + 15) / 16 * 16, (g.outChannels + 15) / 16 * 16)
+        return tiles >= 32 || 16 * c * k * 4 <= 2 << 20
+    }
+
+    /// `threads`, `splitsChannels` and `tilesPerChunk` force the schedule in tests.
+    init(_ g: Conv2DGeometry, threads: Int? = nil, splitsChannels: Bool? = nil, tilesPerChunk: Int? = nil) {
         s = g
         tileColumns = (g.outWidth + 1) / 2
         tiles = (g.outHeight + 1) / 2 * tileColumns
@@ -144,23 +159,24 @@ struct WinogradConvolution {
         var threads = threads ?? Parallelism.threadCount
         if g.macs < 1 << 21 { threads = min(threads, 1) }
         self.threads = threads
-        let sharesImages = threads > 1 && !Parallelism.takesWholeItems(g.batch, threads: threads)
-        // Threads sharing an image split whichever operand is larger: its tiles (V and M,
-        // 16 (C + K) floats per tile) or its transformed weights (U, 16 C K floats), which
-        // every chunk reads whole. At 14 x 14 and 256 channels (49 tiles, 4 MB of U), two
-        // threads taking half the tiles each would both stream all of U.
+        let (c, k, total) = (inBlocks * 16, outBlocks * 16, g.batch * tiles)
+        // Chunk size: every chunk reads all of U (16 C K floats), and each tile adds V and M
+        // (16 (C + K) floats). A chunk's V and M fit L2 up to `chunkFloats`; past that they go
+        // to L3 and back, 32 (C + K) floats per tile, which pays while U's share per tile is
+        // larger: up to C K / (2 (C + K)) tiles (128 at 512 channels, 64 at 256).
+        let inL2 = max(1, Self.chunkFloats / (16 * (c + k)))
+        let size = tilesPerChunk ?? max(inL2, c * k / (2 * (c + k)))
+        var chunks = (total + size - 1) / size
+        // Threads split whichever operand is larger: the tiles (their V and M) or U. At
+        // 14 x 14 and 256 channels, batch 1 (49 tiles, 4 MB of U), two threads taking half
+        // the tiles each would both stream all of U; they take half the output channels.
         let channelBlocks = PackedConvolutionWeights.channelBlocks(g.outChannels).count
-        self.splitsChannels = splitsChannels
-            ?? (sharesImages && channelBlocks >= threads && g.inChannels * g.outChannels > (g.inChannels + g.outChannels) * tiles)
-        let perTile = 16 * 16 * (inBlocks + outBlocks)
-        var chunks = (tiles + max(1, Self.chunkFloats / perTile) - 1) / max(1, Self.chunkFloats / perTile)
-        if self.splitsChannels {
-            chunks = 1
-        } else if sharesImages {
-            chunks = min(tiles, (chunks + threads - 1) / threads * threads)     // split evenly
+        self.splitsChannels = splitsChannels ?? (threads > 1 && channelBlocks >= threads && c * k > (c + k) * total)
+        if threads > 1 && !self.splitsChannels {
+            chunks = min(total, (chunks + threads - 1) / threads * threads)      // split evenly
         }
         self.chunks = chunks
-        chunkTiles = (tiles + chunks - 1) / chunks
+        chunkTiles = (total + chunks - 1) / chunks
     }
 
     /// Floats of one thread's workspace (all threads' when they split channels): V, M and
@@ -169,43 +185,49 @@ struct WinogradConvolution {
 
     /// Where one chunk's V and M are: `v[ξ][cb][tile][16]`, `m[ξ][ob][tile][16]`.
     struct Chunk {
-        var image: Int
         var first: Int, count: Int
         var v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
         /// Room for thread t's edge patch at `patches + 256 t`.
         var patches: UnsafeMutablePointer<Float>
     }
 
-    func chunk(_ c: Int, of n: Int, workspace: UnsafeMutablePointer<Float>) -> Chunk {
-        let first = tiles * c / chunks
+    func chunk(_ c: Int, workspace: UnsafeMutablePointer<Float>) -> Chunk {
+        let total = s.batch * tiles, first = total * c / chunks
         let v = workspace, m = v + 16 * inBlocks * chunkTiles * 16, patches = m + 16 * outBlocks * chunkTiles * 16
-        return Chunk(image: n, first: first, count: tiles * (c + 1) / chunks - first, v: v, m: m, patches: patches)
+        return Chunk(first: first, count: total * (c + 1) / chunks - first, v: v, m: m, patches: patches)
     }
 
-    /// 1. V[ξ][cb][tile] = Bᵀ d B for the chunk's tiles and input blocks `blocks`, on thread `thread`.
-    func transformInputs(_ c: Chunk, blocks: Range<Int>, x: BlockedActivations, thread: Int = 0) {
+    /// Image, first output row and column of tile `tile` of the batch.
+    @inline(__always)
+    func place(_ tile: Int) -> (n: Int, i: Int, j: Int) {
+        let (n, t) = tile.quotientAndRemainder(dividingBy: tiles)
+        let (ti, tj) = t.quotientAndRemainder(dividingBy: tileColumns)
+        return (n, 2 * ti, 2 * tj)
+    }
+
+    /// 1. V[ξ][cb][tile] = Bᵀ d B for items `items` of the chunk, item = cb * count + tile,
+    /// on thread `thread`.
+    func transformInputs(_ c: Chunk, items: Range<Int>, x: BlockedActivations, thread: Int = 0) {
         let vPosition = inBlocks * chunkTiles * 16
         let patch = c.patches + 256 * thread
-        for cb in blocks {
-            for tile in 0..<c.count {
-                let (ti, tj) = (c.first + tile).quotientAndRemainder(dividingBy: tileColumns)
-                let (i, j) = (2 * ti - 1, 2 * tj - 1)
-                let v = c.v + (cb * chunkTiles + tile) * 16
-                if i + 3 < s.inHeight + x.border && j + 3 < s.inWidth + x.border {
-                    transformInput(x.pixel(c.image, cb, i, j), rowFloats: x.rowFloats, into: v, positionStride: vPosition)
-                } else {
-                    // A tile at the bottom or right of an odd size reaches past the border: its
-                    // patch, with zeros there, is copied first.
-                    for u in 0..<4 {
-                        for w in 0..<4 {
-                            let inside = i + u < s.inHeight + x.border && j + w < s.inWidth + x.border
-                            let dst = patch + (u * 4 + w) * 16
-                            if inside { dst.update(from: x.pixel(c.image, cb, i + u, j + w), count: 16) }
-                            else { dst.update(repeating: 0, count: 16) }
-                        }
+        for item in items {
+            let (cb, tile) = item.quotientAndRemainder(dividingBy: c.count)
+            let (n, i, j) = place(c.first + tile)
+            let v = c.v + (cb * chunkTiles + tile) * 16
+            if i + 2 < s.inHeight + x.border && j + 2 < s.inWidth + x.border {
+                transformInput(x.pixel(n, cb, i - 1, j - 1), rowFloats: x.rowFloats, into: v, positionStride: vPosition)
+            } else {
+                // A tile at the bottom or right of an odd size reaches past the border: its
+                // patch, with zeros there, is copied first.
+                for u in 0..<4 {
+                    for w in 0..<4 {
+                        let inside = i - 1 + u < s.inHeight + x.border && j - 1 + w < s.inWidth + x.border
+                        let dst = patch + (u * 4 + w) * 16
+                        if inside { dst.update(from: x.pixel(n, cb, i - 1 + u, j - 1 + w), count: 16) }
+                        else { dst.update(repeating: 0, count: 16) }
                     }
-                    transformInput(patch, rowFloats: 64, into: v, positionStride: vPosition)
                 }
+                transformInput(patch, rowFloats: 64, into: v, positionStride: vPosition)
             }
         }
     }
@@ -247,12 +269,11 @@ struct WinogradConvolution {
         for ob in blocks {
             let b = load16(bias + ob * 16)
             for tile in 0..<c.count {
-                let (ti, tj) = (c.first + tile).quotientAndRemainder(dividingBy: tileColumns)
-                let (i, j) = (2 * ti, 2 * tj)
-                let r = residual.map { UnsafePointer($0.pixel(c.image, ob, i, j)) }
+                let (n, i, j) = place(c.first + tile)
+                let r = residual.map { UnsafePointer($0.pixel(n, ob, i, j)) }
                 transformOutput(c.m + (ob * chunkTiles + tile) * 16, positionStride: mPosition, bias: b,
                                 residual: r, residualRowFloats: residual?.rowFloats ?? 0, relu: relu,
-                                into: y.pixel(c.image, ob, i, j), rowFloats: y.rowFloats,
+                                into: y.pixel(n, ob, i, j), rowFloats: y.rowFloats,
                                 rows: min(2, s.outHeight - i), columns: min(2, s.outWidth - j))
             }
         }
@@ -267,21 +288,15 @@ struct WinogradConvolution {
         offsets.withUnsafeBufferPointer { offsets in
             weights.bias.withUnsafeBufferPointer { bias in
                 let (offsets, bias) = (offsets.baseAddress!, bias.baseAddress!)
-                /// The chunk's three steps, all its channels, on this thread.
-                func whole(_ c: Chunk) {
-                    transformInputs(c, blocks: 0..<inBlocks, x: x)
-                    multiply(c, blocks: packedBlocks.indices, weights: weights, offsets: offsets)
-                    transformOutputs(c, blocks: 0..<outBlocks, bias: bias, residual: residual, relu: relu, y: y)
-                }
                 if splitsChannels {
-                    // Per image: the threads transform a share of the input blocks each, then
+                    // Chunk by chunk: the threads transform a share of the input each, then
                     // (once all are done) multiply and transform back a share of the output blocks.
                     ConvWorkspaces.with(workspaceFloats) { ws in
-                        for n in 0..<s.batch {
-                            let c = chunk(0, of: n, workspace: ws)
+                        for ci in 0..<chunks {
+                            let c = chunk(ci, workspace: ws)
+                            let items = inBlocks * c.count
                             Parallelism.run(threads) { t in
-                                transformInputs(c, blocks: inBlocks * t / threads ..< inBlocks * (t + 1) / threads, x: x,
-                                                thread: t)
+                                transformInputs(c, items: items * t / threads ..< items * (t + 1) / threads, x: x, thread: t)
                             }
                             Parallelism.run(threads) { t in
                                 let mine = packedBlocks.count * t / threads ..< packedBlocks.count * (t + 1) / threads
@@ -295,19 +310,21 @@ struct WinogradConvolution {
                     }
                     return
                 }
-                let pieces = s.batch * chunks
-                func runPieces(_ range: Range<Int>) {
+                /// Chunks `range`, each through its three steps with all its channels, on this thread.
+                func runChunks(_ range: Range<Int>) {
                     guard !range.isEmpty else { return }
                     ConvWorkspaces.with(workspaceFloats) { ws in
-                        for piece in range {
-                            let (n, c) = piece.quotientAndRemainder(dividingBy: chunks)
-                            whole(chunk(c, of: n, workspace: ws))
+                        for ci in range {
+                            let c = chunk(ci, workspace: ws)
+                            transformInputs(c, items: 0..<inBlocks * c.count, x: x)
+                            multiply(c, blocks: packedBlocks.indices, weights: weights, offsets: offsets)
+                            transformOutputs(c, blocks: 0..<outBlocks, bias: bias, residual: residual, relu: relu, y: y)
                         }
                     }
                 }
-                if threads <= 1 { runPieces(0..<pieces); return }
-                let parts = min(threads, pieces)
-                Parallelism.run(parts) { t in runPieces(pieces * t / parts ..< pieces * (t + 1) / parts) }
+                if threads <= 1 { runChunks(0..<chunks); return }
+                let parts = min(threads, chunks)
+                Parallelism.run(parts) { t in runChunks(chunks * t / parts ..< chunks * (t + 1) / parts) }
             }
         }
     }
@@ -385,7 +402,7 @@ extension Fast {
 
     static func conv2dWinograd(_ x: BlockedActivations, weights: WinogradConvolutionWeights, geometry g: Conv2DGeometry,
                                residual: BlockedActivations?, relu: Bool, into y: BlockedActivations, threads: Int?,
-                               splitsChannels: Bool? = nil) {
+                               splitsChannels: Bool? = nil, tilesPerChunk: Int? = nil) {
         precondition(WinogradConvolution.applies(to: g),
                      "conv2dWinograd: needs AVX-512, a 3 x 3 kernel, stride 1, padding 1 and groups 1 (\(g))")
         precondition(weights.fits(g), "conv2dWinograd: weights transformed for another shape")
@@ -393,6 +410,6 @@ extension Fast {
         precondition(x.border >= 1, "conv2dWinograd: input border \(x.border) is less than the padding 1")
         precondition(y.shape == g.outputShape.dimensions, "conv2dWinograd: output \(y.shape), geometry gives \(g.outputShape.dimensions)")
         if let residual { precondition(residual.shape == y.shape, "conv2dWinograd: residual \(residual.shape), output \(y.shape)") }
-        WinogradConvolution(g, threads: threads, splitsChannels: splitsChannels).forward(x, weights: weights, residual: residual, relu: relu, into: y)
+        WinogradConvolution(g, threads: threads, splitsChannels: splitsChannels, tilesPerChunk: tilesPerChunk).forward(x, weights: weights, residual: residual, relu: relu, into: y)
     }
 }
