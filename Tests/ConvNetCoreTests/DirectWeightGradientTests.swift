@@ -19,15 +19,17 @@ struct DirectWeightGradientTests {
     func directEqualsNaive(_ c: ConvCase) {
         let (x, _, _, dy) = ConvolutionTests.data(c, seed: 90)
         let naive = Naive.conv2dBackwardWeight(x, outputGradient: dy, geometry: c.geometry)
-        // (narrow SIMD8 tiles, pixels per block, threads, images per thread)
-        let schedules: [(Bool, Int, Int?, Bool?)] = [
+        // (narrow SIMD8 tiles, pixels per block, threads, how threads share the work)
+        let schedules: [(Bool, Int, Int?, DirectWeightGradient.Schedule?)] = [
             (false, 1024, 1, nil), (true, 1024, 1, nil), (false, 1, 1, nil), (true, 40, 1, nil),
-            (false, 1024, 2, true), (false, 1, 2, false), (true, 1, 3, true), (false, 100, 3, false), (true, 1024, 2, false),
+            (false, 1024, 2, .images), (false, 1, 2, .outputChannels), (true, 1, 3, .images), (false, 100, 3, .outputChannels),
+            (true, 1024, 2, .outputChannels), (false, 1024, 2, .rows), (true, 1, 3, .rows), (false, 100, 5, .rows),
+            (false, 1024, 2, nil),
         ]
-        for (narrow, pixels, threads, byImages) in schedules {
+        for (narrow, pixels, threads, schedule) in schedules {
             var grad = DirectWeightGradient(c.geometry, narrowKernel: narrow, pixelsPerBlock: pixels)
             grad.threadsOverride = threads
-            grad.byImagesOverride = byImages
+            grad.scheduleOverride = schedule
             var dw = [Float](repeating: .nan, count: c.geometry.weightCount)
             x.withUnsafeBufferPointer { x in
                 dy.withUnsafeBufferPointer { dy in
@@ -37,7 +39,7 @@ struct DirectWeightGradientTests {
                 }
             }
             #expect(relativeError(dw, naive.weight) < 1e-5,
-                    "narrow \(narrow), pixels \(pixels), threads \(threads ?? 0), by images \(byImages.map { "\($0)" } ?? "auto")")
+                    "narrow \(narrow), pixels \(pixels), threads \(threads ?? 0), schedule \(schedule.map { "\($0)" } ?? "auto")")
         }
         let fast = Fast.conv2dBackwardWeight(x, outputGradient: dy, geometry: c.geometry)
         #expect(relativeError(fast.weight, naive.weight) < 1e-5)

@@ -33,7 +33,11 @@ import Dispatch
 // Without AVX-512 the tile is 8 channels (one SIMD8) x 9 rows.
 //
 // Threads take contiguous runs of images, each with its own dW^T (summed at the end); with
-// fewer images than threads, they split the channel tiles instead.
+// fewer images than twice the threads, they split the rows (c, u, v) of dW^T instead, each
+// laying out the phase planes of only the input channels its rows read (with the output
+// channel tiles split instead, every thread would lay out every image). At batch 1 on two
+// threads, against the implicit GEMM that ran there before: the 1x1 256 -> 64 layer's dW
+// 0.60 ms (was 0.77), Inception's 5x5 0.85 (1.24), AlexNet's conv1 0.65 (0.81).
 
 /// A register tile of the direct weight gradient: `width` output channels x 9 rows.
 protocol DirectWeightGradientKernel {
@@ -152,9 +156,13 @@ struct DirectWeightGradient {
     /// Images whose sums stay in registers together (about `pixelsPerBlock` pixels in all).
     let imagesPerBlock: Int
 
+    /// How threads share the work: each its own images (and its own dW^T, summed at the
+    /// end), its own output channel tiles (every thread prepares every image), or its own
+    /// rows (c, u, v) of dW^T (each prepares the phase planes of its input channels only).
+    enum Schedule { case images, outputChannels, rows }
+
     var threadsOverride: Int? = nil
-    /// Images per thread (true) or channel tiles per thread (false); nil: decide.
-    var byImagesOverride: Bool? = nil
+    var scheduleOverride: Schedule? = nil
 
     static let pixelsPerBlock = 1024
     static let rowBlock = 9
@@ -184,18 +192,23 @@ struct DirectWeightGradient {
 
     /// Floats of one thread's workspace: the images of a block, its dW^T, and a plane of
     /// zeros (the rows of dy past og).
-    var workspaceCount: Int { imagesPerBlock * (phaseStride + dyStride) + kPadded * ogPadded + conv.outPlane + 32 }
+    /// (dW^T has a block of 9 rows to spare: a thread's rows may end mid-block.)
+    var workspaceCount: Int {
+        imagesPerBlock * (phaseStride + dyStride) + (kPadded + Self.rowBlock) * ogPadded + conv.outPlane + 32
+    }
 
-    /// Lays images `images` of group `g` into the workspace: phase planes at `planes`, dyT at `dyT`.
-    private func prepare(images: Range<Int>, group g: Int, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                         planes: UnsafeMutablePointer<Float>, dyT: UnsafeMutablePointer<Float>,
+    /// Lays images `images` of group `g` into the workspace: phase planes at `planes` (of
+    /// input channels `channels` of the group, all by default), dyT at `dyT`.
+    private func prepare(images: Range<Int>, group g: Int, channels: Range<Int>?, x: UnsafePointer<Float>,
+                         dy: UnsafePointer<Float>, planes: UnsafeMutablePointer<Float>, dyT: UnsafeMutablePointer<Float>,
                          zeros: UnsafePointer<Float>) {
         let (og, cg, ldd) = (conv.og, conv.cg, ogPadded)
         let outPlane = conv.outPlane
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { rowBuffer in
             let rows = rowBuffer.baseAddress!
             for (b, n) in images.enumerated() {
-                conv.buildPhases(x: x + (n * s.inChannels + g * cg) * conv.inPlane, dst: planes + b * phaseStride)
+                conv.buildPhases(x: x + (n * s.inChannels + g * cg) * conv.inPlane, dst: planes + b * phaseStride,
+                                 channels: channels)
                 let dst = dyT + b * dyStride
                 let src = dy + (n * s.outChannels + g * og) * outPlane
                 var o0 = 0
@@ -217,20 +230,23 @@ struct DirectWeightGradient {
         }
     }
 
-    /// `dwT[:, tiles] += dW^T` of images `images` of group `g`.
-    private func accumulate(images: Range<Int>, group g: Int, tiles: ArraySlice<(start: Int, width: Int)>,
+    /// `dwT[rows, tiles] += dW^T` of images `images` of group `g` (rows in blocks of 9 from
+    /// `rows.lowerBound`; the last block's rows past the range read its first row, and
+    /// their sums land in dwT rows that are not stored).
+    private func accumulate(images: Range<Int>, group g: Int, tiles: ArraySlice<(start: Int, width: Int)>, rows rowRange: Range<Int>,
                             x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dwT: UnsafeMutablePointer<Float>,
                             ws: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>) {
-        let k = conv.k
         let planes = ws, dyT = ws + images.count * phaseStride
-        prepare(images: images, group: g, x: x, dy: dy, planes: planes, dyT: dyT, zeros: zeros)
+        let taps = s.kernelHeight * s.kernelWidth
+        let channels = rowRange == 0..<conv.k ? nil : rowRange.lowerBound / taps ..< (rowRange.upperBound - 1) / taps + 1
+        prepare(images: images, group: g, channels: channels, x: x, dy: dy, planes: planes, dyT: dyT, zeros: zeros)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.rowBlock) { rowBuffer in
             let rows = rowBuffer.baseAddress!
             conv.offsets.withUnsafeBufferPointer { offsets in
                 for (o0, width) in tiles {
-                    var r0 = 0
-                    while r0 < k {
-                        for r in 0..<Self.rowBlock { rows[r] = offsets[r0 + r < k ? r0 + r : 0] }
+                    var r0 = rowRange.lowerBound
+                    while r0 < rowRange.upperBound {
+                        for r in 0..<Self.rowBlock { rows[r] = offsets[r0 + r < rowRange.upperBound ? r0 + r : rowRange.lowerBound] }
                         let a = dwT + r0 * ogPadded + o0, d = UnsafePointer(dyT + o0)
                         switch width {
                         case 32:
@@ -253,32 +269,35 @@ struct DirectWeightGradient {
         }
     }
 
-    /// dW^T of images `run`, channel tiles `tiles`, group `g`, into `dwT` (overwritten).
+    /// dW^T of images `run`, channel tiles `tiles`, rows `rows` (all by default), group
+    /// `g`, into `dwT` (overwritten).
     private func accumulate(images run: Range<Int>, group g: Int, tiles: ArraySlice<(start: Int, width: Int)>,
+                            rows: Range<Int>? = nil,
                             x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dwT: UnsafeMutablePointer<Float>,
                             ws: UnsafeMutablePointer<Float>) {
-        dwT.update(repeating: 0, count: kPadded * ogPadded)
-        let zeros = ws + imagesPerBlock * (phaseStride + dyStride) + kPadded * ogPadded
+        dwT.update(repeating: 0, count: (kPadded + Self.rowBlock) * ogPadded)
+        let zeros = ws + imagesPerBlock * (phaseStride + dyStride) + (kPadded + Self.rowBlock) * ogPadded
         zeros.update(repeating: 0, count: conv.outPlane + 16)
         var n0 = run.lowerBound
         while n0 < run.upperBound {
             let block = n0..<min(n0 + imagesPerBlock, run.upperBound)
-            accumulate(images: block, group: g, tiles: tiles, x: x, dy: dy, dwT: dwT, ws: ws, zeros: zeros)
+            accumulate(images: block, group: g, tiles: tiles, rows: rows ?? 0..<conv.k, x: x, dy: dy, dwT: dwT, ws: ws,
+                       zeros: zeros)
             n0 = block.upperBound
         }
     }
 
-    /// `dw[g][o][r] (+)= dwT[r][o]` for the channels `channels`.
-    private func store(_ dwT: UnsafePointer<Float>, group g: Int, channels: Range<Int>, into dw: UnsafeMutablePointer<Float>,
-                       add: Bool) {
+    /// `dw[g][o][r] (+)= dwT[r][o]` for the channels `channels` and rows `rows` (all by default).
+    private func store(_ dwT: UnsafePointer<Float>, group g: Int, channels: Range<Int>, rows: Range<Int>? = nil,
+                       into dw: UnsafeMutablePointer<Float>, add: Bool) {
         let k = conv.k
         let dwg = dw + g * conv.og * k
         for o in channels {
             let row = dwg + o * k
             if add {
-                for r in 0..<k { row[r] += dwT[r * ogPadded + o] }
+                for r in rows ?? 0..<k { row[r] += dwT[r * ogPadded + o] }
             } else {
-                for r in 0..<k { row[r] = dwT[r * ogPadded + o] }
+                for r in rows ?? 0..<k { row[r] = dwT[r * ogPadded + o] }
             }
         }
     }
@@ -300,8 +319,29 @@ struct DirectWeightGradient {
             }
             return
         }
-        let byImages = byImagesOverride ?? (s.batch >= 2 * threads || tiles.count < threads)
-        if byImages {
+        let blocks = kPadded / Self.rowBlock
+        let schedule = scheduleOverride
+            ?? (s.batch >= 2 * threads ? .images : blocks >= 2 * threads ? .rows : tiles.count >= threads ? .outputChannels : .images)
+        if schedule == .rows {
+            // Few images: each thread takes its own blocks of rows (c, u, v) of dW^T and lays
+            // out the phase planes of only the input channels they read (a boundary channel
+            // by both), then stores its rows of dw.
+            let threads = min(threads, blocks)
+            ConvWorkspaces.with(threads * wsCount) { wsAll in
+                for g in 0..<s.groups {
+                    Parallelism.run(threads) { t in
+                        let rows = Self.rowBlock * (blocks * t / threads) ..< min(conv.k, Self.rowBlock * (blocks * (t + 1) / threads))
+                        guard !rows.isEmpty else { return }
+                        let ws = wsAll + t * wsCount
+                        accumulate(images: 0..<s.batch, group: g, tiles: tiles[...], rows: rows, x: x, dy: dy,
+                                   dwT: ws + dwTOffset, ws: ws)
+                        store(ws + dwTOffset, group: g, channels: 0..<og, rows: rows, into: dw, add: false)
+                    }
+                }
+            }
+            return
+        }
+        if schedule == .images {
             let threads = min(threads, s.batch)
             // Each thread its own dW^T; thread 0 writes dw, then the others add theirs in turn.
             ConvWorkspaces.with(threads * wsCount) { wsAll in
@@ -338,12 +378,11 @@ struct DirectWeightGradient {
 extension DirectWeightGradient {
     /// Whether the direct kernel beats the implicit GEMM: output channels 16 to 64 per group
     /// (fewer would leave vector lanes empty; with more, the GEMM's packed panels feed
-    /// enough tiles to pay for themselves, and dyT no longer stays in L2), and an image for
-    /// every thread (a single image split by channel tiles would prepare it on every thread).
-    /// Measured with one thread: 1.3-2.7x on CIFAR ResNet's layers and ResNet-50's 64-channel
-    /// ones; 0.3-0.6x with 256 or 512 channels.
+    /// enough tiles to pay for themselves, and dyT no longer stays in L2). Measured with one
+    /// thread: 1.3-2.7x on CIFAR ResNet's layers and ResNet-50's 64-channel ones; 0.3-0.6x
+    /// with 256 or 512 channels.
     static func applies(to s: Conv2DGeometry) -> Bool {
-        s.outChannelsPerGroup >= 16 && s.outChannelsPerGroup <= 64 && s.batch >= Parallelism.threadCount
+        s.outChannelsPerGroup >= 16 && s.outChannelsPerGroup <= 64
     }
 
     /// `dw` (overwritten) by the direct kernel where it applies, else by the implicit GEMM.
