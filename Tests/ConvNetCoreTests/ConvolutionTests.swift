@@ -66,7 +66,8 @@ struct ConvolutionTests {
     @Test("fast conv2d gives the same numbers however images, groups and row bands are split over threads",
           arguments: [ConvCase(3, 4, 9, 8, out: 6, kernel: (3, 3), padding: (1, 1), groups: 2, bias: true),
                       ConvCase(2, 3, 11, 7, out: 4, kernel: (5, 3), stride: (2, 1), padding: (2, 1), bias: true),
-                      ConvCase(4, 6, 5, 6, out: 3, kernel: (1, 1), bias: true)])
+                      ConvCase(4, 6, 5, 6, out: 3, kernel: (1, 1), bias: true),
+                      ConvCase(1, 3, 23, 21, out: 5, kernel: (5, 5), stride: (3, 3), padding: (2, 2), bias: true)])
     func everyScheduleAgrees(_ c: ConvCase) {
         let g = c.geometry
         let (x, w, b, dy) = Self.data(c, seed: 30)
@@ -99,6 +100,16 @@ struct ConvolutionTests {
             #expect(relativeError(y, naive) < 1e-5, schedule)
             #expect(relativeError(dx, naiveBack.input) < 1e-5, schedule)
             #expect(relativeError(dw, naiveBack.weight) < 1e-5, schedule)
+            // dx alone (with one item thread and several cores, each thread takes its own rows).
+            var dxAlone = [Float](repeating: .nan, count: x.count)
+            w.withUnsafeBufferPointer { w in
+                dy.withUnsafeBufferPointer { dy in
+                    dxAlone.withUnsafeMutableBufferPointer { dx in
+                        conv.backward(x: nil, weight: w.baseAddress!, dy: dy.baseAddress!, dx: dx.baseAddress!, dw: nil)
+                    }
+                }
+            }
+            #expect(relativeError(dxAlone, naiveBack.input) < 1e-5, "dx alone, \(schedule)")
         }
     }
 

@@ -150,8 +150,18 @@ struct IM2ColConvolution {
     /// element of the band of the column matrix onto the input pixel it was copied from
     /// (padding entries are dropped).
     @inline(__always)
-    func col2im(channel c: Int, band: Range<Int>, col: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    func col2im(channel c: Int, band: Range<Int>, col: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                inputRows: Range<Int>? = nil) {
         let (kh, kw, sh, sw) = (s.kernelHeight, s.kernelWidth, s.strideHeight, s.strideWidth)
+        /// The output rows i of `band` whose kernel row u lands in `inputRows` (all by default).
+        func outputRows(_ u: Int) -> Range<Int> {
+            let rows = rowRange[u].clamped(to: band)
+            guard let inputRows else { return rows }
+            // i * sh + u - ph in inputRows
+            let first = max(0, inputRows.lowerBound + s.paddingHeight - u + sh - 1) / sh
+            let end = max(0, inputRows.upperBound + s.paddingHeight - u + sh - 1) / sh
+            return rows.clamped(to: min(first, end)..<end)
+        }
         let (inW, outW) = (s.inWidth, s.outWidth)
         let n = band.count * outW
         let dxc = dx + c * inPlane
@@ -164,7 +174,7 @@ struct IM2ColConvolution {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { acc in
                 let acc = acc.baseAddress!
                 for u in 0..<kh {
-                    for i in rowRange[u].clamped(to: band) {
+                    for i in outputRows(u) {
                         let dstRow = dxc + (i * sh + u - s.paddingHeight) * inW
                         for t in 0..<min(sw, kw) {
                             let count = outW + (kw - 1 - t) / sw
@@ -185,7 +195,7 @@ struct IM2ColConvolution {
             return
         }
         for u in 0..<kh {
-            let rows = rowRange[u].clamped(to: band)
+            let rows = outputRows(u)
             for v in 0..<kw {
                 let row = col + ((c * kh + u) * kw + v) * n
                 let columns = columnRange[v]
@@ -213,9 +223,16 @@ struct IM2ColConvolution {
     }
 
     /// col2im of all channels of a group (channels write disjoint planes, so they can run in parallel).
+    /// (In parallel, each channel's rows of dx are cut into as many ranges as there are
+    /// threads, each gathering what lands in it: with AlexNet's 3 input channels, a split
+    /// by channels alone gave one of two threads twice the other's work.)
     func col2im(band: Range<Int>, col: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, parallel: Bool) {
         if parallel {
-            Parallelism.forEach(cg) { c in col2im(channel: c, band: band, col: col, dx: dx) }
+            let parts = Parallelism.threadCount, h = s.inHeight
+            Parallelism.forEach(cg * parts) { item in
+                let (c, part) = item.quotientAndRemainder(dividingBy: parts)
+                col2im(channel: c, band: band, col: col, dx: dx, inputRows: h * part / parts ..< h * (part + 1) / parts)
+            }
         } else {
             for c in 0..<cg { col2im(channel: c, band: band, col: col, dx: dx) }
         }
@@ -296,6 +313,10 @@ struct IM2ColConvolution {
         precondition(dw == nil || x != nil, "conv2d backward: the weight gradient needs the input")
         let threads = itemThreads
         let inner = threads == 1 && Parallelism.threadCount > 1
+        if inner, dw == nil, let dx, let weight, !isPointwise, s.outHeight >= 2 * Parallelism.threadCount {
+            backwardInputSplittingRows(weight: weight, dy: dy, dx: dx, dxBias: dxBias)
+            return
+        }
         let outW = s.outWidth
         let weightCount = s.weightCount
         if let dx, !isPointwise { dx.update(repeating: 0, count: s.inputShape.count) } // col2im adds
@@ -348,6 +369,54 @@ struct IM2ColConvolution {
                 for t in 0..<others {
                     Self.addInPlace(dw + range.lowerBound, partials + t * weightCount + range.lowerBound, count: range.count)
                 }
+            }
+        }
+    }
+}
+
+extension IM2ColConvolution {
+    /// dx alone with fewer images than threads: each thread takes its own output rows of
+    /// every item, runs their bands' GEMMs (single-threaded) and col2im into its own copy
+    /// of dx (the rows of dx that neighbouring bands share get sums from both), and the
+    /// copies are added at the end. Splitting each band's GEMM and col2im over the threads
+    /// instead scaled AlexNet's conv1 input gradient (3 channels, 11 x 11, stride 4) by
+    /// 1.37 on two threads: its GEMMs are 363 x 715 x 64, too small to share.
+    private func backwardInputSplittingRows(weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                            dx: UnsafeMutablePointer<Float>, dxBias: UnsafePointer<Float>?) {
+        let threads = min(Parallelism.threadCount, s.outHeight)
+        let count = s.inputShape.count, outW = s.outWidth
+        ConvWorkspaces.with((threads - 1) * count + threads * max(workspaceCount, 1)) { ws in
+            let partials = ws, cols = ws + (threads - 1) * count
+            Parallelism.run(threads) { t in
+                let target = t == 0 ? dx : partials + (t - 1) * count
+                target.update(repeating: 0, count: count)
+                let col = cols + t * max(workspaceCount, 1)
+                let rows = s.outHeight * t / threads ..< s.outHeight * (t + 1) / threads
+                for item in 0..<s.batch * s.groups {
+                    let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                    let dyg = dy + (n * s.outChannels + g * og) * outPlane
+                    let xOffset = (n * s.inChannels + g * cg) * inPlane
+                    var top = rows.lowerBound
+                    while top < rows.upperBound {
+                        let band = top..<min(top + bandRows, rows.upperBound)
+                        Fast.gemm(m: k, n: band.count * outW, k: og, a: weight + g * og * k, lda: k, transposeA: true,
+                                  b: dyg + top * outW, ldb: outPlane, c: col, ldc: band.count * outW)
+                        col2im(band: band, col: col, dx: target + xOffset, parallel: false)
+                        top = band.upperBound
+                    }
+                }
+            }
+            Parallelism.forEachChunk(count) { _, range in
+                for t in 0..<threads - 1 {
+                    Self.addInPlace(dx + range.lowerBound, partials + t * count + range.lowerBound, count: range.count)
+                }
+            }
+        }
+        if let dxBias {
+            for item in 0..<s.batch * s.groups {
+                let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
+                let xOffset = (n * s.inChannels + g * cg) * inPlane
+                for c in 0..<cg { Self.addScalar(dxBias[g * cg + c], to: dx + xOffset + c * inPlane, count: inPlane) }
             }
         }
     }
