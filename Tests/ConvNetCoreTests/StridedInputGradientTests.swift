@@ -16,6 +16,7 @@ struct StridedInputGradientTests {
         ConvCase(2, 3, 6, 6, out: 4, kernel: (3, 3), stride: (3, 3), padding: (2, 2)),
         ConvCase(2, 8, 6, 7, out: 10, kernel: (3, 3), stride: (3, 2), padding: (0, 1), groups: 2, bias: true),
         ConvCase(1, 5, 7, 7, out: 6, kernel: (7, 7), stride: (2, 2), padding: (3, 3)),
+        ConvCase(1, 8, 10, 10, out: 40, kernel: (3, 3), stride: (2, 2), padding: (1, 1)),     // k = 160: two depth blocks
         ConvCase(2, 3, 8, 9, out: 5, kernel: (2, 2), stride: (2, 2)),
     ]
 
