@@ -108,6 +108,38 @@ struct BlockedConvolutionTests {
         #expect(relativeError(z.tensor().data, naive) < 1e-5)
     }
 
+    @Test("a strided NCHW convolution of an image runs the blocked image entry and a transpose, equal to the seven loops",
+          arguments: [ConvCase(2, 3, 23, 25, out: 20, kernel: (5, 5), stride: (2, 2), padding: (2, 2), bias: true),
+                      ConvCase(1, 3, 39, 41, out: 64, kernel: (11, 11), stride: (4, 4), padding: (2, 2), bias: true),
+                      ConvCase(3, 1, 16, 16, out: 32, kernel: (3, 3), stride: (2, 2), padding: (1, 1))])
+    func imageEntryForNCHW(_ c: ConvCase) {
+        guard CPUFeatures.hasAVX512F else { return }
+        let g = c.geometry
+        #expect(BlockedConvolution.runsImage(g))
+        let (x, w, b, _) = ConvolutionTests.data(c, seed: 70)
+        let residual: [Float] = randomArray(g.outputShape.count, seed: 74)
+        let naive = Naive.conv2d(x, weight: w, bias: b, geometry: g)
+        let packed = PackedConvolutionWeights(weight: w, geometry: g)
+        var y = [Float](repeating: .nan, count: g.outputShape.count)
+        func run(bias: UnsafeBufferPointer<Float>?) {
+            x.withUnsafeBufferPointer { xb in
+                w.withUnsafeBufferPointer { wb in
+                    residual.withUnsafeBufferPointer { rb in
+                        y.withUnsafeMutableBufferPointer { yb in
+                            Fast.conv2d(xb, weight: wb, packed: packed, bias: bias, geometry: g, residual: rb, relu: true, into: yb)
+                        }
+                    }
+                }
+            }
+        }
+        if let b { b.withUnsafeBufferPointer { run(bias: $0) } } else { run(bias: nil) }
+        #expect(relativeError(y, zip(naive, residual).map { max($0 + $1, 0) }) < 1e-5)
+        let blocked = BlockedConvolutionTests.blocked(naive, g.outputShape, border: 0)
+        var back = [Float](repeating: .nan, count: naive.count)
+        back.withUnsafeMutableBufferPointer { blocked.copy(toNCHW: $0.baseAddress!) }
+        #expect(back == naive)
+    }
+
     @Test("blocked max pooling equals the naive one (padding as minus infinity, ceil mode)",
           arguments: [(3, 2, 1, false), (2, 2, 0, false), (3, 2, 0, true), (3, 1, 1, false)])
     func maxPool(_ kernel: Int, _ stride: Int, _ padding: Int, _ ceil: Bool) {

@@ -92,12 +92,43 @@ public final class BlockedActivations {
     public func tensor() -> Tensor {
         let count = batch * channels * height * width
         let data = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            forEachPixel { blocked, nchw, plane, lanes in
-                for l in 0..<lanes { out[nchw + l * plane] = blocked[l] }
-            }
+            copy(toNCHW: out.baseAddress!)
             initialized = count
         }
         return Tensor(shape: shape, data: data)
+    }
+
+    /// Writes the activations into `y` (NCHW, `batch * channels * height * width` floats),
+    /// adding `residual` (NCHW) and applying ReLU on the way when asked. Sixteen pixels of
+    /// a block at a time are transposed in registers into sixteen channel rows (a whole
+    /// plane as one run of pixels when there is no border); the rest one value at a time.
+    func copy(toNCHW y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
+        let plane = height * width
+        // Runs of pixels contiguous in both layouts: the whole plane without a border, else rows.
+        let (runs, runLength) = border == 0 ? (1, plane) : (height, width)
+        Parallelism.forEach(batch * channelBlocks) { item in
+            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+            let lanes = min(16, channels - cb * 16)
+            for run in 0..<runs {
+                let src = UnsafePointer(border == 0 ? storage + n * imageFloats + cb * blockFloats : pixel(n, cb, run, 0))
+                let first = (n * channels + cb * 16) * plane + run * runLength      // NCHW index of lane 0, pixel 0
+                var q = 0
+                if lanes == 16 {
+                    while q + 16 <= runLength {
+                        transposeStore16(src + q * 16, ld: 16, y + first + q, ldDst: plane, bias: nil,
+                                         residual: residual.map { $0 + first + q }, relu: relu)
+                        q += 16
+                    }
+                }
+                for p in q..<runLength {
+                    for l in 0..<lanes {
+                        var v = src[p * 16 + l]
+                        if let residual { v += residual[first + l * plane + p] }
+                        y[first + l * plane + p] = relu ? max(v, 0) : v
+                    }
+                }
+            }
+        }
     }
 
     /// `body(pixel's 16 lanes, NCHW index of its first channel, NCHW plane size, channels

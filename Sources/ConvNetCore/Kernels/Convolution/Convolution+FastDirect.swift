@@ -512,7 +512,7 @@ func maximumTileWidth(lanes: Int) -> Int { lanes == 64 ? 6 : lanes == 32 ? 12 : 
 /// sixteen pixels of sixteen channels become sixteen channel rows, transposed in registers
 /// by four rounds of interleaving row r with row r + 8, with the epilogue on the way.
 @inline(never)
-private func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int,
+func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
     @inline(__always)
     func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {

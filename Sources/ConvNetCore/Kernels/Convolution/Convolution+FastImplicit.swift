@@ -785,6 +785,11 @@ extension Fast {
             }
             return
         }
+        if BlockedConvolution.runsImage(s) && DirectConvolution.applies(to: s, prepacked: packed != nil) {
+            BlockedConvolution.forwardImage(x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), bias: bias,
+                                            geometry: s, residual: residual, relu: relu, into: y)
+            return
+        }
         let epilogue = ConvEpilogue(bias: bias, residual: residual, relu: relu)
         if DirectConvolution.applies(to: s, prepacked: packed != nil) {
             DirectConvolution(s).forward(x: x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), y: y,
