@@ -219,20 +219,25 @@ struct BlockedConvolution {
         return offsets
     }
 
-    /// Image n's channels with zero padding around each plane, rows copied whole.
-    func copyPadded(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+    /// Image n's channels with zero padding around each plane, rows copied whole; each
+    /// plane cut into `parts` runs of rows, spread over the threads when `parts` > 1 (an
+    /// image has as few as 3 planes).
+    func copyPadded(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, parts: Int = 1) {
         let (h, w, ph, pw) = (s.inHeight, s.inWidth, s.paddingHeight, s.paddingWidth)
-        for c in 0..<s.inChannels {
+        let rows = h + 2 * ph
+        let copy = { (item: Int) in
+            let (c, part) = item.quotientAndRemainder(dividingBy: parts)
             let plane = dst + c * paddedPlane
-            plane.update(repeating: 0, count: ph * paddedWidth)
-            for i in 0..<h {
-                let row = plane + (ph + i) * paddedWidth
+            for r in rows * part / parts ..< rows * (part + 1) / parts {
+                let row = plane + r * paddedWidth
+                let i = r - ph
+                guard i >= 0 && i < h else { row.update(repeating: 0, count: paddedWidth); continue }
                 row.update(repeating: 0, count: pw)
                 (row + pw).update(from: image + (c * h + i) * w, count: w)
                 (row + pw + w).update(repeating: 0, count: pw)
             }
-            (plane + (ph + h) * paddedWidth).update(repeating: 0, count: ph * paddedWidth)
         }
+        if parts > 1 { Parallelism.forEach(s.inChannels * parts, copy) } else { for item in 0..<s.inChannels { copy(item) } }
     }
 
     /// `y = act(conv(x) + bias + residual)`: x blocked (`blocked`) or NCHW (`image`).
@@ -247,7 +252,7 @@ struct BlockedConvolution {
                             : imageOffsets(width: s.inWidth, plane: s.inHeight * s.inWidth))
         offsets.withUnsafeBufferPointer { offsets in
             /// The source of image n: the blocked input in place, or the image (its padded copy in `ws`).
-            func source(_ n: Int, ws: UnsafeMutablePointer<Float>?) -> Source {
+            func source(_ n: Int, ws: UnsafeMutablePointer<Float>?, copyParts: Int = 1) -> Source {
                 if let x {
                     let origin = x.pixel(n, 0, -s.paddingHeight, -s.paddingWidth)
                     return Source(origin: origin, rowStride: s.strideHeight * x.rowFloats,
@@ -258,7 +263,7 @@ struct BlockedConvolution {
                     return Source(origin: xn, rowStride: s.strideHeight * s.inWidth, pixelStride: s.strideWidth,
                                   offsets: offsets.baseAddress!)
                 }
-                copyPadded(xn, into: ws!)
+                copyPadded(xn, into: ws!, parts: copyParts)
                 return Source(origin: ws!, rowStride: s.strideHeight * paddedWidth, pixelStride: s.strideWidth,
                               offsets: offsets.baseAddress!)
             }
@@ -303,7 +308,7 @@ struct BlockedConvolution {
             // NCHW image is made once, before).
             for n in 0..<batch {
                 withImageCopy { ws in
-                    let src = source(n, ws: ws)
+                    let src = source(n, ws: ws, copyParts: threads)
                     Parallelism.run(threads) { t in
                         for piece in piecesPerImage * t / threads ..< piecesPerImage * (t + 1) / threads {
                             let (b, c) = blockMajor ? piece.quotientAndRemainder(dividingBy: chunks)
