@@ -67,7 +67,9 @@ struct ConvolutionTests {
           arguments: [ConvCase(3, 4, 9, 8, out: 6, kernel: (3, 3), padding: (1, 1), groups: 2, bias: true),
                       ConvCase(2, 3, 11, 7, out: 4, kernel: (5, 3), stride: (2, 1), padding: (2, 1), bias: true),
                       ConvCase(4, 6, 5, 6, out: 3, kernel: (1, 1), bias: true),
-                      ConvCase(1, 3, 23, 21, out: 5, kernel: (5, 5), stride: (3, 3), padding: (2, 2), bias: true)])
+                      ConvCase(1, 3, 23, 21, out: 5, kernel: (5, 5), stride: (3, 3), padding: (2, 2), bias: true),
+                      ConvCase(2, 3, 27, 29, out: 6, kernel: (11, 11), stride: (4, 4), padding: (2, 2), bias: true),
+                      ConvCase(1, 2, 12, 13, out: 3, kernel: (3, 5), stride: (2, 2), padding: (1, 0), bias: true)])
     func everyScheduleAgrees(_ c: ConvCase) {
         let g = c.geometry
         let (x, w, b, dy) = Self.data(c, seed: 30)
