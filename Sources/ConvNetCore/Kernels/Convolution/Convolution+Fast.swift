@@ -421,17 +421,18 @@ extension IM2ColConvolution {
                 target.update(repeating: 0, count: count)
                 let col = cols + t * max(workspaceCount, 1)
                 let rows = s.outHeight * t / threads ..< s.outHeight * (t + 1) / threads
+                // The thread's rows in bands of equal height (27 rows as 14 + 13, not 13 + 13 + 1).
+                let bands = (rows.count + bandRows - 1) / bandRows
                 for item in 0..<s.batch * s.groups {
                     let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
                     let dyg = dy + (n * s.outChannels + g * og) * outPlane
                     let xOffset = (n * s.inChannels + g * cg) * inPlane
-                    var top = rows.lowerBound
-                    while top < rows.upperBound {
-                        let band = top..<min(top + bandRows, rows.upperBound)
+                    for b in 0..<bands {
+                        let band = rows.lowerBound + rows.count * b / bands ..< rows.lowerBound + rows.count * (b + 1) / bands
+                        let top = band.lowerBound
                         Fast.gemm(m: k, n: band.count * outW, k: og, a: weight + g * og * k, lda: k, transposeA: true,
                                   b: dyg + top * outW, ldb: outPlane, c: col, ldc: band.count * outW)
                         col2im(band: band, col: col, dx: target + xOffset, parallel: false)
-                        top = band.upperBound
                     }
                 }
             }
