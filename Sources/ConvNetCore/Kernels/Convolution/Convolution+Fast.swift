@@ -413,14 +413,31 @@ extension IM2ColConvolution {
     private func backwardInputSplittingRows(weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                             dx: UnsafeMutablePointer<Float>, dxBias: UnsafePointer<Float>?) {
         let threads = min(Parallelism.threadCount, s.outHeight)
-        let count = s.inputShape.count, outW = s.outWidth
+        let count = s.inputShape.count, outW = s.outWidth, inW = s.inWidth
+        let planes = s.batch * s.inChannels
+        /// Thread t's output rows, and the rows of dx they reach.
+        func outputRows(_ t: Int) -> Range<Int> { s.outHeight * t / threads ..< s.outHeight * (t + 1) / threads }
+        func inputRows(_ t: Int) -> Range<Int> {
+            let rows = outputRows(t)
+            return max(0, rows.lowerBound * s.strideHeight - s.paddingHeight)
+                ..< min(s.inHeight, (rows.upperBound - 1) * s.strideHeight - s.paddingHeight + s.kernelHeight)
+        }
         ConvWorkspaces.with((threads - 1) * count + threads * max(workspaceCount, 1)) { ws in
             let partials = ws, cols = ws + (threads - 1) * count
             Parallelism.run(threads) { t in
+                // Thread 0 adds into dx (zeroed whole), the others into their own copies,
+                // zeroed and later summed only over the rows they reach.
                 let target = t == 0 ? dx : partials + (t - 1) * count
-                target.update(repeating: 0, count: count)
+                if t == 0 {
+                    dx.update(repeating: 0, count: count)
+                } else {
+                    let reach = inputRows(t)
+                    for plane in 0..<planes {
+                        (target + plane * inPlane + reach.lowerBound * inW).update(repeating: 0, count: reach.count * inW)
+                    }
+                }
                 let col = cols + t * max(workspaceCount, 1)
-                let rows = s.outHeight * t / threads ..< s.outHeight * (t + 1) / threads
+                let rows = outputRows(t)
                 // The thread's rows in bands of equal height (27 rows as 14 + 13, not 13 + 13 + 1).
                 let bands = (rows.count + bandRows - 1) / bandRows
                 for item in 0..<s.batch * s.groups {
@@ -436,9 +453,13 @@ extension IM2ColConvolution {
                     }
                 }
             }
-            Parallelism.forEachChunk(count) { _, range in
-                for t in 0..<threads - 1 {
-                    Self.addInPlace(dx + range.lowerBound, partials + t * count + range.lowerBound, count: range.count)
+            for t in 1..<threads {
+                let reach = inputRows(t), partial = partials + (t - 1) * count
+                Parallelism.forEach(planes * threads) { item in
+                    let (plane, part) = item.quotientAndRemainder(dividingBy: threads)
+                    let lo = reach.lowerBound + reach.count * part / threads, hi = reach.lowerBound + reach.count * (part + 1) / threads
+                    let offset = plane * inPlane + lo * inW
+                    Self.addInPlace(dx + offset, partial + offset, count: (hi - lo) * inW)
                 }
             }
         }
