@@ -140,6 +140,49 @@ struct BlockedConvolutionTests {
         #expect(back == naive)
     }
 
+    @Test("an NCHW convolution with packed weights runs through the blocked layout, equal to the seven loops",
+          arguments: [ConvCase(2, 16, 9, 11, out: 64, kernel: (3, 3), padding: (1, 1), bias: true),
+                      ConvCase(1, 40, 12, 13, out: 70, kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
+                      ConvCase(3, 33, 7, 7, out: 64, kernel: (5, 5), padding: (2, 2), bias: true),
+                      ConvCase(1, 64, 8, 8, out: 100, kernel: (1, 1), stride: (2, 2), bias: true)])
+    func nchwThroughBlocked(_ c: ConvCase) {
+        guard CPUFeatures.hasAVX512F else { return }
+        let g = c.geometry
+        #expect(BlockedConvolution.runsNCHW(g))
+        let (x, w, b, _) = ConvolutionTests.data(c, seed: 80)
+        let residual: [Float] = randomArray(g.outputShape.count, seed: 84)
+        let naive = Naive.conv2d(x, weight: w, bias: b, geometry: g)
+        let packed = PackedConvolutionWeights(weight: w, geometry: g)
+        for (withResidual, relu) in [(false, false), (true, true), (false, true)] {
+            var y = [Float](repeating: .nan, count: g.outputShape.count)
+            func run(bias: UnsafeBufferPointer<Float>?) {
+                x.withUnsafeBufferPointer { xb in
+                    w.withUnsafeBufferPointer { wb in
+                        residual.withUnsafeBufferPointer { rb in
+                            y.withUnsafeMutableBufferPointer { yb in
+                                Fast.conv2d(xb, weight: wb, packed: packed, bias: bias, geometry: g,
+                                            residual: withResidual ? rb : nil, relu: relu, into: yb)
+                            }
+                        }
+                    }
+                }
+            }
+            if let b { b.withUnsafeBufferPointer { run(bias: $0) } } else { run(bias: nil) }
+            let expected = zip(naive, residual).map { v, r in
+                let s = v + (withResidual ? r : 0)
+                return relu ? max(s, 0) : s
+            }
+            #expect(relativeError(y, expected) < 1e-5, "residual \(withResidual), relu \(relu)")
+        }
+        // The NCHW -> blocked transposes give the same activations as the element-wise copy.
+        let shape = g.inputShape
+        let fast = x.withUnsafeBufferPointer {
+            BlockedActivations(nchw: $0.baseAddress!, batch: shape.batch, channels: shape.channels, height: shape.height,
+                               width: shape.width, border: 1)
+        }
+        #expect(fast.tensor().data == x)
+    }
+
     @Test("blocked max pooling equals the naive one (padding as minus infinity, ceil mode)",
           arguments: [(3, 2, 1, false), (2, 2, 0, false), (3, 2, 0, true), (3, 1, 1, false)])
     func maxPool(_ kernel: Int, _ stride: Int, _ padding: Int, _ ceil: Bool) {

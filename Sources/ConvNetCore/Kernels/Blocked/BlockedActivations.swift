@@ -80,10 +80,38 @@ public final class BlockedActivations {
     public convenience init(_ t: Tensor, border: Int) {
         precondition(t.shape.count == 4, "BlockedActivations: expected an NCHW tensor, got \(t.shape)")
         self.init(batch: t.shape[0], channels: t.shape[1], height: t.shape[2], width: t.shape[3], border: border)
-        t.data.withUnsafeBufferPointer { src in
-            forEachPixel { blocked, nchw, plane, lanes in
-                for l in 0..<lanes { blocked[l] = src[nchw + l * plane] }
-                for l in lanes..<16 { blocked[l] = 0 }
+        t.data.withUnsafeBufferPointer { fill(fromNCHW: $0.baseAddress!) }
+    }
+
+    /// NCHW `x` (`batch * channels * height * width` floats) in the blocked layout with
+    /// `border` zero pixels: sixteen channels of sixteen pixels at a time transposed in
+    /// registers (the rest, and the zero lanes past `channels`, one value at a time).
+    convenience init(nchw x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int, border: Int) {
+        self.init(batch: batch, channels: channels, height: height, width: width, border: border)
+        fill(fromNCHW: x)
+    }
+
+    /// The interior (padded lanes included) from NCHW `x`; see `init(nchw:...)`.
+    private func fill(fromNCHW x: UnsafePointer<Float>) {
+        let plane = height * width
+        let (runs, runLength) = border == 0 ? (1, plane) : (height, width)
+        Parallelism.forEach(batch * channelBlocks) { item in
+            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+            let lanes = min(16, channels - cb * 16)
+            for run in 0..<runs {
+                let dst = border == 0 ? storage + n * imageFloats + cb * blockFloats : pixel(n, cb, run, 0)
+                let first = (n * channels + cb * 16) * plane + run * runLength
+                var q = 0
+                if lanes == 16 {
+                    while q + 16 <= runLength {
+                        transposeStore16(x + first + q, ld: plane, dst + q * 16, ldDst: 16, bias: nil, residual: nil, relu: false)
+                        q += 16
+                    }
+                }
+                for p in q..<runLength {
+                    for l in 0..<lanes { dst[p * 16 + l] = x[first + l * plane + p] }
+                    for l in lanes..<16 { dst[p * 16 + l] = 0 }
+                }
             }
         }
     }
@@ -131,20 +159,6 @@ public final class BlockedActivations {
         }
     }
 
-    /// `body(pixel's 16 lanes, NCHW index of its first channel, NCHW plane size, channels
-    /// in its block)` for every interior pixel of every channel block, spread over threads.
-    private func forEachPixel(_ body: (UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
-        let plane = height * width
-        Parallelism.forEach(batch * channelBlocks) { item in
-            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
-            let lanes = min(16, channels - cb * 16)
-            for i in 0..<height {
-                for j in 0..<width {
-                    body(pixel(n, cb, i, j), (n * channels + cb * 16) * plane + i * width + j, plane, lanes)
-                }
-            }
-        }
-    }
 }
 
 /// Storage for blocked activations, kept when they are freed and handed out again for the

@@ -71,6 +71,9 @@ public final class PackedConvolutionWeights {
     let groupFloats: Int
     let k: Int
     let storage: UnsafeMutablePointer<Float>
+    /// The same weights packed for a blocked input, made on first use (``forBlockedInput(_:geometry:)``).
+    private var blockedInputPacking: PackedConvolutionWeights?
+    private let blockedInputLock = NSLock()
 
     /// Channel blocks for `og` channels: 64s, then 32 and/or 16 (the last zero-padded).
     static func channelBlocks(_ og: Int) -> [(channel: Int, lanes: Int)] {
@@ -129,6 +132,20 @@ public final class PackedConvolutionWeights {
         weight.withUnsafeBufferPointer {
             pack($0.baseAddress!, geometry: g, channelStride: perChannel, groupStride: g.outChannels * perChannel, steps: steps)
         }
+    }
+
+    /// These weights (`weight` as given to the initializer) packed in the step order of a
+    /// blocked input (``BlockedConvolutionWeights/blockedInputSteps(_:)``), kept after the
+    /// first call.
+    func forBlockedInput(_ weight: UnsafePointer<Float>, geometry g: Conv2DGeometry) -> PackedConvolutionWeights {
+        blockedInputLock.lock()
+        defer { blockedInputLock.unlock() }
+        if let blockedInputPacking { return blockedInputPacking }
+        let steps = BlockedConvolutionWeights.blockedInputSteps(g)
+        let packed = PackedConvolutionWeights(layoutFor: g, steps: steps.count)
+        packed.pack(weight, geometry: g, channelStride: k, groupStride: g.outChannels * k, steps: steps)
+        blockedInputPacking = packed
+        return packed
     }
 
     /// The blocks and storage for `g`'s weights (`steps` steps per output channel, by

@@ -785,6 +785,11 @@ extension Fast {
             }
             return
         }
+        if let packed, BlockedConvolution.runsNCHW(s) {
+            BlockedConvolution.forwardNCHW(x, weight: weight, packed: packed, bias: bias, geometry: s, residual: residual,
+                                           relu: relu, into: y)
+            return
+        }
         if BlockedConvolution.runsImage(s) && DirectConvolution.applies(to: s, prepacked: packed != nil) {
             BlockedConvolution.forwardImage(x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), bias: bias,
                                             geometry: s, residual: residual, relu: relu, into: y)
