@@ -25,6 +25,27 @@ struct BlockedConvolutionTests {
         BlockedActivations(Tensor(shape: shape.dimensions, data: data), border: border)
     }
 
+    /// `Fast.conv2d` with prepacked weights, on arrays (the output starts as NaNs).
+    static func conv2d(_ x: [Float], weight w: [Float], packed: PackedConvolutionWeights, bias b: [Float]?,
+                       geometry g: Conv2DGeometry, residual: [Float]?, relu: Bool) -> [Float] {
+        var y = [Float](repeating: .nan, count: g.outputShape.count)
+        func run(bias: UnsafeBufferPointer<Float>?, residual: UnsafeBufferPointer<Float>?) {
+            x.withUnsafeBufferPointer { xb in
+                w.withUnsafeBufferPointer { wb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        Fast.conv2d(xb, weight: wb, packed: packed, bias: bias, geometry: g, residual: residual, relu: relu,
+                                    into: yb)
+                    }
+                }
+            }
+        }
+        func withBias(_ residual: UnsafeBufferPointer<Float>?) {
+            if let b { b.withUnsafeBufferPointer { run(bias: $0, residual: residual) } } else { run(bias: nil, residual: residual) }
+        }
+        if let residual { residual.withUnsafeBufferPointer { withBias($0) } } else { withBias(nil) }
+        return y
+    }
+
     @Test("NCHW -> blocked -> NCHW gives the tensor back; the border and the padded lanes are zeros",
           arguments: [(19, 0), (16, 1), (3, 2), (33, 1)])
     func roundTrip(_ channels: Int, _ border: Int) {
@@ -120,19 +141,7 @@ struct BlockedConvolutionTests {
         let residual: [Float] = randomArray(g.outputShape.count, seed: 74)
         let naive = Naive.conv2d(x, weight: w, bias: b, geometry: g)
         let packed = PackedConvolutionWeights(weight: w, geometry: g)
-        var y = [Float](repeating: .nan, count: g.outputShape.count)
-        func run(bias: UnsafeBufferPointer<Float>?) {
-            x.withUnsafeBufferPointer { xb in
-                w.withUnsafeBufferPointer { wb in
-                    residual.withUnsafeBufferPointer { rb in
-                        y.withUnsafeMutableBufferPointer { yb in
-                            Fast.conv2d(xb, weight: wb, packed: packed, bias: bias, geometry: g, residual: rb, relu: true, into: yb)
-                        }
-                    }
-                }
-            }
-        }
-        if let b { b.withUnsafeBufferPointer { run(bias: $0) } } else { run(bias: nil) }
+        let y = Self.conv2d(x, weight: w, packed: packed, bias: b, geometry: g, residual: residual, relu: true)
         #expect(relativeError(y, zip(naive, residual).map { max($0 + $1, 0) }) < 1e-5)
         let blocked = BlockedConvolutionTests.blocked(naive, g.outputShape, border: 0)
         var back = [Float](repeating: .nan, count: naive.count)
@@ -154,20 +163,8 @@ struct BlockedConvolutionTests {
         let naive = Naive.conv2d(x, weight: w, bias: b, geometry: g)
         let packed = PackedConvolutionWeights(weight: w, geometry: g)
         for (withResidual, relu) in [(false, false), (true, true), (false, true)] {
-            var y = [Float](repeating: .nan, count: g.outputShape.count)
-            func run(bias: UnsafeBufferPointer<Float>?) {
-                x.withUnsafeBufferPointer { xb in
-                    w.withUnsafeBufferPointer { wb in
-                        residual.withUnsafeBufferPointer { rb in
-                            y.withUnsafeMutableBufferPointer { yb in
-                                Fast.conv2d(xb, weight: wb, packed: packed, bias: bias, geometry: g,
-                                            residual: withResidual ? rb : nil, relu: relu, into: yb)
-                            }
-                        }
-                    }
-                }
-            }
-            if let b { b.withUnsafeBufferPointer { run(bias: $0) } } else { run(bias: nil) }
+            let y = Self.conv2d(x, weight: w, packed: packed, bias: b, geometry: g,
+                                residual: withResidual ? residual : nil, relu: relu)
             let expected = zip(naive, residual).map { v, r in
                 let s = v + (withResidual ? r : 0)
                 return relu ? max(s, 0) : s

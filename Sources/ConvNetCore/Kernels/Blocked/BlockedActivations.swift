@@ -94,24 +94,33 @@ public final class BlockedActivations {
     /// The interior (padded lanes included) from NCHW `x`; see `init(nchw:...)`.
     private func fill(fromNCHW x: UnsafePointer<Float>) {
         let plane = height * width
-        let (runs, runLength) = border == 0 ? (1, plane) : (height, width)
+        forEachRun { blocked, first, length, lanes in
+            var q = 0
+            if lanes == 16 {
+                while q + 16 <= length {
+                    transposeStore16(x + first + q, ld: plane, blocked + q * 16, ldDst: 16, bias: nil, residual: nil, relu: false)
+                    q += 16
+                }
+            }
+            for p in q..<length {
+                for l in 0..<lanes { blocked[p * 16 + l] = x[first + l * plane + p] }
+                for l in lanes..<16 { blocked[p * 16 + l] = 0 }
+            }
+        }
+    }
+
+    /// `body(its first pixel's 16 lanes, NCHW index of that pixel's first channel, pixels,
+    /// channels in the block)` for every run of pixels contiguous in both layouts (a whole
+    /// plane without a border, else a row) of every channel block of every image, spread
+    /// over the threads by (image, block).
+    private func forEachRun(_ body: (UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
+        let plane = height * width
+        let (runs, length) = border == 0 ? (1, plane) : (height, width)
         Parallelism.forEach(batch * channelBlocks) { item in
             let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
             let lanes = min(16, channels - cb * 16)
             for run in 0..<runs {
-                let dst = border == 0 ? storage + n * imageFloats + cb * blockFloats : pixel(n, cb, run, 0)
-                let first = (n * channels + cb * 16) * plane + run * runLength
-                var q = 0
-                if lanes == 16 {
-                    while q + 16 <= runLength {
-                        transposeStore16(x + first + q, ld: plane, dst + q * 16, ldDst: 16, bias: nil, residual: nil, relu: false)
-                        q += 16
-                    }
-                }
-                for p in q..<runLength {
-                    for l in 0..<lanes { dst[p * 16 + l] = x[first + l * plane + p] }
-                    for l in lanes..<16 { dst[p * 16 + l] = 0 }
-                }
+                body(pixel(n, cb, run, 0), (n * channels + cb * 16) * plane + run * length, length, lanes)
             }
         }
     }
@@ -132,33 +141,24 @@ public final class BlockedActivations {
     /// plane as one run of pixels when there is no border); the rest one value at a time.
     func copy(toNCHW y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
         let plane = height * width
-        // Runs of pixels contiguous in both layouts: the whole plane without a border, else rows.
-        let (runs, runLength) = border == 0 ? (1, plane) : (height, width)
-        Parallelism.forEach(batch * channelBlocks) { item in
-            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
-            let lanes = min(16, channels - cb * 16)
-            for run in 0..<runs {
-                let src = UnsafePointer(border == 0 ? storage + n * imageFloats + cb * blockFloats : pixel(n, cb, run, 0))
-                let first = (n * channels + cb * 16) * plane + run * runLength      // NCHW index of lane 0, pixel 0
-                var q = 0
-                if lanes == 16 {
-                    while q + 16 <= runLength {
-                        transposeStore16(src + q * 16, ld: 16, y + first + q, ldDst: plane, bias: nil,
-                                         residual: residual.map { $0 + first + q }, relu: relu)
-                        q += 16
-                    }
+        forEachRun { blocked, first, length, lanes in
+            var q = 0
+            if lanes == 16 {
+                while q + 16 <= length {
+                    transposeStore16(blocked + q * 16, ld: 16, y + first + q, ldDst: plane, bias: nil,
+                                     residual: residual.map { $0 + first + q }, relu: relu)
+                    q += 16
                 }
-                for p in q..<runLength {
-                    for l in 0..<lanes {
-                        var v = src[p * 16 + l]
-                        if let residual { v += residual[first + l * plane + p] }
-                        y[first + l * plane + p] = relu ? max(v, 0) : v
-                    }
+            }
+            for p in q..<length {
+                for l in 0..<lanes {
+                    var v = blocked[p * 16 + l]
+                    if let residual { v += residual[first + l * plane + p] }
+                    y[first + l * plane + p] = relu ? max(v, 0) : v
                 }
             }
         }
     }
-
 }
 
 /// Storage for blocked activations, kept when they are freed and handed out again for the

@@ -387,9 +387,7 @@ struct IM2ColConvolution {
                         }
                     }
                 }
-                if let dx, let dxBias {
-                    for c in 0..<cg { Self.addScalar(dxBias[g * cg + c], to: dx + xOffset + c * inPlane, count: inPlane) }
-                }
+                if let dx, let dxBias { addInputBias(dxBias, to: dx, image: n, group: g) }
             }
         }
         if let dw, let partials {                               // dw += the other threads' partials
@@ -466,10 +464,15 @@ extension IM2ColConvolution {
         if let dxBias {
             for item in 0..<s.batch * s.groups {
                 let (n, g) = item.quotientAndRemainder(dividingBy: s.groups)
-                let xOffset = (n * s.inChannels + g * cg) * inPlane
-                for c in 0..<cg { Self.addScalar(dxBias[g * cg + c], to: dx + xOffset + c * inPlane, count: inPlane) }
+                addInputBias(dxBias, to: dx, image: n, group: g)
             }
         }
+    }
+
+    /// `dx[n, channels of group g] += dxBias` (one value per channel, over its plane).
+    private func addInputBias(_ dxBias: UnsafePointer<Float>, to dx: UnsafeMutablePointer<Float>, image n: Int, group g: Int) {
+        let xOffset = (n * s.inChannels + g * cg) * inPlane
+        for c in 0..<cg { Self.addScalar(dxBias[g * cg + c], to: dx + xOffset + c * inPlane, count: inPlane) }
     }
 }
 

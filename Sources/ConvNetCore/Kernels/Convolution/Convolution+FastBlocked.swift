@@ -346,14 +346,21 @@ extension BlockedConvolution {
     static func forwardImage(_ x: UnsafePointer<Float>, packed: PackedConvolutionWeights, bias: UnsafePointer<Float>?,
                              geometry g: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
                              into y: UnsafeMutablePointer<Float>) {
+        forwardToNCHW(g, blocked: nil, image: x, weights: BlockedConvolutionWeights(packed: packed, bias: bias),
+                      residual: residual, relu: relu, into: y)
+    }
+
+    /// The sums (with the bias) into blocked activations without a border, then transposed
+    /// into NCHW `y` with the residual and ReLU.
+    private static func forwardToNCHW(_ g: Conv2DGeometry, blocked x: BlockedActivations?, image: UnsafePointer<Float>?,
+                                      weights: BlockedConvolutionWeights, residual: UnsafePointer<Float>?, relu: Bool,
+                                      into y: UnsafeMutablePointer<Float>) {
         let sums = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight, width: g.outWidth, border: 0)
-        BlockedConvolution(g, blockedInput: false).forward(blocked: nil, image: x, weights: BlockedConvolutionWeights(packed: packed, bias: bias),
-                                                           residual: nil, relu: false, into: sums)
+        BlockedConvolution(g, blockedInput: x != nil).forward(blocked: x, image: image, weights: weights, residual: nil,
+                                                              relu: false, into: sums)
         sums.copy(toNCHW: y, residual: residual, relu: relu)
     }
-}
 
-extension BlockedConvolution {
     /// Whether an NCHW convolution with prepacked weights runs blocked: converted to
     /// NCHW16c (16 x 16 register transposes), convolved here, and transposed back, as ONNX
     /// Runtime runs a Conv node (a reorder each side of its NCHWc kernel). At least 16
@@ -378,11 +385,8 @@ extension BlockedConvolution {
                             relu: Bool, into y: UnsafeMutablePointer<Float>) {
         let input = BlockedActivations(nchw: x, batch: g.batch, channels: g.inChannels, height: g.inHeight, width: g.inWidth,
                                        border: max(g.paddingHeight, g.paddingWidth))
-        let sums = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight, width: g.outWidth, border: 0)
         let weights = BlockedConvolutionWeights(packed: packed.forBlockedInput(weight, geometry: g), bias: bias, blockedInput: true)
-        BlockedConvolution(g, blockedInput: true).forward(blocked: input, image: nil, weights: weights, residual: nil,
-                                                          relu: false, into: sums)
-        sums.copy(toNCHW: y, residual: residual, relu: relu)
+        forwardToNCHW(g, blocked: input, image: nil, weights: weights, residual: residual, relu: relu, into: y)
     }
 }
 

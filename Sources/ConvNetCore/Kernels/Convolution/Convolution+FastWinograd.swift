@@ -79,21 +79,23 @@ public final class WinogradConvolutionWeights {
         outChannels = k; inChannels = c
         // u[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c), computed in Double.
         var u = [[Float]](repeating: [Float](repeating: 0, count: k * c), count: 16)
+        /// G applied to three values: (a, b, d) -> (a, (a + b + d) / 2, (a - b + d) / 2, d).
+        func g3(_ a: Double, _ b: Double, _ d: Double) -> (Double, Double, Double, Double) {
+            (a, (a + b + d) / 2, (a - b + d) / 2, d)
+        }
         for o in 0..<k {
             for i in 0..<c {
-                let f = (o * c + i) * 9
-                // Gg (4 x 3): rows g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2 of the filter's rows g0, g1, g2.
-                var gg = [[Double]](repeating: [0, 0, 0], count: 4)
-                for v in 0..<3 {
-                    let (g0, g1, g2) = (Double(weight[f + v]), Double(weight[f + 3 + v]), Double(weight[f + 6 + v]))
-                    gg[0][v] = g0; gg[1][v] = (g0 + g1 + g2) / 2; gg[2][v] = (g0 - g1 + g2) / 2; gg[3][v] = g2
+                let f = (o * c + i) * 9, at = o * c + i
+                func g(_ r: Int, _ v: Int) -> Double { Double(weight[f + 3 * r + v]) }
+                // G g (4 x 3), column by column: G applied to each column v of the filter.
+                let c0 = g3(g(0, 0), g(1, 0), g(2, 0)), c1 = g3(g(0, 1), g(1, 1), g(2, 1)), c2 = g3(g(0, 2), g(1, 2), g(2, 2))
+                // (G g) Gᵀ, row by row: G applied to each row r of G g.
+                func put(_ r: Int, _ row: (Double, Double, Double, Double)) {
+                    u[4 * r][at] = Float(row.0); u[4 * r + 1][at] = Float(row.1)
+                    u[4 * r + 2][at] = Float(row.2); u[4 * r + 3][at] = Float(row.3)
                 }
-                // (Gg) Gᵀ: each row (a, b, c) becomes (a, (a+b+c)/2, (a-b+c)/2, c).
-                for r in 0..<4 {
-                    let (a, b, d) = (gg[r][0], gg[r][1], gg[r][2])
-                    let row = [a, (a + b + d) / 2, (a - b + d) / 2, d]
-                    for s in 0..<4 { u[r * 4 + s][o * c + i] = Float(row[s]) }
-                }
+                put(0, g3(c0.0, c1.0, c2.0)); put(1, g3(c0.1, c1.1, c2.1))
+                put(2, g3(c0.2, c1.2, c2.2)); put(3, g3(c0.3, c1.3, c2.3))
             }
         }
         let product = Conv2DGeometry(batch: 1, inChannels: c, inHeight: 1, inWidth: 1, outChannels: k, kernel: (1, 1))
