@@ -19,6 +19,7 @@ struct BlockedConvolutionTests {
         ConvCase(1, 64, 7, 7, out: 64, kernel: (3, 3), padding: (1, 1), bias: true),
         ConvCase(2, 16, 5, 30, out: 16, kernel: (1, 3), padding: (0, 1)),
         ConvCase(1, 3, 23, 23, out: 64, kernel: (7, 7), stride: (2, 2), padding: (3, 3), bias: true),
+        ConvCase(2, 17, 30, 18, out: 84, kernel: (3, 3), padding: (1, 1), bias: true),     // 2 chunks of rows
     ]
 
     static func blocked(_ data: [Float], _ shape: FeatureMapShape, border: Int) -> BlockedActivations {
@@ -91,11 +92,20 @@ struct BlockedConvolutionTests {
                 let y = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight,
                                            width: g.outWidth, border: 1)
                 conv.forward(blocked: Self.blocked(x, g.inputShape, border: border), image: nil, weights: weights,
-                             residual: nil, relu: false, into: y)
+                             into: .blocked(y, residual: nil, relu: false))
                 #expect(relativeError(y.tensor().data, naive) < 1e-5, "threads \(threads), whole \(String(describing: whole)), border \(border)")
                 conv.forward(blocked: Self.blocked(x, g.inputShape, border: border), image: nil, weights: weights,
-                             residual: r, relu: true, into: y)
+                             into: .blocked(y, residual: r, relu: true))
                 #expect(relativeError(y.tensor().data, withEpilogue) < 1e-5, "with residual and ReLU, threads \(threads)")
+                // Into NCHW through the per-piece scratch, with an NCHW residual.
+                var nchw = [Float](repeating: .nan, count: g.outputShape.count)
+                residual.withUnsafeBufferPointer { rb in
+                    nchw.withUnsafeMutableBufferPointer { yb in
+                        conv.forward(blocked: Self.blocked(x, g.inputShape, border: border), image: nil, weights: weights,
+                                     into: .nchw(yb.baseAddress!, residual: rb.baseAddress!, relu: true))
+                    }
+                }
+                #expect(relativeError(nchw, withEpilogue) < 1e-5, "into NCHW, threads \(threads), border \(border)")
             }
             // From the NCHW image.
             var conv = BlockedConvolution(g, blockedInput: false)
@@ -103,7 +113,7 @@ struct BlockedConvolutionTests {
             conv.wholeImagesOverride = whole
             let y = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight, width: g.outWidth, border: 0)
             x.withUnsafeBufferPointer { xb in
-                conv.forward(blocked: nil, image: xb.baseAddress!, weights: imageWeights, residual: r, relu: true, into: y)
+                conv.forward(blocked: nil, image: xb.baseAddress!, weights: imageWeights, into: .blocked(y, residual: r, relu: true))
             }
             #expect(relativeError(y.tensor().data, withEpilogue) < 1e-5, "from the image, threads \(threads)")
         }
@@ -151,6 +161,7 @@ struct BlockedConvolutionTests {
 
     @Test("an NCHW convolution with packed weights runs through the blocked layout, equal to the seven loops",
           arguments: [ConvCase(2, 16, 9, 11, out: 64, kernel: (3, 3), padding: (1, 1), bias: true),
+                      ConvCase(1, 16, 31, 23, out: 80, kernel: (3, 3), padding: (1, 1), bias: true),
                       ConvCase(1, 40, 12, 13, out: 70, kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
                       ConvCase(3, 33, 7, 7, out: 64, kernel: (5, 5), padding: (2, 2), bias: true),
                       ConvCase(1, 64, 8, 8, out: 100, kernel: (1, 1), stride: (2, 2), bias: true)])

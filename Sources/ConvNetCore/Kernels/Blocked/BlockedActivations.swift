@@ -91,20 +91,43 @@ public final class BlockedActivations {
         fill(fromNCHW: x)
     }
 
-    /// The interior (padded lanes included) from NCHW `x`; see `init(nchw:...)`.
+    /// The interior (padded lanes included) from NCHW `x`; see `init(nchw:...)`. With a
+    /// border, the sixteen pixels transposed together run on across the ends of rows (a row
+    /// of 14, as in VGG's last stages, would otherwise go one value at a time): they pass
+    /// through sixteen vectors on the stack to their pixels.
     private func fill(fromNCHW x: UnsafePointer<Float>) {
         let plane = height * width
-        forEachRun { blocked, first, length, lanes in
+        Parallelism.forEach(batch * channelBlocks) { item in
+            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+            let lanes = min(16, channels - cb * 16)
+            let source = x + (n * channels + cb * 16) * plane
             var q = 0
-            if lanes == 16 {
-                while q + 16 <= length {
-                    transposeStore16(x + first + q, ld: plane, blocked + q * 16, ldDst: 16, bias: nil, residual: nil, relu: false)
+            if lanes == 16 && border == 0 {
+                while q + 16 <= plane {
+                    transposeStore16(source + q, ld: plane, pixel(n, cb, 0, 0) + q * 16, ldDst: 16, bias: nil,
+                                     residual: nil, relu: false)
                     q += 16
                 }
+            } else if lanes == 16 {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { vectors in
+                    let v = vectors.baseAddress!
+                    var (i, j) = (0, 0)
+                    while q + 16 <= plane {
+                        transposeStore16(source + q, ld: plane, v, ldDst: 16, bias: nil, residual: nil, relu: false)
+                        for r in 0..<16 {
+                            store16(load16(v + r * 16), pixel(n, cb, i, j))
+                            j += 1
+                            if j == width { (i, j) = (i + 1, 0) }
+                        }
+                        q += 16
+                    }
+                }
             }
-            for p in q..<length {
-                for l in 0..<lanes { blocked[p * 16 + l] = x[first + l * plane + p] }
-                for l in lanes..<16 { blocked[p * 16 + l] = 0 }
+            for p in q..<plane {
+                let (i, j) = p.quotientAndRemainder(dividingBy: width)
+                let blocked = pixel(n, cb, i, j)
+                for l in 0..<lanes { blocked[l] = source[l * plane + p] }
+                for l in lanes..<16 { blocked[l] = 0 }
             }
         }
     }
@@ -142,21 +165,31 @@ public final class BlockedActivations {
     func copy(toNCHW y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
         let plane = height * width
         forEachRun { blocked, first, length, lanes in
-            var q = 0
-            if lanes == 16 {
-                while q + 16 <= length {
-                    transposeStore16(blocked + q * 16, ld: 16, y + first + q, ldDst: plane, bias: nil,
-                                     residual: residual.map { $0 + first + q }, relu: relu)
-                    q += 16
-                }
-            }
-            for p in q..<length {
-                for l in 0..<lanes {
-                    var v = blocked[p * 16 + l]
-                    if let residual { v += residual[first + l * plane + p] }
-                    y[first + l * plane + p] = relu ? max(v, 0) : v
-                }
-            }
+            storeRunNCHW(blocked, pixels: length, lanes: lanes, into: y + first, plane: plane,
+                         residual: residual.map { $0 + first }, relu: relu)
+        }
+    }
+}
+
+/// `pixels` pixels of one channel block (`blocked`, 16 floats per pixel, the first `lanes`
+/// meaningful) into `lanes` NCHW channel rows (`y`, rows `plane` floats apart), adding
+/// `residual` (laid out as `y`) and applying ReLU when asked: sixteen pixels at a time
+/// transposed in registers, the rest one value at a time.
+func storeRunNCHW(_ blocked: UnsafePointer<Float>, pixels: Int, lanes: Int, into y: UnsafeMutablePointer<Float>, plane: Int,
+                  residual: UnsafePointer<Float>?, relu: Bool) {
+    var q = 0
+    if lanes == 16 {
+        while q + 16 <= pixels {
+            transposeStore16(blocked + q * 16, ld: 16, y + q, ldDst: plane, bias: nil,
+                             residual: residual.map { $0 + q }, relu: relu)
+            q += 16
+        }
+    }
+    for p in q..<pixels {
+        for l in 0..<lanes {
+            var v = blocked[p * 16 + l]
+            if let residual { v += residual[l * plane + p] }
+            y[l * plane + p] = relu ? max(v, 0) : v
         }
     }
 }

@@ -168,9 +168,50 @@ struct BlockedConvolution {
         return offsets
     }
 
-    /// y[n, block b's channels, chunk's rows] = epilogue(W x).
-    func run(block b: Int, chunk: Int, image n: Int, source: Source, weights: BlockedConvolutionWeights,
-             residual: BlockedActivations?, relu: Bool, y: BlockedActivations) {
+    /// Where the sums go: blocked activations (with a blocked residual), or NCHW `y` (with
+    /// an NCHW residual), each piece's sums then made in a per-thread scratch and transposed
+    /// into `y` as soon as the piece is done, while they are still in cache.
+    enum Output {
+        case blocked(BlockedActivations, residual: BlockedActivations?, relu: Bool)
+        case nchw(UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool)
+    }
+
+    /// Floats of the scratch of one piece with an NCHW output: 64 channels of a chunk's pixels.
+    var chunkScratchFloats: Int { 64 * (s.outHeight + chunks - 1) / chunks * s.outWidth }
+
+    /// The piece (block b's channels, chunk's rows, image n) = epilogue(W x), into `output`.
+    func run(block b: Int, chunk: Int, image n: Int, source: Source, weights: BlockedConvolutionWeights, output: Output) {
+        let c0 = weights.packed.block(b).channel
+        switch output {
+        case let .blocked(y, residual, relu):
+            accumulate(block: b, chunk: chunk, source: source, weights: weights, relu: relu) { i in
+                (y.pixel(n, c0 / 16, i, 0), y.blockFloats,
+                 residual.map { (UnsafePointer($0.pixel(n, c0 / 16, i, 0)), $0.blockFloats) })
+            }
+        case let .nchw(y, residual, relu):
+            let rows = rows(ofChunk: chunk)
+            let pixels = rows.count * s.outWidth
+            ConvWorkspaces.with(chunkScratchFloats) { scratch in
+                accumulate(block: b, chunk: chunk, source: source, weights: weights, relu: false) { i in
+                    (scratch + (i - rows.lowerBound) * s.outWidth * 16, pixels * 16, nil)
+                }
+                let plane = s.outHeight * s.outWidth
+                for c in stride(from: c0, to: min(c0 + weights.packed.block(b).lanes, s.outChannels), by: 16) {
+                    let first = (n * s.outChannels + c) * plane + rows.lowerBound * s.outWidth
+                    storeRunNCHW(scratch + (c - c0) * pixels, pixels: pixels, lanes: min(16, s.outChannels - c),
+                                 into: y + first, plane: plane, residual: residual.map { $0 + first }, relu: relu)
+                }
+            }
+        }
+    }
+
+    /// The sums of block b's channels over the chunk's rows, depth block after depth block:
+    /// row i's 16-channel vectors at `target(i).base + 16 j + l * target(i).blockStride`
+    /// (pixel j, channel block l), with the bias, `target(i).residual` (blocked, at the same
+    /// offsets with its own block stride) and ReLU on the last depth block.
+    private func accumulate(block b: Int, chunk: Int, source: Source, weights: BlockedConvolutionWeights, relu: Bool,
+                            target: (Int) -> (base: UnsafeMutablePointer<Float>, blockStride: Int,
+                                              residual: (UnsafePointer<Float>, blockStride: Int)?)) {
         let (c0, lanes, w) = weights.packed.block(b)
         let outW = s.outWidth
         let kcMax = DirectConvolution.depthBlock(lanes: lanes, k: k, floats: depthBlockFloats)
@@ -181,14 +222,14 @@ struct BlockedConvolution {
             while t0 < k {
                 let kc = min(kcMax, k - t0)
                 for i in rows(ofChunk: chunk) {
-                    var out = TileOutput(base: y.pixel(n, c0 / 16, i, 0), pixelStride: 16, blockStride: y.blockFloats,
-                                         accumulate: t0 > 0)
+                    let row = target(i)
+                    var out = TileOutput(base: row.base, pixelStride: 16, blockStride: row.blockStride, accumulate: t0 > 0)
                     if t0 + kc == k {
                         out.bias = bias.baseAddress! + c0
-                        if let residual {
-                            out.residual = UnsafePointer(residual.pixel(n, c0 / 16, i, 0))
+                        if let residual = row.residual {
+                            out.residual = residual.0
                             out.residualPixelStride = 16
-                            out.residualBlockStride = residual.blockFloats
+                            out.residualBlockStride = residual.blockStride
                         }
                         out.relu = relu
                     }
@@ -247,7 +288,7 @@ struct BlockedConvolution {
 
     /// `y = act(conv(x) + bias + residual)`: x blocked (`blocked`) or NCHW (`image`).
     func forward(blocked x: BlockedActivations?, image: UnsafePointer<Float>?, weights: BlockedConvolutionWeights,
-                 residual: BlockedActivations?, relu: Bool, into y: BlockedActivations) {
+                 into output: Output) {
         let blocks = weights.packed.blocks.count
         let piecesPerImage = blocks * chunks
         var threads = threadsOverride ?? Parallelism.threadCount
@@ -279,8 +320,7 @@ struct BlockedConvolution {
                     for b in 0..<blocks {
                         for (r, n) in images.enumerated() {
                             for c in 0..<chunks {
-                                run(block: b, chunk: c, image: n, source: sources[r], weights: weights,
-                                    residual: residual, relu: relu, y: y)
+                                run(block: b, chunk: c, image: n, source: sources[r], weights: weights, output: output)
                             }
                         }
                     }
@@ -290,7 +330,7 @@ struct BlockedConvolution {
                     let src = source(n, ws: ws)
                     for piece in 0..<piecesPerImage {
                         let (c, b) = piece.quotientAndRemainder(dividingBy: blocks)
-                        run(block: b, chunk: c, image: n, source: src, weights: weights, residual: residual, relu: relu, y: y)
+                        run(block: b, chunk: c, image: n, source: src, weights: weights, output: output)
                     }
                 }
             }
@@ -318,8 +358,7 @@ struct BlockedConvolution {
                         for piece in piecesPerImage * t / threads ..< piecesPerImage * (t + 1) / threads {
                             let (b, c) = blockMajor ? piece.quotientAndRemainder(dividingBy: chunks)
                                                     : (piece % blocks, piece / blocks)
-                            run(block: b, chunk: c, image: n, source: src, weights: weights, residual: residual,
-                                relu: relu, y: y)
+                            run(block: b, chunk: c, image: n, source: src, weights: weights, output: output)
                         }
                     }
                 }
@@ -340,29 +379,19 @@ extension BlockedConvolution {
         applies(to: g) && g.inChannels <= 4 && (g.strideHeight > 1 || g.strideWidth > 1)
     }
 
-    /// `y` (NCHW) = act(conv(x) + bias + residual) for an NCHW image `x`: sums with the
-    /// bias into blocked activations without a border, then transposed into `y` with the
-    /// residual and ReLU.
+    /// `y` (NCHW) = act(conv(x) + bias + residual) for an NCHW image `x`: each piece's
+    /// sums with the bias in a scratch, transposed into `y` with the residual and ReLU.
     static func forwardImage(_ x: UnsafePointer<Float>, packed: PackedConvolutionWeights, bias: UnsafePointer<Float>?,
                              geometry g: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
                              into y: UnsafeMutablePointer<Float>) {
-        forwardToNCHW(g, blocked: nil, image: x, weights: BlockedConvolutionWeights(packed: packed, bias: bias),
-                      residual: residual, relu: relu, into: y)
-    }
-
-    /// The sums (with the bias) into blocked activations without a border, then transposed
-    /// into NCHW `y` with the residual and ReLU.
-    private static func forwardToNCHW(_ g: Conv2DGeometry, blocked x: BlockedActivations?, image: UnsafePointer<Float>?,
-                                      weights: BlockedConvolutionWeights, residual: UnsafePointer<Float>?, relu: Bool,
-                                      into y: UnsafeMutablePointer<Float>) {
-        let sums = BlockedActivations(batch: g.batch, channels: g.outChannels, height: g.outHeight, width: g.outWidth, border: 0)
-        BlockedConvolution(g, blockedInput: x != nil).forward(blocked: x, image: image, weights: weights, residual: nil,
-                                                              relu: false, into: sums)
-        sums.copy(toNCHW: y, residual: residual, relu: relu)
+        BlockedConvolution(g, blockedInput: false).forward(blocked: nil, image: x,
+                                                            weights: BlockedConvolutionWeights(packed: packed, bias: bias),
+                                                            into: .nchw(y, residual: residual, relu: relu))
     }
 
     /// Whether an NCHW convolution with prepacked weights runs blocked: converted to
-    /// NCHW16c (16 x 16 register transposes), convolved here, and transposed back, as ONNX
+    /// NCHW16c (16 x 16 register transposes), convolved here, and transposed back piece
+    /// by piece (see ``Output``), as ONNX
     /// Runtime runs a Conv node (a reorder each side of its NCHWc kernel). At least 16
     /// input channels (images take the image entry) and 64 output channels, groups 1,
     /// AVX-512; not a 1x1 with stride 1 and no padding, whose input is already the
@@ -372,6 +401,11 @@ extension BlockedConvolution {
     /// conversions 0.02-0.1 ms. With the conversions, in the bench (two runs, alternating
     /// with the binary before): ResNet's 3x3 1.45-1.53 ms (1.54-1.58), its 3x3/2 2.93-3.13
     /// (3.24), VGG's even; Inception's 5x5 to 32 channels was 1-6% slower, so it stays NCHW.
+    /// Then each piece's sums transposed while still in cache (not a whole blocked output
+    /// written and read back), and the input's transposes running across row ends (VGG's
+    /// rows of 14 went one value at a time; its conversion fell from 0.11 to 0.02 ms), three
+    /// runs alternating with the binary before: VGG 5.45-5.62 ms (5.63-5.81), 3x3/2
+    /// 2.84-2.89 (2.88-2.98), ResNet's 3x3 even.
     static func runsNCHW(_ g: Conv2DGeometry) -> Bool {
         let pointwise = g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
             && g.paddingHeight == 0 && g.paddingWidth == 0
@@ -386,7 +420,8 @@ extension BlockedConvolution {
         let input = BlockedActivations(nchw: x, batch: g.batch, channels: g.inChannels, height: g.inHeight, width: g.inWidth,
                                        border: max(g.paddingHeight, g.paddingWidth))
         let weights = BlockedConvolutionWeights(packed: packed.forBlockedInput(weight, geometry: g), bias: bias, blockedInput: true)
-        forwardToNCHW(g, blocked: input, image: nil, weights: weights, residual: residual, relu: relu, into: y)
+        BlockedConvolution(g, blockedInput: true).forward(blocked: input, image: nil, weights: weights,
+                                                           into: .nchw(y, residual: residual, relu: relu))
     }
 }
 
@@ -401,8 +436,8 @@ extension Fast {
         precondition(x.shape == g.inputShape.dimensions, "conv2dBlocked: input \(x.shape), geometry wants \(g.inputShape.dimensions)")
         precondition(x.border >= g.paddingHeight && x.border >= g.paddingWidth,
                      "conv2dBlocked: input border \(x.border) is less than the padding (\(g.paddingHeight), \(g.paddingWidth))")
-        BlockedConvolution(g, blockedInput: true).forward(blocked: x, image: nil, weights: weights, residual: residual,
-                                                           relu: relu, into: y)
+        BlockedConvolution(g, blockedInput: true).forward(blocked: x, image: nil, weights: weights,
+                                                           into: .blocked(y, residual: residual, relu: relu))
     }
 
     /// The same from an NCHW image `x` (`[batch, inChannels, h, w]`) to blocked y: a
@@ -413,7 +448,7 @@ extension Fast {
         checkBlocked(g, weights: weights, blockedInput: false, residual: residual, y: y)
         checkCount(x.count, equals: g.inputShape.count, "x \(g.inputShape.dimensions)", in: "conv2dBlocked")
         BlockedConvolution(g, blockedInput: false).forward(blocked: nil, image: x.baseAddress!, weights: weights,
-                                                            residual: residual, relu: relu, into: y)
+                                                            into: .blocked(y, residual: residual, relu: relu))
     }
 
     private static func checkBlocked(_ g: Conv2DGeometry, weights: BlockedConvolutionWeights, blockedInput: Bool,
