@@ -407,7 +407,9 @@ extension IM2ColConvolution {
     /// of dx (the rows of dx that neighbouring bands share get sums from both), and the
     /// copies are added at the end. Splitting each band's GEMM and col2im over the threads
     /// instead scaled AlexNet's conv1 input gradient (3 channels, 11 x 11, stride 4) by
-    /// 1.37 on two threads: its GEMMs are 363 x 715 x 64, too small to share.
+    /// 1.37 on two threads: its GEMMs are 363 x 715 x 64, too small to share. (That layer
+    /// now takes the stride-phase kernel of Convolution+FastStridedInput.swift; this serves
+    /// the strided layers it leaves, with 1, 2 or 4-7 input channels per group.)
     private func backwardInputSplittingRows(weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                             dx: UnsafeMutablePointer<Float>, dxBias: UnsafePointer<Float>?) {
         let threads = min(Parallelism.threadCount, s.outHeight)
