@@ -132,22 +132,6 @@ public final class BlockedActivations {
         }
     }
 
-    /// `body(its first pixel's 16 lanes, NCHW index of that pixel's first channel, pixels,
-    /// channels in the block)` for every run of pixels contiguous in both layouts (a whole
-    /// plane without a border, else a row) of every channel block of every image, spread
-    /// over the threads by (image, block).
-    private func forEachRun(_ body: (UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
-        let plane = height * width
-        let (runs, length) = border == 0 ? (1, plane) : (height, width)
-        Parallelism.forEach(batch * channelBlocks) { item in
-            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
-            let lanes = min(16, channels - cb * 16)
-            for run in 0..<runs {
-                body(pixel(n, cb, run, 0), (n * channels + cb * 16) * plane + run * length, length, lanes)
-            }
-        }
-    }
-
     /// The activations as an NCHW tensor.
     public func tensor() -> Tensor {
         let count = batch * channels * height * width
@@ -158,15 +142,19 @@ public final class BlockedActivations {
         return Tensor(shape: shape, data: data)
     }
 
-    /// Writes the activations into `y` (NCHW, `batch * channels * height * width` floats),
-    /// adding `residual` (NCHW) and applying ReLU on the way when asked. Sixteen pixels of
-    /// a block at a time are transposed in registers into sixteen channel rows (a whole
-    /// plane as one run of pixels when there is no border); the rest one value at a time.
-    func copy(toNCHW y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
+    /// Writes the activations into `y` (NCHW, `batch * channels * height * width` floats):
+    /// each run of pixels contiguous in both layouts (a whole plane without a border, else a
+    /// row) of every channel block, by ``storeRunNCHW``, spread over the threads by (image, block).
+    func copy(toNCHW y: UnsafeMutablePointer<Float>) {
         let plane = height * width
-        forEachRun { blocked, first, length, lanes in
-            storeRunNCHW(blocked, pixels: length, lanes: lanes, into: y + first, plane: plane,
-                         residual: residual.map { $0 + first }, relu: relu)
+        let (runs, length) = border == 0 ? (1, plane) : (height, width)
+        Parallelism.forEach(batch * channelBlocks) { item in
+            let (n, cb) = item.quotientAndRemainder(dividingBy: channelBlocks)
+            for run in 0..<runs {
+                storeRunNCHW(pixel(n, cb, run, 0), pixels: length, lanes: min(16, channels - cb * 16),
+                             into: y + (n * channels + cb * 16) * plane + run * length, plane: plane,
+                             residual: nil, relu: false)
+            }
         }
     }
 }

@@ -63,9 +63,14 @@ public final class BlockedConvolutionWeights {
         } else {
             packed = PackedConvolutionWeights(weight: weight, geometry: g)
         }
-        var padded = [Float](repeating: 0, count: (g.outChannels + 63) / 64 * 64)
-        if let bias { for o in 0..<g.outChannels { padded[o] = bias[o] } }
-        self.bias = padded
+        self.bias = IM2ColConvolution.withOptionalPointer(bias) { Self.paddedBias($0, count: g.outChannels) }
+    }
+
+    /// `count` bias values (zeros without a bias), zero-padded to a multiple of 64.
+    static func paddedBias(_ bias: UnsafePointer<Float>?, count: Int) -> [Float] {
+        var padded = [Float](repeating: 0, count: (count + 63) / 64 * 64)
+        if let bias { for o in 0..<count { padded[o] = bias[o] } }
+        return padded
     }
 
     /// The reduction's steps for a blocked input: step t = ((cb * taps + tap) * 16 + lane)
@@ -90,9 +95,7 @@ public final class BlockedConvolutionWeights {
         precondition(packed.groups == 1, "BlockedConvolutionWeights: groups must be 1, got \(packed.groups)")
         self.packed = packed
         self.blockedInput = blockedInput
-        var padded = [Float](repeating: 0, count: (packed.outChannels + 63) / 64 * 64)
-        if let bias { for o in 0..<packed.outChannels { padded[o] = bias[o] } }
-        self.bias = padded
+        self.bias = Self.paddedBias(bias, count: packed.outChannels)
     }
 
     /// Whether these weights fit `geometry` with an input of this kind.
@@ -177,11 +180,11 @@ struct BlockedConvolution {
     }
 
     /// Floats of the scratch of one piece with an NCHW output: 64 channels of a chunk's pixels.
-    var chunkScratchFloats: Int { 64 * (s.outHeight + chunks - 1) / chunks * s.outWidth }
+    var chunkScratchFloats: Int { 64 * ((s.outHeight + chunks - 1) / chunks) * s.outWidth }
 
     /// The piece (block b's channels, chunk's rows, image n) = epilogue(W x), into `output`.
     func run(block b: Int, chunk: Int, image n: Int, source: Source, weights: BlockedConvolutionWeights, output: Output) {
-        let c0 = weights.packed.block(b).channel
+        let (c0, lanes, _) = weights.packed.block(b)
         switch output {
         case let .blocked(y, residual, relu):
             accumulate(block: b, chunk: chunk, source: source, weights: weights, relu: relu) { i in
@@ -196,7 +199,7 @@ struct BlockedConvolution {
                     (scratch + (i - rows.lowerBound) * s.outWidth * 16, pixels * 16, nil)
                 }
                 let plane = s.outHeight * s.outWidth
-                for c in stride(from: c0, to: min(c0 + weights.packed.block(b).lanes, s.outChannels), by: 16) {
+                for c in stride(from: c0, to: min(c0 + lanes, s.outChannels), by: 16) {
                     let first = (n * s.outChannels + c) * plane + rows.lowerBound * s.outWidth
                     storeRunNCHW(scratch + (c - c0) * pixels, pixels: pixels, lanes: min(16, s.outChannels - c),
                                  into: y + first, plane: plane, residual: residual.map { $0 + first }, relu: relu)

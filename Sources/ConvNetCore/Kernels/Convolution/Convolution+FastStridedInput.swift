@@ -427,6 +427,13 @@ struct StridedInputGradient {
         }
     }
 
+    /// The first pixels of `part.part`'s share (of `part.parts`) of a phase's chunks of `width` pixels.
+    private func pixelChunks(of phase: Phase, width: Int, part: (part: Int, parts: Int)) -> StrideTo<Int> {
+        let chunks = phase.pixels / width
+        return stride(from: chunks * part.part / part.parts * width, to: chunks * (part.part + 1) / part.parts * width,
+                      by: width)
+    }
+
     /// The image tiles: each pair of phases over its share of pixel chunks, the whole
     /// reduction in one call (one tile of rows: no depth block of the grid would be reused
     /// by another).
@@ -434,15 +441,11 @@ struct StridedInputGradient {
                               pixelPart: (part: Int, parts: Int)) {
         for first in pairs {
             let phase = phases[first]!
-            let chunks = phase.pixels / nr
-            var p0 = chunks * pixelPart.part / pixelPart.parts * nr
-            let end = chunks * (pixelPart.part + 1) / pixelPart.parts * nr
             phase.offsets.withUnsafeBufferPointer { offsets in
-                while p0 < end {
+                for p0 in pixelChunks(of: phase, width: nr, part: pixelPart) {
                     InPlaceKernel6x64.run(k: phase.k, a: weights + phase.weightStart, lda: phase.rowStride, b: grid + p0,
                                           offsets: offsets.baseAddress!, c: out + phase.outputStart + p0, ldc: phase.pixels,
                                           accumulate: false)
-                    p0 += nr
                 }
             }
         }
@@ -456,10 +459,7 @@ struct StridedInputGradient {
             phase.offsets.withUnsafeBufferPointer { offsets in
                 let w = weights + phase.weightStart + g * paddedChannels * phase.rowStride
                 let kcMax = DirectConvolution.depthBlock(lanes: K.nr, k: phase.k, floats: Self.depthBlockFloats)
-                let chunks = phase.pixels / K.nr
-                var p0 = chunks * pixelPart.part / pixelPart.parts * K.nr
-                let end = chunks * (pixelPart.part + 1) / pixelPart.parts * K.nr
-                while p0 < end {
+                for p0 in pixelChunks(of: phase, width: K.nr, part: pixelPart) {
                     var r0 = 0
                     while r0 < phase.k {
                         let kc = min(kcMax, phase.k - r0)
@@ -471,7 +471,6 @@ struct StridedInputGradient {
                         }
                         r0 += kc
                     }
-                    p0 += K.nr
                 }
             }
         }
