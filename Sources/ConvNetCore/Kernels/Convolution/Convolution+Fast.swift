@@ -484,21 +484,16 @@ extension IM2ColConvolution {
     /// `dst[m * rows + t] = src[t * length + m]` for t < `rows` (2 or 4) and m < `length`
     /// (a multiple of 16): rows interleaved, 16 columns at a time in registers.
     static func interleave(_ src: UnsafePointer<Float>, rows: Int, length: Int, into dst: UnsafeMutablePointer<Float>) {
-        @inline(__always)
-        func zip(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-            (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-             SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-        }
         var m = 0
         while m < length {
             if rows == 2 {
-                let (lo, hi) = zip(load16(src + m), load16(src + length + m))
+                let (lo, hi) = interleaveLanes(load16(src + m), load16(src + length + m))
                 store16(lo, dst + 2 * m); store16(hi, dst + 2 * m + 16)
             } else {
                 // Two rounds: (r0, r2) and (r1, r3) pairwise, then those two together.
-                let (a0, a1) = zip(load16(src + m), load16(src + 2 * length + m))
-                let (b0, b1) = zip(load16(src + length + m), load16(src + 3 * length + m))
-                let (c0, c1) = zip(a0, b0), (c2, c3) = zip(a1, b1)
+                let (a0, a1) = interleaveLanes(load16(src + m), load16(src + 2 * length + m))
+                let (b0, b1) = interleaveLanes(load16(src + length + m), load16(src + 3 * length + m))
+                let (c0, c1) = interleaveLanes(a0, b0), (c2, c3) = interleaveLanes(a1, b1)
                 store16(c0, dst + 4 * m); store16(c1, dst + 4 * m + 16)
                 store16(c2, dst + 4 * m + 32); store16(c3, dst + 4 * m + 48)
             }

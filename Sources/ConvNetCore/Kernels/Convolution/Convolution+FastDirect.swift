@@ -531,20 +531,15 @@ func maximumTileWidth(lanes: Int) -> Int { lanes == 64 ? 6 : lanes == 32 ? 12 : 
 @inline(never)
 func transposeStore16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool) {
-    @inline(__always)
-    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-    }
     var v = (load16(src), load16(src + ld), load16(src + 2 &* ld), load16(src + 3 &* ld),
              load16(src + 4 &* ld), load16(src + 5 &* ld), load16(src + 6 &* ld), load16(src + 7 &* ld),
              load16(src + 8 &* ld), load16(src + 9 &* ld), load16(src + 10 &* ld), load16(src + 11 &* ld),
              load16(src + 12 &* ld), load16(src + 13 &* ld), load16(src + 14 &* ld), load16(src + 15 &* ld))
     for _ in 0..<4 {
-        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
-        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
-        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
-        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
+        let (a0, a1) = interleaveLanes(v.0, v.8), (a2, a3) = interleaveLanes(v.1, v.9)
+        let (a4, a5) = interleaveLanes(v.2, v.10), (a6, a7) = interleaveLanes(v.3, v.11)
+        let (a8, a9) = interleaveLanes(v.4, v.12), (a10, a11) = interleaveLanes(v.5, v.13)
+        let (a12, a13) = interleaveLanes(v.6, v.14), (a14, a15) = interleaveLanes(v.7, v.15)
         v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
     }
     let zero = SIMD16<Float>()

@@ -916,20 +916,15 @@ extension ImplicitGEMMConvolution {
 @inline(__always)
 func transpose16(_ rows: UnsafePointer<UnsafePointer<Float>>, _ p0: Int,
                  _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
-    @inline(__always)
-    func interleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-        (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-         SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-    }
     var v = (load16(rows[0] + p0), load16(rows[1] + p0), load16(rows[2] + p0), load16(rows[3] + p0),
              load16(rows[4] + p0), load16(rows[5] + p0), load16(rows[6] + p0), load16(rows[7] + p0),
              load16(rows[8] + p0), load16(rows[9] + p0), load16(rows[10] + p0), load16(rows[11] + p0),
              load16(rows[12] + p0), load16(rows[13] + p0), load16(rows[14] + p0), load16(rows[15] + p0))
     for _ in 0..<4 {
-        let (a0, a1) = interleave(v.0, v.8), (a2, a3) = interleave(v.1, v.9)
-        let (a4, a5) = interleave(v.2, v.10), (a6, a7) = interleave(v.3, v.11)
-        let (a8, a9) = interleave(v.4, v.12), (a10, a11) = interleave(v.5, v.13)
-        let (a12, a13) = interleave(v.6, v.14), (a14, a15) = interleave(v.7, v.15)
+        let (a0, a1) = interleaveLanes(v.0, v.8), (a2, a3) = interleaveLanes(v.1, v.9)
+        let (a4, a5) = interleaveLanes(v.2, v.10), (a6, a7) = interleaveLanes(v.3, v.11)
+        let (a8, a9) = interleaveLanes(v.4, v.12), (a10, a11) = interleaveLanes(v.5, v.13)
+        let (a12, a13) = interleaveLanes(v.6, v.14), (a14, a15) = interleaveLanes(v.7, v.15)
         v = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
     }
     store16(v.0, dst); store16(v.1, dst + dstStride); store16(v.2, dst + 2 &* dstStride); store16(v.3, dst + 3 &* dstStride)

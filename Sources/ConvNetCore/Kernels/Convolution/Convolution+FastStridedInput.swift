@@ -535,20 +535,16 @@ struct StridedInputGradient {
         var vectorEnd = w / sw
         for e in 0..<sw where at(e).0 != nil { vectorEnd = min(vectorEnd, at(e).filled) }
         @inline(__always)
-        func zip(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-            (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-             SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-        }
-        @inline(__always)
         func load(_ e: Int, _ i: Int) -> SIMD16<Float> { at(e).0.map { load16($0 + i) } ?? SIMD16<Float>() }
         var i = 0
         while i + 16 <= vectorEnd {
             if sw == 2 {
-                let (lo, hi) = zip(load(0, i), load(1, i))
+                let (lo, hi) = interleaveLanes(load(0, i), load(1, i))
                 store16(lo, row + 2 * i); store16(hi, row + 2 * i + 16)
             } else {
-                let (a0, a1) = zip(load(0, i), load(2, i)), (b0, b1) = zip(load(1, i), load(3, i))
-                let (c0, c1) = zip(a0, b0), (c2, c3) = zip(a1, b1)
+                let (a0, a1) = interleaveLanes(load(0, i), load(2, i))
+                let (b0, b1) = interleaveLanes(load(1, i), load(3, i))
+                let (c0, c1) = interleaveLanes(a0, b0), (c2, c3) = interleaveLanes(a1, b1)
                 store16(c0, row + 4 * i); store16(c1, row + 4 * i + 16)
                 store16(c2, row + 4 * i + 32); store16(c3, row + 4 * i + 48)
             }

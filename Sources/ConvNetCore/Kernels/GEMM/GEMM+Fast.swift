@@ -164,24 +164,17 @@ extension Fast {
 
 // MARK: - Transposes for packing
 
-/// Interleaves two vectors: `(x0, y0, x1, y1, ..., x7, y7)` and `(x8, y8, ..., x15, y15)`.
-/// (LLVM turns each into one two-source permute, `vpermt2ps` on AVX-512.)
-@inline(__always)
-private func zip(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-    (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
-     SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
-}
-
 /// Transposes 8 rows of 16 values (row r at `src + r * ld`) into 8 x 16 values stored
 /// step-major at `dst`: `dst[q * 8 + r] = src[r * ld + q]`, the layout of an 8-row panel.
-/// Three rounds of "zip row i with row i + 4" do it: each round moves one bit of the
-/// row index into the position within the vector.
+/// Three rounds of interleaving row i with row i + 4 (`interleaveLanes`) do it: each
+/// round moves one bit of the row index into the position within the vector.
 @inline(__always)
 private func transpose8x16(_ src: UnsafePointer<Float>, _ ld: Int, _ dst: UnsafeMutablePointer<Float>) {
     var r0 = load16(src), r1 = load16(src + ld), r2 = load16(src + 2 &* ld), r3 = load16(src + 3 &* ld)
     var r4 = load16(src + 4 &* ld), r5 = load16(src + 5 &* ld), r6 = load16(src + 6 &* ld), r7 = load16(src + 7 &* ld)
     for _ in 0..<3 {
-        let (t0, t1) = zip(r0, r4), (t2, t3) = zip(r1, r5), (t4, t5) = zip(r2, r6), (t6, t7) = zip(r3, r7)
+        let (t0, t1) = interleaveLanes(r0, r4), (t2, t3) = interleaveLanes(r1, r5)
+        let (t4, t5) = interleaveLanes(r2, r6), (t6, t7) = interleaveLanes(r3, r7)
         (r0, r1, r2, r3, r4, r5, r6, r7) = (t0, t1, t2, t3, t4, t5, t6, t7)
     }
     store16(r0, dst); store16(r1, dst + 16); store16(r2, dst + 32); store16(r3, dst + 48)
@@ -189,7 +182,7 @@ private func transpose8x16(_ src: UnsafePointer<Float>, _ ld: Int, _ dst: Unsafe
 }
 
 /// Transposes 16 rows of 16 values (row r at `src + r * ld`): column q goes to
-/// `dst + q * dstStride`. Four rounds of "zip row i with row i + 8".
+/// `dst + q * dstStride`. Four rounds of interleaving row i with row i + 8.
 @inline(__always)
 private func transpose16x16(_ src: UnsafePointer<Float>, _ ld: Int,
                             _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
@@ -198,8 +191,10 @@ private func transpose16x16(_ src: UnsafePointer<Float>, _ ld: Int,
     var r8 = load16(src + 8 &* ld), r9 = load16(src + 9 &* ld), r10 = load16(src + 10 &* ld), r11 = load16(src + 11 &* ld)
     var r12 = load16(src + 12 &* ld), r13 = load16(src + 13 &* ld), r14 = load16(src + 14 &* ld), r15 = load16(src + 15 &* ld)
     for _ in 0..<4 {
-        let (t0, t1) = zip(r0, r8), (t2, t3) = zip(r1, r9), (t4, t5) = zip(r2, r10), (t6, t7) = zip(r3, r11)
-        let (t8, t9) = zip(r4, r12), (t10, t11) = zip(r5, r13), (t12, t13) = zip(r6, r14), (t14, t15) = zip(r7, r15)
+        let (t0, t1) = interleaveLanes(r0, r8), (t2, t3) = interleaveLanes(r1, r9)
+        let (t4, t5) = interleaveLanes(r2, r10), (t6, t7) = interleaveLanes(r3, r11)
+        let (t8, t9) = interleaveLanes(r4, r12), (t10, t11) = interleaveLanes(r5, r13)
+        let (t12, t13) = interleaveLanes(r6, r14), (t14, t15) = interleaveLanes(r7, r15)
         (r0, r1, r2, r3, r4, r5, r6, r7) = (t0, t1, t2, t3, t4, t5, t6, t7)
         (r8, r9, r10, r11, r12, r13, r14, r15) = (t8, t9, t10, t11, t12, t13, t14, t15)
     }
