@@ -25,7 +25,12 @@ enum VerifyCommand {
         var args = try Arguments(words, command: "verify", valueOptions: ["kernels"])
         if args.flag("help") { print(help); return 0 }
         let kernelText = args.option("kernels") ?? "fast"
-        guard let kernels = FixtureVerifier.KernelChoice(rawValue: kernelText) else {
+        let kernels: [KernelChoice]
+        if kernelText == "both" {
+            kernels = KernelChoice.allCases
+        } else if let choice = KernelChoice(rawValue: kernelText) {
+            kernels = [choice]
+        } else {
             throw CommandError.usage("lesson verify: --kernels must be fast, naive or both, got '\(kernelText)'")
         }
         try args.finish()

@@ -47,7 +47,7 @@ public enum ModelCaseRunner {
             guard let targetFile = testCase.inputs["target"] else { throw VerificationFailure("missing input 'target'") }
             let targets = try NumPy.read(suite.directory.appendingPathComponent(targetFile)).integers
             let logits = model(x)
-            let (loss, dLogits) = Loss.crossEntropy(logits, targets: targets, kernels: kernels)
+            let (loss, dLogits) = Loss.crossEntropy(logits, targets: targets, using: kernels.backend)
             if let file = testCase.outputs["logits"] {
                 check.compare("logits", result: logits.data, resultShape: logits.shape, expected: try tensor(file))
             }

@@ -1,9 +1,10 @@
 import Foundation
 
-/// The 5,000 MNIST digits of `Fixtures/mnist-5k` (500 per class, stored sorted by class):
-/// `images.npy` uint8 `[5000, 28, 28]` (0 background, 255 ink) and `labels.npy` uint8 `[5000]`.
-public struct DigitDataset {
-    /// `[count, 1, side, side]`, ink scaled to [0, 1] (then normalised if asked).
+/// Images with one class label each: what the shared ``Trainer`` trains on and
+/// ``Trainer/evaluate(_:on:batchSize:)`` measures. The lessons load the 5,000 MNIST digits of
+/// `Fixtures/mnist-5k` with ``loadDigits(directory:padding:)``.
+public struct LabeledImages {
+    /// `[count, channels, height, width]`; digits: ink scaled to [0, 1] (then normalised if asked).
     public var images: Tensor
     public var labels: [Int]
 
@@ -11,14 +12,16 @@ public struct DigitDataset {
 
     public init(images: Tensor, labels: [Int]) {
         precondition(images.rank == 4 && images.shape[0] == labels.count,
-                     "DigitDataset: \(labels.count) labels for images of shape \(images.shape)")
+                     "LabeledImages: \(labels.count) labels for images of shape \(images.shape)")
         self.images = images
         self.labels = labels
     }
 
-    /// Reads `directory/images.npy` and `directory/labels.npy`, scales pixels to [0, 1] and
-    /// zero-pads each side by `padding` (2 gives LeNet-5's 32x32, as the 1998 paper did).
-    public static func load(directory: URL, padding: Int = 0) throws -> DigitDataset {
+    /// The MNIST digits of `directory` (`Fixtures/mnist-5k`: 500 per class, stored sorted by
+    /// class): `images.npy` uint8 `[N, 28, 28]` (0 background, 255 ink) and `labels.npy`
+    /// uint8 `[N]`. Scales pixels to [0, 1] and zero-pads each side by `padding` (2 gives
+    /// LeNet-5's 32x32, as the 1998 paper did).
+    public static func loadDigits(directory: URL, padding: Int = 0) throws -> LabeledImages {
         let imageURL = directory.appendingPathComponent("images.npy")
         let labelURL = directory.appendingPathComponent("labels.npy")
         let raw = try NumPy.read(imageURL)
@@ -43,23 +46,23 @@ public struct DigitDataset {
                 }
             }
         }
-        return DigitDataset(images: Tensor(shape: [n, 1, ph, pw], data: data), labels: labels)
+        return LabeledImages(images: Tensor(shape: [n, 1, ph, pw], data: data), labels: labels)
     }
 
     /// The examples at `indices`, in that order.
-    public func subset(_ indices: [Int]) -> DigitDataset {
+    public func subset(_ indices: [Int]) -> LabeledImages {
         let per = images.count / max(count, 1)
         var data = [Float]()
         data.reserveCapacity(indices.count * per)
         for i in indices { data.append(contentsOf: images.data[i * per..<(i + 1) * per]) }
         var shape = images.shape
         shape[0] = indices.count
-        return DigitDataset(images: Tensor(shape: shape, data: data), labels: indices.map { labels[$0] })
+        return LabeledImages(images: Tensor(shape: shape, data: data), labels: indices.map { labels[$0] })
     }
 
     /// A seeded shuffle split into a training set of `trainCount` and a held-out set of
     /// `validationCount` (the data are sorted by class, so never split without shuffling).
-    public func split(trainCount: Int, validationCount: Int, seed: UInt64) -> (train: DigitDataset, validation: DigitDataset) {
+    public func split(trainCount: Int, validationCount: Int, seed: UInt64) -> (train: LabeledImages, validation: LabeledImages) {
         precondition(trainCount + validationCount <= count,
                      "split: \(trainCount) + \(validationCount) examples asked of \(count)")
         var generator = SeededGenerator(seed: seed)
