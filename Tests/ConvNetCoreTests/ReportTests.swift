@@ -5,14 +5,6 @@ import Testing
 // The report a `lesson run` writes (index.html beside its plots) and the list of runs
 // (lesson-output/index.html), as facts about the pages.
 
-/// A fresh directory under the system's temporary directory, removed after `body`.
-private func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-report-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}
-
 /// A small training-curve chart, as the lessons draw them.
 private func sampleChart() -> LineChart {
     var chart = LineChart(title: "loss", xLabel: "epoch", yLabel: "cross-entropy")
@@ -69,7 +61,7 @@ func reportEscapesText() throws {
 
 @Test("steps are numbered, listed in the contents, and the header shows title, command and headline")
 func reportNumbersSteps() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory(prefix: "convnet-report") { directory in
         let html = try sampleReport(in: directory).html(directory: directory)
         #expect(html.contains("<h2><span class=\"number\">1.</span>The network</h2>"))
         #expect(html.contains("<h2><span class=\"number\">2.</span>Training</h2>"))
@@ -86,7 +78,7 @@ func reportNumbersSteps() throws {
 
 @Test("an SVG figure is inlined as its <svg> element and a PNG as a base64 data URI")
 func reportInlinesFigures() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory(prefix: "convnet-report") { directory in
         let report = try sampleReport(in: directory)
         let html = report.html(directory: directory)
         #expect(html.contains("<svg width=\"640\" height=\"400\" viewBox=\"0 0 640 400\""))
@@ -117,7 +109,7 @@ func inlinedSVGIsCleaned() throws {
 
 @Test("a missing figure renders a visible note naming it instead of failing")
 func reportNotesMissingFigure() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory(prefix: "convnet-report") { directory in
         var report = LessonReport(lesson: "vgg", title: "VGG", command: "lesson run vgg")
         report.addStep("Pictures", [.figure(file: "nowhere.svg", caption: "gone"), .figure(file: "gone.png", caption: "gone too")])
         let html = report.html(directory: directory)
@@ -128,7 +120,7 @@ func reportNotesMissingFigure() throws {
 
 @Test("the --json results are shown pretty-printed, in their order, numbers exactly as printed")
 func reportShowsJSON() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory(prefix: "convnet-report") { directory in
         let html = try sampleReport(in: directory).html(directory: directory)
         #expect(html.contains("<h2>Results (--json)</h2>"))
         let pretty = ReportHTML.prettyJSON(#"{"b":0.986,"a":[1, 2],"e":{},"s":"x,{y}"}"#)
@@ -139,7 +131,7 @@ func reportShowsJSON() throws {
 
 @Test("the page needs no network and runs no script: no <script>, no http(s):// reference")
 func reportIsSelfContained() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory(prefix: "convnet-report") { directory in
         let run = directory.appendingPathComponent("lenet")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
         try sampleReport(in: run).write(to: run)
@@ -164,7 +156,7 @@ func tableCellsThatLookNumeric() {
 
 @Test("the index lists two lessons after two updates, and only the latest run of a lesson")
 func indexKeepsLatestRunPerLesson() throws {
-    try withTemporaryDirectory { root in
+    try withTemporaryDirectory(prefix: "convnet-report") { root in
         var first = LessonReport(lesson: "lenet", title: "LeNet-5 learns digits", command: "lesson run lenet --seed 1")
         first.headline = "97.0% held-out accuracy"
         var second = LessonReport(lesson: "resnet", title: "Shortcuts fix degradation", command: "lesson run resnet")
@@ -188,7 +180,7 @@ func indexKeepsLatestRunPerLesson() throws {
 
 @Test("a corrupt runs.json is replaced by a fresh list, not a crash")
 func indexRecoversFromCorruptRuns() throws {
-    try withTemporaryDirectory { root in
+    try withTemporaryDirectory(prefix: "convnet-report") { root in
         let runs = root.appendingPathComponent("runs.json")
         for garbage in ["{\"lenet\": [tru", "[1, 2, 3]", "{\"lenet\": 7, \"vgg\": {\"title\": 1}}", ""] {
             try Data(garbage.utf8).write(to: runs)
@@ -203,7 +195,7 @@ func indexRecoversFromCorruptRuns() throws {
 
 @Test("writing a report leaves index.html beside the plots and no temporary file behind")
 func reportWriteLeavesNoTemporaryFiles() throws {
-    try withTemporaryDirectory { root in
+    try withTemporaryDirectory(prefix: "convnet-report") { root in
         let run = root.appendingPathComponent("lenet")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
         try sampleReport(in: run).write(to: run)

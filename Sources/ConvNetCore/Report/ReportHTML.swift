@@ -80,6 +80,7 @@ enum ReportHTML {
     nav.contents { margin: 1.2em 0; padding: 0.6em 1.2em; background: #fafaf8; border: 1px solid #e6e6e2; border-radius: 4px; }
     nav.contents h2 { font-size: 1em; margin: 0.2em 0 0.3em; border: none; }
     nav.contents ol { margin: 0; padding-left: 1.6em; }
+    nav.contents p { margin: 0.5em 0 0.2em; }
     table { border-collapse: collapse; margin: 0.8em 0 1.2em; font-size: 0.92em; }
     caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.3em; }
     th, td { border: 1px solid #ccc; padding: 0.25em 0.65em; vertical-align: top; }
@@ -87,6 +88,8 @@ enum ReportHTML {
     tbody tr:nth-child(even) td { background: #fafaf8; }
     .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     table.values th { font-weight: normal; color: #444; }
+    table.runs { width: 100%; }
+    td.date { white-space: nowrap; color: #555; }
     figure { margin: 1.2em 0; }
     figure svg, figure img { display: block; max-width: 100%; height: auto; border: 1px solid #e6e6e2; }
     figcaption { color: #555; font-size: 0.92em; margin-top: 0.4em; }

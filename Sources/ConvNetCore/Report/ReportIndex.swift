@@ -61,13 +61,13 @@ public enum ReportIndex {
         var body = "<header class=\"run\">\n<p class=\"lesson\">ConvNet case studies</p>\n<h1>Lesson runs</h1>\n"
         body += "<p class=\"meta\">The latest run of each lesson, with the number it measured. "
             + "Each page opens without a network.</p>\n</header>\n"
-        body += "<table>\n<thead><tr><th>lesson</th><th>run</th><th>headline</th><th>date</th></tr></thead>\n<tbody>\n"
+        body += "<table class=\"runs\">\n<thead><tr><th>lesson</th><th>run</th><th>headline</th><th>date</th></tr></thead>\n<tbody>\n"
         for entry in entries {
             let date = parseISODate(entry.date).map(ReportHTML.displayDate) ?? entry.date
             body += "<tr><td><code>\(e(entry.lesson))</code></td>"
                 + "<td><a href=\"\(ReportHTML.href(entry.link))\">\(e(entry.title))</a>"
                 + (entry.command.isEmpty ? "" : "<br><code>\(e(entry.command))</code>") + "</td>"
-                + "<td>\(e(entry.headline))</td><td class=\"num\">\(e(date))</td></tr>\n"
+                + "<td>\(e(entry.headline))</td><td class=\"date\">\(e(date))</td></tr>\n"
         }
         body += "</tbody>\n</table>\n"
         return ReportHTML.page(title: "Lesson runs", body: body)
