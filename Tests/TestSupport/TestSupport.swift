@@ -67,3 +67,12 @@ public enum FixtureLocator {
         root.appendingPathComponent(relativePath)
     }
 }
+
+/// Runs `body` with a fresh directory under the system's temporary directory
+/// (`<prefix>-<UUID>`), and removes the directory afterwards.
+public func withTemporaryDirectory<R>(prefix: String = "convnet-test", _ body: (URL) throws -> R) throws -> R {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url)
+}
