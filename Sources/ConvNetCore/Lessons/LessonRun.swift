@@ -104,13 +104,13 @@ public final class LessonRun {
 
     /// Writes a PNG figure and shows it in the current step of the page.
     public func writeFigure(png image: Image, name: String, caption: String) throws {
-        let url = directory.appendingPathComponent(name)
+        let data: Data
         do {
-            try PNG.write(image, to: url)
+            data = try PNG.encode(image, compression: .deflate, path: directory.appendingPathComponent(name).path)
         } catch {
-            throw LessonError("cannot write \(url.path): \(error)")
+            throw LessonError("cannot write \(name): \(error)")
         }
-        recordFile(name, description: caption)
+        try write(data, to: name, description: caption)
         append(.figure(file: name, caption: caption))
     }
 
