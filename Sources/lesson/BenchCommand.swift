@@ -57,16 +57,16 @@ enum BenchCommand {
         if args.flag("help") { print(help); return 0 }
         let casesPath = args.option("cases") ?? "Fixtures/bench/cases.json"
         let only = args.option("only").map { Set($0.split(separator: ",").map(String.init)) }
-        let threadList = try args.intListOption("threads")
-        let batchList = try args.intListOption("batches")
+        let threadList = try args.intListOption("threads", maximum: BenchCases.maximumThreads)
+        let batchList = try args.intListOption("batches", maximum: BenchCases.maximumBatch)
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
         if args.flag("direct") { Fast.usesWinograd = false }
-        let samples = try args.intOption("samples", default: 7)
+        let samples = try args.intOption("samples", default: 7, range: 1...1000)
         let json = args.flag("json")
         let comparePath = args.option("compare")
-        try args.finish()
-        guard samples > 0 else { throw CommandError.usage("lesson bench: --samples must be positive") }
+        try args.finish(positionals: 0)
+        guard !naiveLimit.isNaN else { throw CommandError.usage("lesson bench: --naive-limit expects a number, got nan") }
 
         let cases: BenchCases
         do { cases = try BenchCases(contentsOf: URL(fileURLWithPath: casesPath)) } catch {
@@ -75,7 +75,8 @@ enum BenchCommand {
         if let only {
             let unknown = only.subtracting(cases.names)
             if let name = unknown.sorted().first {
-                throw CommandError.usage("lesson bench: unknown case '\(name)' (cases: \(cases.names.joined(separator: ", ")))")
+                throw CommandError.usage("lesson bench: unknown case '\(name)'" + NearestName.suggestion(for: name, among: cases.names)
+                                         + " (cases: \(cases.names.joined(separator: ", ")))")
             }
         }
         let peers = try comparePath.map(PeerResults.init(path:))

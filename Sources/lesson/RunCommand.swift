@@ -51,7 +51,8 @@ enum RunCommand {
         }
         guard let lesson = lessonCatalog.first(where: { $0.name == name }) else {
             let names = lessonCatalog.map { $0.name }.joined(separator: ", ")
-            throw CommandError.usage("lesson run: unknown lesson '\(name)' (lessons: \(names.isEmpty ? "none yet" : names))")
+            let hint = NearestName.suggestion(for: name, among: lessonCatalog.map { $0.name })
+            throw CommandError.usage("lesson run: unknown lesson '\(name)'\(hint) (lessons: \(names.isEmpty ? "none yet" : names))")
         }
         if args.positionals.count > 1 { throw CommandError.usage("lesson run: unexpected argument '\(args.positionals[1])'") }
         if args.flag("help") {

@@ -28,12 +28,12 @@ enum SummaryCommand {
         let json = args.flag("json")
         let list = args.flag("list")
         let time = args.flag("time")
-        let batch = try args.intOption("batch", default: 1)
+        let batch = try args.intOption("batch", default: 1, range: 1...4096)
         let depth = try args.option("depth").map { text -> Int in
             guard let d = Int(text), d >= 0 else { throw CommandError.usage("lesson summary: --depth expects a non-negative integer, got '\(text)'") }
             return d
         }
-        try args.finish()
+        try args.finish(positionals: list ? 0 : 1)
         if list {
             for name in ModelZoo.names { print(try ModelZoo.describe(name)) }
             return 0
@@ -41,8 +41,6 @@ enum SummaryCommand {
         guard let name = args.positionals.first else {
             throw CommandError.usage("lesson summary: name a network (lesson summary --list shows them)")
         }
-        if args.positionals.count > 1 { throw CommandError.usage("lesson summary: unexpected argument '\(args.positionals[1])'") }
-        guard batch > 0 else { throw CommandError.usage("lesson summary: --batch must be positive") }
         let summary: ModelSummary
         do { summary = try ModelZoo.summary(name, batch: batch) } catch {
             throw CommandError(description: "lesson summary: \(error)")
