@@ -206,7 +206,7 @@ public struct CaseResult: Sendable {
 }
 
 func formatError(_ e: Double) -> String {
-    e == 0 ? "0" : String(format: "%.1e", e)
+    e == 0 ? "0" : e.isNaN ? "NaN" : String(format: "%.1e", e)
 }
 
 /// Compares results with expected tensors by the fixtures' rule and remembers the worst error.
