@@ -130,7 +130,8 @@ struct Arguments {
     mutating func choiceOption(_ name: String, among valid: [String], default fallback: String) throws -> String {
         guard let text = option(name) else { return fallback }
         guard valid.contains(text) else {
-            throw CommandError.usage("lesson \(command): --\(name) must be \(valid.joined(separator: ", ")), got '\(text)'"
+            let choices = valid.dropLast().joined(separator: ", ") + (valid.count > 1 ? " or " : "") + (valid.last ?? "")
+            throw CommandError.usage("lesson \(command): --\(name) must be \(choices), got '\(text)'"
                                      + NearestName.suggestion(for: text, among: valid))
         }
         return text

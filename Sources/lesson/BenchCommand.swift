@@ -82,6 +82,9 @@ enum BenchCommand {
         let peers = try comparePath.map(PeerResults.init(path:))
         let threads = threadList ?? cases.threads
         let batches = batchList ?? cases.batches
+        if batchList != nil {
+            do { try cases.check(batches: batches) } catch { throw CommandError(description: "lesson bench: --batches: \(error)") }
+        }
         func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
 
         let progress = Console(showsProgress: !json)
@@ -267,11 +270,10 @@ struct PeerResults {
             throw CommandError(description: "lesson bench: \(path): not peers.py output (expected a JSON object with a \"results\" list)")
         }
         for (i, r) in results.enumerated() {
-            guard let name = r["case"] as? String, let ms = (r["ms"] as? NSNumber)?.doubleValue,
-                  let threads = (r["threads"] as? NSNumber)?.intValue else {
-                throw CommandError(description: "lesson bench: \(path): result \(i) lacks case, threads or ms")
+            guard let name = r["case"] as? String, let ms = JSONValue.number(r["ms"]), ms > 0,
+                  let threads = JSONValue.integer(r["threads"]), let batch = r["batch"] == nil ? 1 : JSONValue.integer(r["batch"]) else {
+                throw CommandError(description: "lesson bench: \(path): result \(i) lacks a case name, an integer threads (and batch) or a positive ms")
             }
-            let batch = (r["batch"] as? NSNumber)?.intValue ?? 1
             let peer = r["peer"] as? String ?? "peer"
             entries["\(name)|\(batch)|\(threads)"] = Entry(ms: ms, peer: peer)
             if !peerNames.contains(peer) { peerNames.append(peer) }

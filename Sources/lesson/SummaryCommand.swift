@@ -43,7 +43,7 @@ enum SummaryCommand {
         }
         let summary: ModelSummary
         do { summary = try ModelZoo.summary(name, batch: batch) } catch {
-            throw CommandError(description: "lesson summary: \(error)")
+            throw CommandError.usage("lesson summary: \(error)")      // the only error: an unknown name
         }
         if json {
             print(summary.json)
@@ -52,8 +52,7 @@ enum SummaryCommand {
         print(try ModelZoo.describe(name))
         print("")
         print(summary.table(depth: depth))
-        if let published = publishedCounts()[name] {
-            let macs = published.macs * batch
+        if let published = publishedCounts()[name], case let (macs, false) = published.macs.multipliedReportingOverflow(by: batch) {
             let same = published.parameters == summary.parameters && macs == summary.macs
             print("")
             print("published (torchvision-counts.json): \(grouped(published.parameters)) parameters, \(grouped(macs)) MACs"
@@ -65,8 +64,12 @@ enum SummaryCommand {
 
     /// Builds the network with seeded weights and times a forward pass on a random input.
     static func timeForward(_ name: String, summary: ModelSummary) throws {
-        let model = try ModelZoo.build(name).initialize(seed: 1)
+        let model = try ModelZoo.build(name)
         model.eval()
+        if let problem = InputLimits.networkProblem(model, input: summary.inputShape) {
+            throw CommandError.usage("lesson summary --time: \(problem) (try a smaller --batch)")
+        }
+        model.initialize(seed: 1)
         var g = SeededGenerator(seed: 2)
         let x = Tensor.randomNormal(summary.inputShape, using: &g)
         var logits = Tensor.zeros([0])
@@ -84,7 +87,7 @@ enum SummaryCommand {
               let models = root["models"] as? [String: [String: Any]] else { return [:] }
         var result: [String: (Int, Int)] = [:]
         for (name, entry) in models {
-            if let p = (entry["parameters"] as? NSNumber)?.intValue, let m = (entry["macs"] as? NSNumber)?.intValue {
+            if let p = JSONValue.integer(entry["parameters"]), let m = JSONValue.integer(entry["macs"]) {
                 result[name] = (p, m)
             }
         }

@@ -27,7 +27,17 @@ public enum NearestName {
     /// a third of the longer name's characters edited (at least 1, at most 3), or a
     /// candidate that starts with `name` (at least 3 characters typed). Nil otherwise.
     public static func nearest<S: Sequence>(to name: String, among candidates: S) -> String? where S.Element == String {
-        var best: (name: String, distance: Int)?
+        // Ties go to the candidate sharing more characters with `name` ("vgg61": vgg16, not vgg11).
+        func shared(_ candidate: String) -> Int {
+            var counts: [Character: Int] = [:]
+            for c in name.lowercased() { counts[c, default: 0] += 1 }
+            return candidate.lowercased().reduce(0) { total, c in
+                guard let n = counts[c], n > 0 else { return total }
+                counts[c] = n - 1
+                return total + 1
+            }
+        }
+        var best: (name: String, distance: Int, shared: Int)?
         for candidate in candidates where !candidate.isEmpty {
             var d = distance(name, candidate)
             let limit = min(3, max(1, max(name.count, candidate.count) / 3))
@@ -35,8 +45,9 @@ public enum NearestName {
                 guard name.count >= 3 && candidate.lowercased().hasPrefix(name.lowercased()) else { continue }
                 d = limit
             }
-            if let b = best, b.distance <= d { continue }
-            best = (candidate, d)
+            let common = shared(candidate)
+            if let b = best, b.distance < d || (b.distance == d && b.shared >= common) { continue }
+            best = (candidate, d, common)
         }
         return best?.name
     }
