@@ -13,12 +13,12 @@ import TestSupport
 struct FuzzTests {
     /// `CONVNET_FUZZ_SCALE=N` multiplies every count (a longer hunt; default 1).
     static let scale = max(1, Int(ProcessInfo.processInfo.environment["CONVNET_FUZZ_SCALE"] ?? "") ?? 1)
-    static let npyMutations = 3000 * scale
-    static let safetensorsMutations = 3000 * scale
+    static let npyMutations = 2500 * scale
+    static let safetensorsMutations = 2500 * scale
     static let ppmMutations = 2000 * scale
-    static let checkpointMutations = 400 * scale
-    static let casesMutations = 400 * scale
-    static let suiteMutations = 1200 * scale
+    static let checkpointMutations = 300 * scale
+    static let casesMutations = 300 * scale
+    static let suiteMutations = 900 * scale
     static var total: Int {
         npyMutations + safetensorsMutations + ppmMutations + checkpointMutations + casesMutations + suiteMutations
     }
@@ -75,56 +75,57 @@ struct FuzzTests {
 
     // MARK: The parsers
 
+    /// `count` mutants of `seeds` (every third `structured`, the others byte mutations with
+    /// the format's `lengthFields`) through `parse`, which checks what it parsed: each
+    /// parses, or is refused with a FileFormatError.
+    static func fuzz(_ format: String, count: Int, seed: UInt64, seeds: [[UInt8]], lengthFields: [(Int, Int)],
+                     structured: ((inout Mutator, [UInt8]) -> [UInt8])?, parse: (UnsafeRawBufferPointer) throws -> Void) {
+        var m = Mutator(seed: seed)
+        var parsed = 0
+        for i in 0..<count {
+            let original = seeds[i % seeds.count]
+            var bytes: [UInt8]
+            if i % 3 == 0, let structured {
+                bytes = structured(&m, original)
+            } else {
+                bytes = m.mutate(original, donor: seeds[m.int(seeds.count)], lengthFields: lengthFields.map { (offset: $0.0, size: $0.1) })
+            }
+            do {
+                try bytes.withUnsafeBytes(parse)
+                parsed += 1
+            } catch is FileFormatError {} catch {
+                Issue.record("\(format): not a FileFormatError: \(error)")
+            }
+        }
+        print("fuzz \(format): \(count) mutants, \(parsed) parsed, the rest refused")
+    }
+
     @Test("mutated .npy files: an array of the shape it says, or a FileFormatError")
     func npy() throws {
-        var m = Mutator(seed: 1)
-        let seeds = try Self.npySeeds()
-        var parsed = 0
-        defer { print("fuzz .npy: \(Self.npyMutations) mutants, \(parsed) parsed, the rest refused") }
-        for i in 0..<Self.npyMutations {
-            let seed = seeds[i % seeds.count]
-            let bytes = i % 3 == 0 ? m.reshapeNumPy(seed) : m.mutate(seed, donor: seeds[m.int(seeds.count)], lengthFields: [(8, 2), (8, 4)])
-            do {
-                let array = try bytes.withUnsafeBytes { try NumPy.parse($0, path: "mutant.npy") }
-                #expect(array.shape.checkedProduct == array.count)
-                parsed += 1
-                _ = array.tensor
-                _ = array.integers
-            } catch is FileFormatError {}
+        Self.fuzz(".npy", count: Self.npyMutations, seed: 1, seeds: try Self.npySeeds(), lengthFields: [(8, 2), (8, 4)],
+                  structured: { $0.reshapeNumPy($1) }) { raw in
+            let array = try NumPy.parse(raw, path: "mutant.npy")
+            #expect(array.shape.checkedProduct == array.count)
+            _ = array.tensor
+            _ = array.integers
         }
     }
 
     @Test("mutated safetensors files: tensors of the shapes they say, or a FileFormatError")
     func safetensors() throws {
-        var m = Mutator(seed: 2)
-        let seeds = try Self.safetensorsSeeds()
-        var parsed = 0
-        defer { print("fuzz safetensors: \(Self.safetensorsMutations) mutants, \(parsed) parsed, the rest refused") }
-        for i in 0..<Self.safetensorsMutations {
-            let seed = seeds[i % seeds.count]
-            let bytes = i % 3 == 0 ? m.reshapeSafetensors(seed) : m.mutate(seed, donor: seeds[m.int(seeds.count)], lengthFields: [(0, 8), (0, 4)])
-            do {
-                let file = try bytes.withUnsafeBytes { try Safetensors.parse($0, path: "mutant.safetensors") }
-                for (_, t) in file.tensors { #expect(t.shape.checkedProduct == t.count) }
-                for (_, t) in file.integerTensors { #expect(t.shape.checkedProduct == t.values.count) }
-                parsed += 1
-            } catch is FileFormatError {}
+        Self.fuzz("safetensors", count: Self.safetensorsMutations, seed: 2, seeds: try Self.safetensorsSeeds(), lengthFields: [(0, 8), (0, 4)],
+                  structured: { $0.reshapeSafetensors($1) }) { raw in
+            let file = try Safetensors.parse(raw, path: "mutant.safetensors")
+            for (_, t) in file.tensors { #expect(t.shape.checkedProduct == t.count) }
+            for (_, t) in file.integerTensors { #expect(t.shape.checkedProduct == t.values.count) }
         }
     }
 
     @Test("mutated PPM and PGM images: an image of the size it says, or a FileFormatError")
     func ppm() throws {
-        var m = Mutator(seed: 3)
-        let seeds = Self.ppmSeeds()
-        var parsed = 0
-        defer { print("fuzz PPM: \(Self.ppmMutations) mutants, \(parsed) parsed, the rest refused") }
-        for i in 0..<Self.ppmMutations {
-            let bytes = m.mutate(seeds[i % seeds.count], donor: seeds[m.int(seeds.count)], lengthFields: [])
-            do {
-                let image = try bytes.withUnsafeBytes { try PPM.parse($0, path: "mutant.ppm") }
-                #expect(image.pixels.count == image.width * image.height * image.channels)
-                parsed += 1
-            } catch is FileFormatError {}
+        Self.fuzz("PPM", count: Self.ppmMutations, seed: 3, seeds: Self.ppmSeeds(), lengthFields: [], structured: nil) { raw in
+            let image = try PPM.parse(raw, path: "mutant.ppm")
+            #expect(image.pixels.count == image.width * image.height * image.channels)
         }
     }
 
@@ -228,12 +229,16 @@ struct FuzzTests {
         [UInt8](try JSONSerialization.data(withJSONObject: ["format": 1, "suite": "fuzz", "cases": cases], options: [.sortedKeys]))
     }
 
-    @Test("mutated manifests and tensor files: every case passes or fails with a reason, none crashes")
-    func verifyEngine() throws {
+    /// Runs `body` on a fresh copy of the small suite (its directory and manifest entries).
+    func withSuite(_ body: (URL, [String: [String: Any]]) throws -> Void) throws {
         ModelCaseRunner.install()
         let directory = try temporaryDirectory("fuzz-suite")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let entries = try Self.makeSuite(in: directory)
+        try body(directory, try Self.makeSuite(in: directory))
+    }
+
+    @Test("mutated manifests and tensor files: every case passes or fails with a reason, none crashes")
+    func verifyEngine() throws { try withSuite { directory, entries in
         let names = entries.keys.sorted()
         let manifestURL = directory.appendingPathComponent("manifest.json")
 
@@ -279,20 +284,16 @@ struct FuzzTests {
             } catch is FileFormatError { refused += 1 }
             if let (url, bytes) = restore { try Data(bytes).write(to: url) }
         }
-    }
+    } }
 
     @Test("the issue's case: a label of 12 in a 10-class model_gradients case fails the case, naming the file")
-    func labelOutOfRange() throws {
-        ModelCaseRunner.install()
-        let directory = try temporaryDirectory("fuzz-label")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let entries = try Self.makeSuite(in: directory)
+    func labelOutOfRange() throws { try withSuite { directory, entries in
         try NumPy.write(NumPyArray(shape: [2], elements: .int64([3, 12])), to: directory.appendingPathComponent("tiny.target.npy"))
         try Data(try Self.manifest([entries["tiny_resnet_step"]!, entries["relu"]!])).write(to: directory.appendingPathComponent("manifest.json"))
         let results = try FixtureVerifier.run(directory: directory)
         #expect(results.map(\.passed) == [false, true])
         #expect(results[0].line.contains("tiny.target.npy: label 12"))
-    }
+    } }
 
     func temporaryDirectory(_ prefix: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
