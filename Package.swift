@@ -14,28 +14,47 @@ let optimisedAlways: [SwiftSetting] = [
     .unsafeFlags(["-O", "-enforce-exclusivity=unchecked"]),
 ]
 
+// The lessons, by folder: each `Lessons/<Name>/` is the target `<Name>Lesson`, tested by
+// `Tests/<Name>LessonTests/`, and the `lesson` tool runs it (add its type to
+// Sources/LessonCatalog/LessonCatalog.swift too). A new lesson is one word here.
+let lessons = ["LeNet", "ResNet"]
+
+let lessonTargets: [Target] = lessons.flatMap { name -> [Target] in [
+    .target(
+        name: "\(name)Lesson",
+        dependencies: ["ConvNetCore"],
+        path: "Lessons/\(name)",
+        exclude: ["README.md"],
+        swiftSettings: nativeCPU + optimisedAlways
+    ),
+    .testTarget(
+        name: "\(name)LessonTests",
+        dependencies: [.target(name: "\(name)Lesson"), .target(name: "ConvNetCore"), .target(name: "TestSupport")],
+        path: "Tests/\(name)LessonTests",
+        swiftSettings: nativeCPU
+    ),
+] }
+
 let package = Package(
     name: "ConvNetCaseStudies",
     products: [
         .executable(name: "lesson", targets: ["lesson"]),
         .library(name: "ConvNetCore", targets: ["ConvNetCore"]),
     ],
-    targets: [
+    targets: lessonTargets + [
         .target(
             name: "ConvNetCore",
             path: "Sources/ConvNetCore",
             swiftSettings: nativeCPU + optimisedAlways
         ),
         .target(
-            name: "LeNetLesson",
-            dependencies: ["ConvNetCore"],
-            path: "Lessons/LeNet",
-            exclude: ["README.md"],
-            swiftSettings: nativeCPU + optimisedAlways
+            name: "LessonCatalog",
+            dependencies: [.target(name: "ConvNetCore")] + lessons.map { .target(name: "\($0)Lesson") },
+            path: "Sources/LessonCatalog"
         ),
         .executableTarget(
             name: "lesson",
-            dependencies: ["ConvNetCore", "LeNetLesson"],
+            dependencies: ["ConvNetCore", "LessonCatalog"],
             path: "Sources/lesson",
             swiftSettings: nativeCPU
         ),
@@ -51,10 +70,9 @@ let package = Package(
             swiftSettings: nativeCPU
         ),
         .testTarget(
-            name: "LeNetLessonTests",
-            dependencies: ["LeNetLesson", "ConvNetCore", "TestSupport"],
-            path: "Tests/LeNetLessonTests",
-            swiftSettings: nativeCPU
+            name: "LessonCatalogTests",
+            dependencies: ["LessonCatalog", "ConvNetCore", "TestSupport"],
+            path: "Tests/LessonCatalogTests"
         ),
     ],
     swiftLanguageModes: [.v5]

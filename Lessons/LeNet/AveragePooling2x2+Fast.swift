@@ -21,14 +21,6 @@ fileprivate typealias V16 = SIMD16<Float>
 fileprivate typealias V8 = SIMD8<Float>
 fileprivate typealias V4 = SIMD4<Float>
 
-@inline(__always) fileprivate func load<V: SIMD>(_ p: UnsafePointer<Float>, as: V.Type) -> V where V.Scalar == Float {
-    UnsafeRawPointer(p).loadUnaligned(as: V.self)
-}
-
-@inline(__always) fileprivate func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-}
-
 /// Below this many input elements one thread does all the work (waking a thread costs
 /// more than pooling a small tensor).
 fileprivate let parallelThreshold = 1 << 15
@@ -48,13 +40,13 @@ fileprivate func poolRow(_ top: UnsafePointer<Float>, _ bottom: UnsafePointer<Fl
                          _ out: UnsafeMutablePointer<Float>, outputs ow: Int) {
     var j = 0
     while j + 8 <= ow {                       // eight outputs from sixteen columns of two rows
-        let s = load(top + 2 * j, as: V16.self) + load(bottom + 2 * j, as: V16.self)
-        store((s.evenHalf + s.oddHalf) * 0.25, out + j)
+        let s = load16(top + 2 * j) + load16(bottom + 2 * j)
+        store8((s.evenHalf + s.oddHalf) * 0.25, out + j)
         j += 8
     }
     if j + 4 <= ow {                          // four outputs
-        let s = load(top + 2 * j, as: V8.self) + load(bottom + 2 * j, as: V8.self)
-        store((s.evenHalf + s.oddHalf) * 0.25, out + j)
+        let s = load8(top + 2 * j) + load8(bottom + 2 * j)
+        store4((s.evenHalf + s.oddHalf) * 0.25, out + j)
         j += 4
     }
     while j < ow {                            // the last few, one at a time
@@ -69,18 +61,18 @@ fileprivate func unpoolRow(_ dy: UnsafePointer<Float>, _ top: UnsafeMutablePoint
                            _ bottom: UnsafeMutablePointer<Float>, outputs ow: Int) {
     var j = 0
     while j + 8 <= ow {
-        let d = load(dy + j, as: V8.self) * 0.25
+        let d = load8(dy + j) * 0.25
         let pairs = V16(d[0], d[0], d[1], d[1], d[2], d[2], d[3], d[3],
                         d[4], d[4], d[5], d[5], d[6], d[6], d[7], d[7])
-        store(pairs, top + 2 * j)
-        store(pairs, bottom + 2 * j)
+        store16(pairs, top + 2 * j)
+        store16(pairs, bottom + 2 * j)
         j += 8
     }
     if j + 4 <= ow {
-        let d = load(dy + j, as: V4.self) * 0.25
+        let d = load4(dy + j) * 0.25
         let pairs = V8(d[0], d[0], d[1], d[1], d[2], d[2], d[3], d[3])
-        store(pairs, top + 2 * j)
-        store(pairs, bottom + 2 * j)
+        store8(pairs, top + 2 * j)
+        store8(pairs, bottom + 2 * j)
         j += 4
     }
     while j < ow {

@@ -110,10 +110,9 @@ public enum LeNetPaper {
 /// The layer table of a LeNet-5 beside the paper's numbers: for each layer its output
 /// shape, parameters and MACs (from shapes, `ModelSummary`), and the paper's trainable
 /// parameters and connections for that layer; then the totals.
-public func leNetTable(_ model: LeNet5, batch: Int = 1) -> String {
+public func leNetTable(_ model: LeNet5, batch: Int = 1) -> ReportTable {
     let summary = model.summary(inputShape: [batch] + LeNet5.inputShape,
                                 title: "LeNet-5, C3 " + (model.c3 == .full ? "full" : "as the paper's Table I"))
-    let header = ["layer", "type", "output shape", "parameters", "MACs", "paper: parameters", "connections"]
     var rows: [[String]] = summary.rows.map { row in
         let paper = LeNetPaper.layers.first { $0.name == row.name }
         return [row.name, row.layer, "[" + row.outputShape.map(String.init).joined(separator: ", ") + "]",
@@ -123,18 +122,7 @@ public func leNetTable(_ model: LeNet5, batch: Int = 1) -> String {
     }
     rows.append(["total", "", "", ModelSummary.grouped(summary.parameters), ModelSummary.grouped(summary.macs),
                  "~" + ModelSummary.grouped(LeNetPaper.trainableParameters), ModelSummary.grouped(LeNetPaper.connections)])
-    var widths = header.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    func render(_ cells: [String]) -> String {
-        var line = cells.enumerated().map { i, cell in
-            let pad = String(repeating: " ", count: widths[i] - cell.count)
-            return i >= 3 ? pad + cell : cell + pad
-        }.joined(separator: "  ")
-        while line.last == " " { line.removeLast() }
-        return line
-    }
-    let rule = String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))
-    return ([summary.title + ": input " + "[" + summary.inputShape.map(String.init).joined(separator: ", ") + "]",
-             render(header), rule] + rows.dropLast().map(render) + [rule, render(rows.last!)])
-        .joined(separator: "\n")
+    return ReportTable(caption: summary.title + ": input " + "[" + summary.inputShape.map(String.init).joined(separator: ", ") + "]",
+                       headers: ["layer", "type", "output shape", "parameters", "MACs", "paper: parameters", "connections"],
+                       rows: rows)
 }

@@ -2,8 +2,8 @@ import ConvNetCore
 import Foundation
 
 // What the lesson draws under --out: the training curves (SVG), the learned C1 filters
-// and the feature maps of one digit at every stage (PNG). Every file is written to a
-// temporary file first and then renamed, so a reader never sees half a picture.
+// and the feature maps of one digit at every stage (PNG). The lesson's LessonRun writes
+// them (atomically) and shows them in index.html.
 
 enum LeNetPictures {
     /// Two charts side by side in one SVG: loss per epoch and accuracy per epoch, each
@@ -12,14 +12,14 @@ enum LeNetPictures {
         var loss = LineChart(title: "\(title): loss", xLabel: "epoch", yLabel: "cross-entropy loss")
         loss.series = [
             .init(name: "training", points: records.map { (Double($0.epoch), $0.trainLoss) }),
-            .init(name: "held-out", points: records.map { (Double($0.epoch), $0.validationLoss) }, dashed: true),
+            .init(name: "held-out", points: records.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } }, dashed: true),
         ]
-        let lowest = records.flatMap { [$0.trainAccuracy, $0.validationAccuracy] }.min() ?? 0
+        let lowest = records.flatMap { [$0.trainAccuracy, $0.validationAccuracy ?? $0.trainAccuracy] }.min() ?? 0
         var accuracy = LineChart(title: "\(title): accuracy", xLabel: "epoch", yLabel: "accuracy (%)",
                                  yRange: (floor(lowest * 20) * 5)...100)
         accuracy.series = [
             .init(name: "training", points: records.map { (Double($0.epoch), 100 * $0.trainAccuracy) }),
-            .init(name: "held-out", points: records.map { (Double($0.epoch), 100 * $0.validationAccuracy) }, dashed: true),
+            .init(name: "held-out", points: records.compactMap { r in r.validationAccuracy.map { (Double(r.epoch), 100 * $0) } }, dashed: true),
         ]
         let (w, h) = (Int(loss.width), Int(loss.height))
         let left = loss.svg.replacingOccurrences(of: "<svg ", with: "<svg x=\"0\" y=\"0\" ", options: .anchored)
@@ -87,14 +87,5 @@ enum LeNetPictures {
             top += image.height
         }
         return Image(width: width, height: height, channels: 1, pixels: pixels)
-    }
-
-    /// Writes `text` atomically (Foundation writes a temporary file and renames it).
-    static func write(_ text: String, to url: URL) throws {
-        do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw LessonError("cannot write \(url.path): \(error.localizedDescription)")
-        }
     }
 }

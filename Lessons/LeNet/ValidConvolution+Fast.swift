@@ -53,21 +53,7 @@ import ConvNetCore
 
 fileprivate typealias V16 = SIMD16<Float>
 
-@inline(__always) fileprivate func load16(_ p: UnsafePointer<Float>) -> V16 {
-    UnsafeRawPointer(p).loadUnaligned(as: V16.self)
-}
-
-/// Stores the first `count` lanes of `v` (all sixteen when `count >= 16`).
-@inline(__always) fileprivate func store16(_ v: V16, _ p: UnsafeMutablePointer<Float>, count: Int) {
-    if count >= 16 {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
-    } else {
-        for lane in 0..<count { p[lane] = v[lane] }
-    }
-}
-
-/// `16 * ceil(n / 16)`.
-@inline(__always) fileprivate func roundUp16(_ n: Int) -> Int { (n + 15) & ~15 }
+// load16, store16(_:_:count:), roundUp16 and withOptionalPointer are the core's (VectorMemory.swift).
 
 /// One valid correlation of `channels` planes of `height x width` with `filters` filters
 /// of `f x f`, on images copied into zero-padded rows: the loop of the forward pass, and
@@ -538,11 +524,4 @@ extension Fast {
         }
         return (dx, dw, db)
     }
-}
-
-/// Calls `body` with a pointer to the elements of `array`, or with nil.
-@inline(__always)
-fileprivate func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let array else { return body(nil) }
-    return array.withUnsafeBufferPointer { body($0.baseAddress) }
 }

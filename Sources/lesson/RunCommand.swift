@@ -1,5 +1,6 @@
 import ConvNetCore
 import Foundation
+import LessonCatalog
 
 enum ListCommand {
     static let help = """
@@ -42,11 +43,14 @@ enum RunCommand {
       --threads N      threads for the fast kernels (default: every core)
     """
 
+    /// The options every lesson takes that need a value.
+    static let commonValueOptions: Set<String> = ["seed", "epochs", "out", "weights", "fixtures", "threads"]
+
     static func run(_ words: [String]) throws -> Int32 {
-        var args = try Arguments(words, command: "run",
-                                 valueOptions: ["seed", "epochs", "out", "weights", "fixtures", "threads"], passUnknown: true)
-        guard let name = args.positionals.first else {
-            if args.flag("help") { print(help); return 0 }
+        // First the lesson's name, then the words again knowing which of its options take values.
+        let first = try Arguments(words, command: "run", valueOptions: commonValueOptions, passUnknown: true)
+        guard let name = first.positionals.first else {
+            if words.contains("--help") || words.contains("-h") { print(help); return 0 }
             throw CommandError.usage("lesson run: name a lesson (lesson list shows them)")
         }
         guard let lesson = lessonCatalog.first(where: { $0.name == name }) else {
@@ -54,7 +58,8 @@ enum RunCommand {
             let hint = NearestName.suggestion(for: name, among: lessonCatalog.map { $0.name })
             throw CommandError.usage("lesson run: unknown lesson '\(name)'\(hint) (lessons: \(names.isEmpty ? "none yet" : names))")
         }
-        if args.positionals.count > 1 { throw CommandError.usage("lesson run: unexpected argument '\(args.positionals[1])'") }
+        let lessonValueOptions = lesson.options.filter { if case .flag = $0.kind { false } else { true } }.map(\.name)
+        var args = try Arguments(words, command: "run", valueOptions: commonValueOptions.union(lessonValueOptions))
         if args.flag("help") {
             print(help)
             print("\n\(lesson.name): \(lesson.summary)\n\n\(lesson.help)")
@@ -62,36 +67,48 @@ enum RunCommand {
         }
         let fixtures = try locateFixtures(args.option("fixtures"))
         let out = URL(fileURLWithPath: args.option("out") ?? "lesson-output/\(name)")
-        var options = LessonOptions(outputDirectory: out, fixtures: fixtures)
-        options.quick = args.flag("quick")
-        options.json = args.flag("json")
-        options.evaluateOnly = args.flag("eval")
+        let quick = args.flag("quick"), json = args.flag("json"), evaluateOnly = args.flag("eval")
         let seed = try args.intOption("seed", default: 1)
         guard seed >= 0 else { throw CommandError.usage("lesson run: --seed must be non-negative") }
-        options.seed = UInt64(seed)
-        if let epochs = args.option("epochs") {
-            guard let e = Int(epochs), e > 0 else { throw CommandError.usage("lesson run: --epochs expects a positive integer, got '\(epochs)'") }
-            options.epochs = e
+        var epochs: Int?
+        if let text = args.option("epochs") {
+            guard let e = Int(text), e > 0 else { throw CommandError.usage("lesson run: --epochs expects a positive integer, got '\(text)'") }
+            epochs = e
         }
         if let threads = args.option("threads") {
             guard let t = Int(threads), t > 0 else { throw CommandError.usage("lesson run: --threads expects a positive integer, got '\(threads)'") }
             Parallelism.threadCount = t
         }
-        if let weights = args.option("weights") {
-            guard FileManager.default.fileExists(atPath: weights) else {
-                throw CommandError(description: "lesson run: \(weights): file does not exist")
+        var weights: URL?
+        if let path = args.option("weights") {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CommandError(description: "lesson run: \(path): file does not exist")
             }
-            options.weights = URL(fileURLWithPath: weights)
+            weights = URL(fileURLWithPath: path)
         }
-        if options.evaluateOnly && options.weights == nil {
+        if evaluateOnly && weights == nil {
             throw CommandError.usage("lesson run: --eval needs --weights FILE")
         }
-        options.extra = args.remainingOptions()
+        var options: LessonOptions
+        do {
+            options = try LessonOptions(outputDirectory: out, fixtures: fixtures, declared: lesson.options,
+                                        given: args.remainingOptions())
+        } catch let error as LessonError {
+            throw CommandError.usage("lesson run \(name): \(error.description)")
+        }
+        if args.positionals.count > 1 { throw CommandError.usage("lesson run: unexpected argument '\(args.positionals[1])'") }
+        options.quick = quick
+        options.json = json
+        options.evaluateOnly = evaluateOnly
+        options.seed = UInt64(seed)
+        options.epochs = epochs
+        options.weights = weights
+        options.commandLine = (["lesson", "run"] + words).joined(separator: " ")
         let console = Console(showsProgress: true)
         do {
-            let results = try lesson.run(options, console: console)
+            let results = try lesson.runForJSON(options, console: console)
             console.clearProgress()
-            if options.json { print(jsonLine(results)) }
+            if options.json { print(results) }
         } catch let error as LessonError {
             console.clearProgress()
             throw CommandError(description: "lesson run \(name): \(error.description)")

@@ -52,7 +52,8 @@ enum SummaryCommand {
         print(try ModelZoo.describe(name))
         print("")
         print(summary.table(depth: depth))
-        if let published = publishedCounts()[name], case let (macs, false) = published.macs.multipliedReportingOverflow(by: batch) {
+        if let published = PublishedCounts.lookup(name, fixtures: URL(fileURLWithPath: "Fixtures")),
+           case let (macs, false) = published.macs.multipliedReportingOverflow(by: batch) {
             let same = published.parameters == summary.parameters && macs == summary.macs
             print("")
             print("published (torchvision-counts.json): \(grouped(published.parameters)) parameters, \(grouped(macs)) MACs"
@@ -79,29 +80,7 @@ enum SummaryCommand {
         print("forward pass (eval, fast kernels, \(Parallelism.threadCount) threads): \(format(seconds * 1e3, 1)) ms for input \(summary.inputShape), "
               + "\(format(2 * Double(summary.macs) / seconds / 1e9, 1)) GFLOP/s; logits \(logits.shape)\(finite ? "" : " (NOT FINITE)")")
     }
-
-    /// The parameter counts and MACs of Fixtures/torchvision-counts.json, if it is there.
-    static func publishedCounts() -> [String: (parameters: Int, macs: Int)] {
-        guard let data = FileManager.default.contents(atPath: "Fixtures/torchvision-counts.json"),
-              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let models = root["models"] as? [String: [String: Any]] else { return [:] }
-        var result: [String: (Int, Int)] = [:]
-        for (name, entry) in models {
-            if let p = JSONValue.integer(entry["parameters"]), let m = JSONValue.integer(entry["macs"]) {
-                result[name] = (p, m)
-            }
-        }
-        return result
-    }
 }
 
 /// 61706 -> "61,706".
-func grouped(_ n: Int) -> String {
-    let digits = String(abs(n))
-    var out = ""
-    for (i, ch) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (n < 0 ? "-" : "") + out
-}
+func grouped(_ n: Int) -> String { ModelSummary.grouped(n) }

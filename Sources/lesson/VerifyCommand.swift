@@ -24,8 +24,8 @@ enum VerifyCommand {
     static func run(_ words: [String]) throws -> Int32 {
         var args = try Arguments(words, command: "verify", valueOptions: ["kernels"])
         if args.flag("help") { print(help); return 0 }
-        let kernelText = try args.choiceOption("kernels", among: FixtureVerifier.KernelChoice.allCases.map(\.rawValue), default: "fast")
-        let kernels = FixtureVerifier.KernelChoice(rawValue: kernelText) ?? .fast
+        let kernelText = try args.choiceOption("kernels", among: KernelChoice.allCases.map(\.rawValue) + ["both"], default: "fast")
+        let kernels = KernelChoice(rawValue: kernelText).map { [$0] } ?? KernelChoice.allCases
         try args.finish()
         guard !args.positionals.isEmpty else {
             throw CommandError.usage("lesson verify: name at least one fixture directory (e.g. Fixtures/ops-public)")

@@ -45,7 +45,7 @@ struct ConvolutionTests {
                 c.bias ? randomArray(g.outChannels, seed: seed + 2) : nil, randomArray(g.outputShape.count, seed: seed + 3))
     }
 
-    @Test("fast conv2d (im2col + GEMM) equals the seven loops", arguments: cases)
+    @Test("fast conv2d (the kernel the router picks) equals the seven loops", arguments: cases)
     func fastForwardEqualsNaive(_ c: ConvCase) {
         let (x, w, b, _) = Self.data(c, seed: 10)
         let naive = Naive.conv2d(x, weight: w, bias: b, geometry: c.geometry)
@@ -63,7 +63,7 @@ struct ConvolutionTests {
         #expect(relativeError(fast.bias, naive.bias) < 1e-5)
     }
 
-    @Test("fast conv2d gives the same numbers however images, groups and row bands are split over threads",
+    @Test("im2col + GEMM gives the same numbers however images, groups and row bands are split over threads",
           arguments: [ConvCase(3, 4, 9, 8, out: 6, kernel: (3, 3), padding: (1, 1), groups: 2, bias: true),
                       ConvCase(2, 3, 11, 7, out: 4, kernel: (5, 3), stride: (2, 1), padding: (2, 1), bias: true),
                       ConvCase(4, 6, 5, 6, out: 3, kernel: (1, 1), bias: true),

@@ -4,14 +4,6 @@ import Testing
 
 // MARK: - Helpers of these suites
 
-/// A fresh directory under the system's temporary directory, removed after `body`.
-private func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-io-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}
-
 /// The FileFormatError `body` throws, or nil if it throws nothing or something else.
 private func formatError(_ body: () throws -> Any) -> FileFormatError? {
     do { _ = try body(); return nil } catch let error as FileFormatError { return error } catch { return nil }
@@ -44,7 +36,7 @@ private func safetensors(_ json: String, data: [UInt8], declaredLength: UInt64? 
 /// reads it with `read`, and checks the FileFormatError names the file and the fault.
 private func expectFormatErrors(_ cases: [(String, [UInt8], String)], read: (URL) throws -> Any,
                                 sourceLocation: SourceLocation = #_sourceLocation) throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory(prefix: "convnet-io") { directory in
         for (name, content, fragment) in cases {
             let url = directory.appendingPathComponent(name)
             try Data(content).write(to: url)
@@ -63,7 +55,7 @@ private func expectFormatErrors(_ cases: [(String, [UInt8], String)], read: (URL
 struct NumPyFileTests {
     @Test("float32 tensors survive a write and a read with shape and bits intact")
     func float32RoundTrip() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("x.npy")
             var values: [Float] = randomArray(2 * 3 * 5 * 7, seed: 11)
             values[0] = -0.0; values[1] = .infinity; values[2] = .leastNonzeroMagnitude; values[3] = .greatestFiniteMagnitude
@@ -78,7 +70,7 @@ struct NumPyFileTests {
 
     @Test("float64, uint8 and int64 arrays keep their dtype through a round trip")
     func otherDtypesRoundTrip() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let arrays = [
                 NumPyArray(shape: [3, 2], elements: .float64([1.5, -2.25, .pi, 1e300, -1e-300, 0])),
                 NumPyArray(shape: [4], elements: .uint8([0, 1, 128, 255])),
@@ -94,7 +86,7 @@ struct NumPyFileTests {
 
     @Test("scalars (shape ()) and arrays with a zero-length dimension round trip")
     func scalarsAndEmptyArrays() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let arrays = [
                 NumPyArray(shape: [], elements: .float32([42.5])),
                 NumPyArray(shape: [], elements: .int64([7])),
@@ -112,7 +104,7 @@ struct NumPyFileTests {
 
     @Test("written headers are version 1.0, padded with spaces to 64 bytes and end in a newline")
     func writtenHeaderLayout() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("h.npy")
             try NumPy.write(NumPyArray(shape: [5], elements: .uint8([1, 2, 3, 4, 5])), to: url)
             let file = [UInt8](try Data(contentsOf: url))
@@ -129,7 +121,7 @@ struct NumPyFileTests {
 
     @Test("version 2.0 and 3.0 headers, '<i4', '<u1' and big-endian '>f4', '>i8' arrays are read")
     func handBuiltVariants() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let cases: [(String, [UInt8], NumPyArray)] = [
                 ("v2.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", version: 2, data: bytes([Float(1.5), -3])),
                  NumPyArray(shape: [2], elements: .float32([1.5, -3]))),
@@ -234,7 +226,7 @@ struct NumPyFileTests {
 struct SafetensorsFileTests {
     @Test("F32 and I64 tensors and the metadata survive a write and a read")
     func roundTrip() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("w.safetensors")
             let file = SafetensorsFile(
                 tensors: ["conv1.weight": Tensor(shape: [4, 3, 3, 3], data: randomArray(108, seed: 3)),
@@ -259,7 +251,7 @@ struct SafetensorsFileTests {
 
     @Test("written headers list names in order with contiguous offsets, padded to 8 bytes")
     func writtenLayout() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("layout.safetensors")
             let file = SafetensorsFile(tensors: ["b": Tensor(shape: [3], data: [1, 2, 3]), "a": Tensor(shape: [1, 2], data: [4, 5])],
                                        integerTensors: ["c": (shape: [1], values: [9])])
@@ -278,7 +270,7 @@ struct SafetensorsFileTests {
 
     @Test("F16 and BF16 decode to exact floats: 1, -2.5, 65504, subnormals, infinities, NaN")
     func halfPrecision() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("half.safetensors")
             let f16: [UInt16] = [0x3C00, 0xC100, 0x7BFF, 0x0001, 0x03FF, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0x3555]
             let bf16: [UInt16] = [0x3F80, 0xC020, 0x7F7F, 0x0001, 0x7F80, 0x477F]
@@ -311,7 +303,7 @@ struct SafetensorsFileTests {
 
     @Test("F64 tensors become Float tensors and I32 tensors become integer tensors")
     func wideAndNarrow() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("mixed.safetensors")
             let json = #"{"d":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"i":{"dtype":"I32","shape":[3],"data_offsets":[16,28]}}"#
             try Data(safetensors(json, data: bytes([0.5, -1e10]) + bytes([Int32(-7), 8, .min]))).write(to: url)
@@ -381,7 +373,7 @@ struct SafetensorsFileTests {
 
     @Test("writing refuses a name that is both a float and an integer tensor, or a wrong value count")
     func writerChecks() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("bad.safetensors")
             let both = SafetensorsFile(tensors: ["x": Tensor(shape: [1], data: [1])], integerTensors: ["x": (shape: [1], values: [1])])
             #expect(formatError { try Safetensors.write(both, to: url) }?.reason.contains("both a float and an integer") == true)
@@ -398,7 +390,7 @@ struct SafetensorsFileTests {
 struct PPMFileTests {
     @Test("RGB (P6) and grey (P5) images survive a write and a read")
     func roundTrip() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             var g = SeededGenerator(seed: 5)
             for (channels, name) in [(3, "rgb.ppm"), (1, "grey.pgm")] {
                 let (w, h) = (7, 5)
@@ -426,7 +418,7 @@ struct PPMFileTests {
 
     @Test("headers with comments and odd whitespace are read, and maxval 15 is scaled to 0...255")
     func headerVariants() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("comments.ppm")
             try Data(Array("P6 # a comment\n#another\r\n\t2  # width\n 1\n#maxval next\n255\n".utf8) + [1, 2, 3, 4, 5, 6, 99]).write(to: url)
             #expect(try PPM.read(url) == Image(width: 2, height: 1, channels: 3, pixels: [1, 2, 3, 4, 5, 6]))
@@ -664,7 +656,7 @@ struct PNGFileTests {
 
     @Test("a stored PNG has the signature, IHDR fields, chunk CRCs, Adler-32 and the raw scanlines")
     func storedStructure() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             for channels in [1, 3] {
                 // 150 x 160 x 3 = 72,000 bytes of pixels: more than one stored block.
                 let image = Self.testImage(width: 150, height: 160, channels: channels, seed: 8)
@@ -686,7 +678,7 @@ struct PNGFileTests {
 
     @Test("a compressed PNG inflates and unfilters back to the same pixels, and is smaller")
     func compressedRoundTrip() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let photo = try PPM.read(FixtureLocator.url("photos/chelsea.ppm"))
             let grey = Image(width: photo.width, height: photo.height, channels: 1,
                              pixels: (0..<(photo.width * photo.height)).map { photo.pixels[$0 * 3 + 1] })
@@ -744,7 +736,7 @@ struct PNGFileTests {
 
     @Test("writers refuse images they cannot represent and leave no file behind")
     func writerChecks() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("rgba.png")
             let rgba = Image(width: 1, height: 1, channels: 4, pixels: [1, 2, 3, 4])
             #expect(formatError { try PNG.write(rgba, to: url) }?.reason.contains("4 channels") == true)
@@ -763,7 +755,7 @@ struct PNGFileTests {
 struct FileHandlingTests {
     @Test("every reader says 'file does not exist' for a missing file, naming it")
     func missingFiles() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("missing-file.bin")
             let readers: [(URL) throws -> Any] = [{ try NumPy.read($0) }, { try Safetensors.read($0) }, { try PPM.read($0) }]
             for read in readers {
@@ -777,7 +769,7 @@ struct FileHandlingTests {
 
     @Test("writes replace an existing file whole and leave no temporary files")
     func atomicReplacement() throws {
-        try withTemporaryDirectory { directory in
+        try withTemporaryDirectory(prefix: "convnet-io") { directory in
             let url = directory.appendingPathComponent("x.npy")
             try NumPy.write(Tensor(shape: [1000], repeating: 1), to: url)
             try NumPy.write(Tensor(shape: [2], data: [3, 4]), to: url)

@@ -13,8 +13,8 @@ struct FixtureVerificationTests {
     func opCase(_ name: String) throws {
         let suite = Self.opsSuite
         let testCase = try #require(suite.cases.first { $0.name == name })
-        for kernels in [FixtureVerifier.KernelChoice.fast, .naive] {
-            let result = FixtureVerifier.run(testCase, in: suite, kernels: kernels)
+        for kernels in KernelChoice.allCases {
+            let result = FixtureVerifier.run(testCase, in: suite, kernels: [kernels])
             #expect(result.passed, "\(kernels): \(result.line)")
             #expect((result.error ?? 1) <= testCase.tolerance)
         }

@@ -244,7 +244,7 @@ struct FuzzTests {
 
         // Unmutated, every case passes.
         try Data(try Self.manifest(names.map { entries[$0]! })).write(to: manifestURL)
-        let clean = try FixtureVerifier.run(directory: directory, kernels: .both)
+        let clean = try FixtureVerifier.run(directory: directory, kernels: KernelChoice.allCases)
         #expect(clean.count == names.count)
         for result in clean { #expect(result.passed, "\(result.line)") }
 
@@ -276,7 +276,7 @@ struct FuzzTests {
                 try Data(m.int(3) == 0 ? m.mutate(bytes, donor: bytes, lengthFields: [(0, 8), (8, 2)]) : structured).write(to: url)
             }
             do {
-                let results = try FixtureVerifier.run(directory: directory, kernels: i % 4 == 0 ? .both : .fast)
+                let results = try FixtureVerifier.run(directory: directory, kernels: i % 4 == 0 ? KernelChoice.allCases : [.fast])
                 for result in results where !result.passed { #expect(!(result.failure ?? "").isEmpty) }
                 passed += results.filter(\.passed).count
                 failed += results.filter { !$0.passed }.count

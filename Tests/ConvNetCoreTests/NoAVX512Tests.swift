@@ -12,7 +12,7 @@ import Testing
 struct NoAVX512Tests {
     /// The suites the child runs: every fast == naive comparison, the fixtures, and this one.
     static let suites = [
-        "ActivationTests", "BatchNormTests", "BlockedConvolutionTests", "ConvTransposeTests", "ConvolutionTests",
+        "ActivationTests", "BatchNormTests", "BlockedConvolutionTests", "ConvTransposeTests", "ConvolutionRouterTests", "ConvolutionTests",
         "ConvolutionBackwardSplitTests", "DirectConvolutionTests", "DirectWeightGradientTests", "DropoutConcatAddTests",
         "FixtureVerificationTests", "GEMMTests", "GroupedConvolutionTests", "ImplicitConvolutionTests", "InferenceTests",
         "LinearTests", "LocalResponseNormTests", "LossTests", "ModelFixtureTests", "ModelForwardBackwardTests",

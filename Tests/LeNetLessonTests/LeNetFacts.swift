@@ -15,7 +15,7 @@ struct LeNetFacts {
 
     /// `count` real digits of MNIST-5k, padded to 32x32 and scaled as the lesson does.
     func digits(_ count: Int) throws -> (images: Tensor, labels: [Int]) {
-        var data = try DigitDataset.load(directory: FixtureLocator.url("mnist-5k"), padding: 2)
+        var data = try LabeledImages.loadDigits(directory: FixtureLocator.url("mnist-5k"), padding: 2)
         data.normalize(mean: LeNet5Lesson.pixelMean, std: LeNet5Lesson.pixelStd)
         let picked = data.split(trainCount: count, validationCount: 0, seed: 7).train
         return (picked.images, picked.labels)
@@ -203,40 +203,18 @@ struct LeNetFacts {
         #expect(error?.description.contains("\n") == false)
     }
 
-    @Test("a loss that becomes NaN stops training with a one-line error")
-    func nanLoss() throws {
-        var (x, labels) = try digits(8)
-        x.data[100] = .nan
-        let data = DigitDataset(images: x, labels: labels)
-        var settings = LeNetTrainingSettings(epochs: 1, batchSize: 8, learningRate: 0.05, decayEpochs: [])
-        settings.maxShift = 0
-        let error = #expect(throws: LessonError.self) {
-            _ = try train(model(), on: data, validation: data, settings: settings, seed: 1, console: Console(showsProgress: false))
-        }
-        #expect(error?.description.contains("NaN") == true)
-    }
-
     @Test("bad lesson options are refused with a one-line error")
-    func badOptions() {
-        var options = LessonOptions(outputDirectory: URL(fileURLWithPath: "/tmp"), fixtures: FixtureLocator.url(""))
-        options.extra = ["c3": "half"]
-        #expect(throws: LessonError.self) { _ = try LeNet5Lesson.Plan(options) }
-        options.extra = ["batch": "0"]
-        #expect(throws: LessonError.self) { _ = try LeNet5Lesson.Plan(options) }
-        options.extra = ["colour": "red"]
-        #expect(throws: LessonError.self) { _ = try LeNet5Lesson.Plan(options) }
-        options.extra = ["c3": "paper", "lr": "0.1"]
-        #expect((try? LeNet5Lesson.Plan(options))?.c3 == .paperTable)
-    }
-
-    @Test("a random shift moves the digit and fills with the background")
-    func shifting() {
-        let x = Tensor(shape: [1, 1, 3, 3], data: [1, 2, 3, 4, 5, 6, 7, 8, 9])
-        var seen = Set<[Float]>()
-        var g = SeededGenerator(seed: 5)
-        for _ in 0..<50 { seen.insert(randomlyShifted(x, by: 1, fill: 0, using: &g).data) }
-        #expect(seen.count == 9)                                      // all nine shifts appear
-        #expect(seen.contains([5, 6, 0, 8, 9, 0, 0, 0, 0]))          // one up and one left
-        #expect(seen.contains([0, 0, 0, 0, 1, 2, 0, 4, 5]))          // one down and one right
+    func badOptions() throws {
+        func options(_ given: [String: String]) throws -> LessonOptions {
+            try LessonOptions(outputDirectory: URL(fileURLWithPath: "/tmp"), fixtures: FixtureLocator.url(""),
+                              declared: LeNet5Lesson.options, given: given)
+        }
+        for bad in [["c3": "half"], ["batch": "0"], ["colour": "red"], ["lr": "fast"], ["shift": "9"]] {
+            let error = #expect(throws: LessonError.self) { _ = try options(bad) }
+            #expect(error?.description.contains("--" + bad.keys.first!) == true)
+            #expect(error?.description.contains("\n") == false)
+        }
+        let good = try options(["c3": "paper", "lr": "0.1"])
+        #expect(good.choice("c3") == "paper" && good.number("lr") == 0.1 && good.integer("batch") == 32)
     }
 }

@@ -4,18 +4,7 @@ import Foundation
 /// Shared tools of every test target (a library both test targets depend on): seeded random data, error measures and the
 /// finite-difference gradient check.
 
-/// `max|actual - expected| / max(max|expected|, 1e-6)`: the fixtures' error measure.
-public func relativeError<T: BinaryFloatingPoint>(_ actual: [T], _ expected: [T]) -> Double {
-    precondition(actual.count == expected.count, "relativeError: \(actual.count) vs \(expected.count) elements")
-    var maxDiff = 0.0, maxRef = 0.0
-    for (a, e) in zip(actual, expected) {
-        let d = abs(Double(a) - Double(e))
-        if d.isNaN { return .infinity }
-        maxDiff = max(maxDiff, d)
-        maxRef = max(maxRef, abs(Double(e)))
-    }
-    return maxDiff / max(maxRef, 1e-6)
-}
+// relativeError(_:_:) is the core's (Tensor/RelativeError.swift).
 
 /// `count` seeded samples from U(-1, 1) as `T` (non-uniform data: uniform inputs and
 /// upstream gradients let bugs cancel).
@@ -77,4 +66,13 @@ public enum FixtureLocator {
     public static func url(_ relativePath: String) -> URL {
         root.appendingPathComponent(relativePath)
     }
+}
+
+/// Runs `body` with a fresh directory under the system's temporary directory
+/// (`<prefix>-<UUID>`), and removes the directory afterwards.
+public func withTemporaryDirectory<R>(prefix: String = "convnet-test", _ body: (URL) throws -> R) throws -> R {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url)
 }

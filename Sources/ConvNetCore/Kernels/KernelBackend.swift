@@ -1,3 +1,14 @@
+/// Which twin of each kernel runs: the readable reference (``Naive``) or the fast one
+/// (``Fast``). Both compute the same numbers; tests run a model both ways. The one
+/// kernel choice of the package: layers (`layer.kernels`), `lesson verify --kernels`,
+/// lessons' `--kernels` options all take it.
+public enum KernelChoice: String, Sendable, CaseIterable {
+    case fast, naive
+
+    /// The core's kernels of this choice.
+    public var backend: any KernelBackend { self == .fast ? FastKernels() : NaiveKernels() }
+}
+
 /// One set of kernels, naive or fast, behind one interface, so that a caller (a layer,
 /// `lesson verify`, a lesson's race) can swap one for the other and see the same numbers
 /// at a different speed. ``NaiveKernels`` runs the reference loops of ``Naive`` in

@@ -1,41 +1,66 @@
-// Vector loads and stores at any float address, for every fast kernel: one SIMD16, SIMD8
-// or SIMD4 of consecutive floats (unaligned: `vmovups` on x86-64).
+// Vector loads and stores at any float address, for every fast kernel, the core's and the
+// lessons': one SIMD16, SIMD8 or SIMD4 of consecutive floats (unaligned: `vmovups` on
+// x86-64). Public and inlinable, so a lesson's kernel compiles them to the same single
+// instructions as the core's do.
 
-@inline(__always)
-func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+@inlinable @inline(__always)
+public func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
 
-@inline(__always)
-func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always)
+public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+@inlinable @inline(__always)
+public func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
 
-@inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always)
+public func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
-@inline(__always)
-func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+@inlinable @inline(__always)
+public func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
 }
 
-@inline(__always)
-func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always)
+public func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
 }
 
 /// Interleaves two vectors: `(x0, y0, x1, y1, ..., x7, y7)` and `(x8, y8, ..., x15, y15)`,
 /// the step of every in-register transpose and of the stride-phase interleaves. (LLVM turns
 /// each half into one two-source permute, `vpermt2ps` on AVX-512.)
-@inline(__always)
-func interleaveLanes(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+@inlinable @inline(__always)
+public func interleaveLanes(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
     (SIMD16(x[0], y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[4], y[4], x[5], y[5], x[6], y[6], x[7], y[7]),
      SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
+}
+
+/// Stores the first `count` lanes of `v` (all sixteen when `count >= 16`): the ragged
+/// end of a row.
+@inlinable @inline(__always)
+public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+    if count >= 16 {
+        store16(v, p)
+    } else {
+        for lane in 0..<count { p[lane] = v[lane] }
+    }
+}
+
+/// `16 * ceil(n / 16)`: a length padded to whole vectors.
+@inlinable @inline(__always)
+public func roundUp16(_ n: Int) -> Int { (n + 15) & ~15 }
+
+/// Calls `body` with a pointer to the elements of `array`, or with nil (an optional bias
+/// or residual handed to a kernel).
+@inlinable @inline(__always)
+public func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -60,7 +60,7 @@ public enum ModelCaseRunner {
                 throw VerificationFailure("\(targetFile): label \(bad) (at \(i)) outside 0..<\(classes), the network's classes")
             }
             let logits = model(x)
-            let (loss, dLogits) = Loss.crossEntropy(logits, targets: targets, kernels: kernels)
+            let (loss, dLogits) = Loss.crossEntropy(logits, targets: targets, using: kernels.backend)
             if let file = testCase.outputs["logits"] {
                 check.compare("logits", result: logits.data, resultShape: logits.shape, expected: try tensor(file))
             }

@@ -3,30 +3,19 @@ import Foundation
 /// Runs every case of a fixture suite and reports one ``CaseResult`` per case: the engine
 /// of `lesson verify DIR...` and of the fixture tests.
 public enum FixtureVerifier {
-    /// Which kernels the op cases run through.
-    public enum KernelChoice: String, CaseIterable, Sendable {
-        case fast, naive, both
-        var backends: [KernelBackend] {
-            switch self {
-            case .fast: [FastKernels()]
-            case .naive: [NaiveKernels()]
-            case .both: [FastKernels(), NaiveKernels()]
-            }
-        }
-    }
-
     /// Model-level cases (`model_forward`, `model_gradients`) are run by a handler the
     /// models layer registers; without one they are reported unsupported.
     nonisolated(unsafe) public static var modelCaseHandler: ((FixtureSuite, FixtureCase) throws -> (error: Double, failure: String?))?
 
     /// Runs one case; never throws: a problem becomes a failed result with its reason.
-    public static func run(_ testCase: FixtureCase, in suite: FixtureSuite, kernels: KernelChoice = .fast) -> CaseResult {
+    /// The op cases run on each kernel set of `kernels` (a case passes only if all pass).
+    public static func run(_ testCase: FixtureCase, in suite: FixtureSuite, kernels: [KernelChoice] = [.fast]) -> CaseResult {
         if let problem = testCase.problem { return CaseResult(name: testCase.name, error: nil, failure: problem) }
         do {
             if OpCaseRunner.supportedOps.contains(testCase.op) {
                 var worst = 0.0
                 var failures: [String] = []
-                let choices = kernels.backends
+                let choices = kernels.map(\.backend)
                 for backend in choices {
                     var runner = OpCaseRunner(suite: suite, testCase: testCase, kernels: backend)
                     let outcome = try runner.run()
@@ -48,7 +37,7 @@ public enum FixtureVerifier {
     }
 
     /// Runs every case of the suite in `directory`, calling `report` after each.
-    public static func run(directory: URL, kernels: KernelChoice = .fast, report: (CaseResult) -> Void = { _ in }) throws -> [CaseResult] {
+    public static func run(directory: URL, kernels: [KernelChoice] = [.fast], report: (CaseResult) -> Void = { _ in }) throws -> [CaseResult] {
         let suite = try FixtureSuite(directory: directory)
         return suite.cases.map { testCase in
             let result = run(testCase, in: suite, kernels: kernels)

@@ -11,7 +11,7 @@
 //     bias grad:     sum of dz over n, h, w
 //
 // Each step is one GEMM per image and group running near the CPU's peak, instead of
-// the scatter loops of the naive kernel (see Convolution+Fast.swift for why, and for
+// the scatter loops of the naive kernel (see Convolution+FastIm2col.swift for why, and for
 // how the work is spread over threads). Output padding needs nothing special: it only
 // makes the adjoint convolution's input larger, and its extra rows and columns receive
 // whatever kernel taps reach them.

@@ -289,6 +289,21 @@ struct GroupedDirectConvolution {
         return packed
     }
 
+    /// `y = act(conv(x, w) + bias + residual)` (ReLU when `relu`): ``forward(x:weight:bias:y:)``,
+    /// then one pass for the residual and the ReLU when there are any.
+    func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>) {
+        forward(x: x, weight: weight, bias: bias, y: y)
+        guard residual != nil || relu else { return }
+        let count = s.outputShape.count
+        // Chunks of 4096 values shared out from 64K values on; below that, one chunk.
+        let chunk = count >= 1 << 16 ? 4096 : max(count, 1)
+        Parallelism.forEachChunk((count + chunk - 1) / chunk) { _, chunks in
+            let lo = chunks.lowerBound * chunk, hi = min(count, chunks.upperBound * chunk)
+            ConvEpilogue.storeRow(y + lo, count: hi - lo, bias: 0, residual: residual.map { $0 + lo }, relu: relu, y + lo)
+        }
+    }
+
     /// `y = conv(x, w) + bias`; `y` is fully overwritten.
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  y: UnsafeMutablePointer<Float>) {

@@ -3,7 +3,7 @@ import Foundation
 
 // The fast dense convolution: an implicit GEMM with a fused epilogue.
 //
-// im2col + GEMM (Convolution+Fast.swift) writes the column matrix to memory, then the
+// im2col + GEMM (Convolution+FastIm2col.swift) writes the column matrix to memory, then the
 // GEMM reads it back only to copy it once more into its packed panels. Here the copy into
 // the panels IS the im2col: the GEMM's B operand is a virtual matrix that is never stored,
 //
@@ -707,127 +707,6 @@ struct ImplicitGEMMConvolution {
     }
 }
 
-// MARK: - Public entry points
-
-extension Fast {
-    /// The convolution with a fused epilogue, into caller-owned storage:
-    /// `y = act(conv(x, w) + bias + residual)`, where `act` is ReLU when `relu` and the
-    /// identity otherwise, `residual` (optional) has the shape of y and bias (optional)
-    /// `[outChannels]`. x, weight and y are NCHW / `[O, C/groups, kh, kw]` as in
-    /// ``Naive/conv2d(_:weight:bias:geometry:)``; y is fully overwritten and must not
-    /// overlap x, weight or residual. Which kernel runs:
-    /// * groups of few channels (ResNeXt, depthwise): the grouped direct kernel of
-    ///   Convolution+FastGrouped.swift, followed by one pass for residual and ReLU;
-    /// * on AVX-512, dense convolutions with enough output pixels to pay for packing the
-    ///   weights on the call (see ``DirectConvolution/applies(to:prepacked:)``; always, with
-    ///   ``conv2d(_:weight:packed:bias:geometry:residual:relu:into:)``): the direct kernel of
-    ///   Convolution+FastDirect.swift, output channels in the lanes;
-    /// * otherwise, and for 1 x 1 convolutions with stride 1: the implicit GEMM of this
-    ///   file, output pixels in the lanes.
-    /// Both dense kernels apply bias, residual and ReLU to each block of output while it is
-    /// in cache.
-    /// (Buffer pointers, not pointers, so that arrays are never silently converted.)
-    public static func conv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
-                              bias: UnsafeBufferPointer<Float>?, geometry: Conv2DGeometry,
-                              residual: UnsafeBufferPointer<Float>? = nil, relu: Bool = false,
-                              into output: UnsafeMutableBufferPointer<Float>) {
-        checkedConv2d(x, weight: weight, packed: nil, bias: bias, geometry: geometry, residual: residual, relu: relu,
-                      into: output)
-    }
-
-    /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` with the weights already
-    /// packed for the direct kernel (``PackedConvolutionWeights``, built once per weight
-    /// tensor): what an inference run uses, since the packing is then paid once, not per
-    /// call. `weight` is the same weights unpacked, for the CPUs and group shapes the
-    /// direct kernel does not run.
-    public static func conv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
-                              packed: PackedConvolutionWeights, bias: UnsafeBufferPointer<Float>?,
-                              geometry: Conv2DGeometry, residual: UnsafeBufferPointer<Float>? = nil, relu: Bool = false,
-                              into output: UnsafeMutableBufferPointer<Float>) {
-        precondition(packed.fits(geometry), "conv2d: weights packed for [\(packed.outChannels), \(packed.inChannelsPerGroup), \(packed.kernelHeight), \(packed.kernelWidth)] groups \(packed.groups), not \(geometry.weightShape) groups \(geometry.groups)")
-        checkedConv2d(x, weight: weight, packed: packed, bias: bias, geometry: geometry, residual: residual, relu: relu,
-                      into: output)
-    }
-
-    /// The two public buffer entries: every count checked against the geometry, then the body.
-    private static func checkedConv2d(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
-                                      packed: PackedConvolutionWeights?, bias: UnsafeBufferPointer<Float>?,
-                                      geometry s: Conv2DGeometry, residual: UnsafeBufferPointer<Float>?, relu: Bool,
-                                      into output: UnsafeMutableBufferPointer<Float>) {
-        s.validate()
-        checkCount(x.count, equals: s.inputShape.count, "x \(s.inputShape.dimensions)", in: "conv2d")
-        checkCount(weight.count, equals: s.weightCount, "weight \(s.weightShape)", in: "conv2d")
-        if let bias { checkCount(bias.count, equals: s.outChannels, "bias [\(s.outChannels)]", in: "conv2d") }
-        if let residual {
-            checkCount(residual.count, equals: s.outputShape.count, "residual \(s.outputShape.dimensions)", in: "conv2d")
-        }
-        checkCount(output.count, equals: s.outputShape.count, "output \(s.outputShape.dimensions)", in: "conv2d")
-        conv2dFused(x.baseAddress!, weight: weight.baseAddress!, packed: packed, bias: bias?.baseAddress, geometry: s,
-                    residual: residual?.baseAddress, relu: relu, into: output.baseAddress!)
-    }
-
-    /// The raw-pointer body of ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` (no count checks).
-    static func conv2dFused(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, packed: PackedConvolutionWeights? = nil,
-                            bias: UnsafePointer<Float>?, geometry: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
-                            into y: UnsafeMutablePointer<Float>) {
-        let s = geometry
-        s.validate()
-        if GroupedDirectConvolution.applies(to: s) {
-            GroupedDirectConvolution(s).forward(x: x, weight: weight, bias: bias, y: y)
-            if residual != nil || relu {
-                let count = s.outputShape.count
-                // Chunks of 4096 values shared out from 64K values on; below that, one chunk.
-                let chunk = count >= 1 << 16 ? 4096 : max(count, 1)
-                Parallelism.forEachChunk((count + chunk - 1) / chunk) { _, chunks in
-                    let lo = chunks.lowerBound * chunk, hi = min(count, chunks.upperBound * chunk)
-                    ConvEpilogue.storeRow(y + lo, count: hi - lo, bias: 0, residual: residual.map { $0 + lo }, relu: relu, y + lo)
-                }
-            }
-            return
-        }
-        if let packed, BlockedConvolution.runsNCHW(s) {
-            BlockedConvolution.forwardNCHW(x, weight: weight, packed: packed, bias: bias, geometry: s, residual: residual,
-                                           relu: relu, into: y)
-            return
-        }
-        if BlockedConvolution.runsImage(s) && DirectConvolution.applies(to: s, prepacked: packed != nil) {
-            BlockedConvolution.forwardImage(x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), bias: bias,
-                                            geometry: s, residual: residual, relu: relu, into: y)
-            return
-        }
-        let epilogue = ConvEpilogue(bias: bias, residual: residual, relu: relu)
-        if DirectConvolution.applies(to: s, prepacked: packed != nil) {
-            DirectConvolution(s).forward(x: x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), y: y,
-                                         epilogue: epilogue)
-            return
-        }
-        ImplicitGEMMConvolution(s).forward(x: x, weight: weight, y: y, epilogue: epilogue)
-    }
-
-    /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` on arrays: `y` is resized to
-    /// the output's element count if needed (reuse it across calls to avoid allocation).
-    public static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry,
-                              residual: [Float]? = nil, relu: Bool = false, into y: inout [Float]) {
-        let count = geometry.outputShape.count
-        if y.count != count { y = [Float](repeating: 0, count: count) }
-        func withOptionalBuffer<R>(_ a: [Float]?, _ body: (UnsafeBufferPointer<Float>?) -> R) -> R {
-            guard let a else { return body(nil) }
-            return a.withUnsafeBufferPointer { body($0) }
-        }
-        x.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
-                withOptionalBuffer(bias) { bias in
-                    withOptionalBuffer(residual) { residual in
-                        y.withUnsafeMutableBufferPointer { y in
-                            conv2d(x, weight: w, bias: bias, geometry: geometry, residual: residual, relu: relu, into: y)
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 // MARK: - The input gradient as a forward convolution
 
 // With stride 1, the input gradient is itself a convolution, of dy, padded by kh-1-ph
@@ -837,10 +716,13 @@ extension Fast {
 //                 = sum_{o, u', v'} W'[c, o, u', v'] * dy_pad[o, h + u', w + v'],
 //     W'[c, o, u', v'] = W[o, c, kh-1-u', kw-1-v'].
 //
-// So it runs on the implicit GEMM above at the forward pass's speed, instead of a GEMM
-// into a column-matrix gradient kh*kw times the size of dx, followed by col2im's
-// scatter-add over it. (With stride > 1 it would be a convolution of a dy dilated by
-// zeros, wasting sh*sw of its multiply-adds; those cases keep GEMM + col2im.)
+// So it runs at the forward pass's speed, instead of a GEMM into a column-matrix gradient
+// kh*kw times the size of dx, followed by col2im's scatter-add over it. (With stride > 1
+// it would be a convolution of a dy dilated by zeros, wasting sh*sw of its multiply-adds;
+// those cases take the stride phases of Convolution+FastStridedInput.swift or im2col +
+// GEMM.) The router (Convolution+Fast.swift) runs the turned convolution on the direct
+// kernel where that applies (the weights packed turned in one pass,
+// ``PackedConvolutionWeights/turned(_:forward:)``), else through ``backwardInput``.
 extension ImplicitGEMMConvolution {
     /// Whether ``backwardInput(geometry:weight:dy:dx:)`` applies: stride 1, padding < kernel.
     static func backwardInputApplies(to s: Conv2DGeometry) -> Bool {
@@ -855,20 +737,15 @@ extension ImplicitGEMMConvolution {
                        groups: s.groups)
     }
 
-    /// `dx` (overwritten) of `L = sum(y * dy)` for the convolution `s` with stride 1.
+    /// `dx` (overwritten) of `L = sum(y * dy)` for the convolution `s` with stride 1: the
+    /// weights turned into a copy, then the turned convolution by the forward router
+    /// (``Fast/conv2dFused``). The backward router calls this where the direct kernel does
+    /// not take the turned convolution, so it runs on the implicit GEMM above, or on the
+    /// grouped kernel where the turned convolution's groups have few channels.
     static func backwardInput(geometry s: Conv2DGeometry, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                               dx: UnsafeMutablePointer<Float>) {
         let (cg, og, taps) = (s.inChannelsPerGroup, s.outChannelsPerGroup, s.kernelHeight * s.kernelWidth)
         let turnedGeometry = inputGradientGeometry(of: s)
-        if DirectConvolution.applies(to: turnedGeometry, prepacked: true)
-            && !GroupedDirectConvolution.applies(to: turnedGeometry) {
-            // The weights are copied (turned) on every call either way; packed turned, in one
-            // pass, they serve the direct kernel (VGG's 14 x 14 at batch 1: 7.6 ms against
-            // 8.4 ms turned for the implicit GEMM).
-            DirectConvolution(turnedGeometry).forward(x: dy, packed: PackedConvolutionWeights.turned(weight, forward: s), y: dx,
-                                                      epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
-            return
-        }
         ConvWorkspaces.with(s.weightCount) { turned in
             // W'[g*cg + c, o, t'] = W[g*og + o, c, taps-1-t'] (t' = u'*kw + v' turned by 180 degrees).
             // Written in order (c outer), spread over the threads: at batch 1 a VGG weight

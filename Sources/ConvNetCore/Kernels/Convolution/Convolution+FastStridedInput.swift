@@ -11,7 +11,7 @@ import Dispatch
 //
 // For each phase (a, b) that is a "full" stride-1 correlation of dy with the taps
 // a, a + sh, ... (2x2, 2x1, 1x2 and 1x1 for a 3x3 kernel with stride 2: nine taps in all,
-// as many multiply-adds as the forward pass). The textbook route (Convolution+Fast.swift)
+// as many multiply-adds as the forward pass). The textbook route (Convolution+FastIm2col.swift)
 // computes the column-matrix gradient W^T dY instead (kh*kw times the size of dx) and
 // scatter-adds it back with col2im; a 16- or 32-channel dx gives that product few rows
 // for every packed panel, and col2im reads and writes dx once per tap.

@@ -384,14 +384,4 @@ extension DirectWeightGradient {
     static func applies(to s: Conv2DGeometry) -> Bool {
         s.outChannelsPerGroup >= 16 && s.outChannelsPerGroup <= 64
     }
-
-    /// `dw` (overwritten) by the direct kernel where it applies, else by the implicit GEMM.
-    static func weightGradient(geometry s: Conv2DGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                               dw: UnsafeMutablePointer<Float>) {
-        if applies(to: s) {
-            DirectWeightGradient(s).weightGradient(x: x, dy: dy, dw: dw)
-        } else {
-            ImplicitWeightGradient(s).weightGradient(x: x, dy: dy, dw: dw)
-        }
-    }
 }

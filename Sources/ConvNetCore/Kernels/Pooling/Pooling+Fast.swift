@@ -33,12 +33,6 @@ fileprivate typealias V16 = SIMD16<Float>
     UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self).evenHalf
 }
 
-/// Stores the first `count` (<= 16) lanes of `v`.
-@inline(__always) fileprivate func store16(_ v: V16, _ p: UnsafeMutablePointer<Float>, count: Int) {
-    if count >= 16 { store16(v, p); return }
-    for i in 0..<count { p[i] = v[i] }
-}
-
 /// The reduction of a pooling window: its padding value and how two values combine.
 fileprivate protocol WindowReduction {
     static var padding: Float { get }
@@ -57,9 +51,6 @@ fileprivate enum SumReduction: WindowReduction {
     @inline(__always) static func combine(_ a: V16, _ b: V16) -> V16 { a + b }
     @inline(__always) static func combine(_ a: Float, _ b: Float) -> Float { a + b }
 }
-
-/// `16 * ceil(n / 16)`.
-@inline(__always) fileprivate func roundUp16(_ n: Int) -> Int { (n + 15) & ~15 }
 
 /// The length of a padded row buffer: the padded input row, and everything the row pass
 /// may read (full SIMD blocks of outputs, SIMD32 loads for stride 2).

@@ -15,17 +15,24 @@
 ///     pre-activation:   a = relu(bn1(x));  y = conv2(relu(bn2(conv1(a)))) + shortcut
 ///                       (shortcut = downsample(a) where the shape changes, else x)
 ///     plain:            the same without "+ shortcut"
+///
+/// `shortcutScale` multiplies the shortcut by a constant lambda (1: the identity), the
+/// "constant scaling" of He et al. 2016's Table 1: over many blocks the signal from an
+/// early layer reaches a late one multiplied by lambda^blocks, which is why it fails.
 public final class CifarBlock: Layer {
     public let preActivation: Bool
     public let residual: Bool
+    public let shortcutScale: Float
     public let conv1: Conv2d, bn1: BatchNorm2d, relu1 = ReLU()
     public let conv2: Conv2d, bn2: BatchNorm2d, relu2 = ReLU()
     /// The projection where the shape changes (1x1 conv, plus batch norm when post-activation).
     public let downsample: Sequential?
 
-    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, preActivation: Bool, residual: Bool = true) {
+    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, preActivation: Bool, residual: Bool = true,
+                shortcutScale: Float = 1) {
         self.preActivation = preActivation
         self.residual = residual
+        self.shortcutScale = shortcutScale
         conv1 = Conv2d(inChannels, outChannels, kernel: 3, stride: stride, padding: 1, bias: false)
         bn1 = BatchNorm2d(preActivation ? inChannels : outChannels)
         conv2 = Conv2d(outChannels, outChannels, kernel: 3, padding: 1, bias: false)
@@ -50,7 +57,15 @@ public final class CifarBlock: Layer {
 
     public override var description: String {
         "CifarBlock(\(conv1.inChannels), \(conv1.outChannels), stride \(conv1.stride.height), "
-            + (preActivation ? "pre-activation" : "post-activation") + (residual ? "" : ", plain") + ")"
+            + (preActivation ? "pre-activation" : "post-activation") + (residual ? "" : ", plain")
+            + (shortcutScale == 1 ? "" : ", shortcut x \(shortcutScale)") + ")"
+    }
+
+    /// `t` times `shortcutScale` (t itself when the scale is 1).
+    private func scaled(_ t: Tensor) -> Tensor {
+        guard shortcutScale != 1 else { return t }
+        let lambda = shortcutScale
+        return Tensor(shape: t.shape, data: t.data.map { $0 * lambda })
     }
 
     // Each batch norm runs with the ReLU after it (and, closing a post-activation block,
@@ -60,16 +75,16 @@ public final class CifarBlock: Layer {
             let a = bn1.forward(x, residual: nil, relu: true)
             let out = conv2(bn2.forward(conv1(a), residual: nil, relu: true))
             guard residual else { return out }
-            return add(out, downsample?.forward(a) ?? x)
+            return add(out, scaled(downsample?.forward(a) ?? x))
         }
         let out = conv2(bn1.forward(conv1(x), residual: nil, relu: true))
-        return bn2.forward(out, residual: residual ? downsample?.forward(x) ?? x : nil, relu: true)
+        return bn2.forward(out, residual: residual ? scaled(downsample?.forward(x) ?? x) : nil, relu: true)
     }
 
     public override func infer(_ x: Tensor) -> Tensor {
         guard foldsForInference && !preActivation else { return forward(x) }
         let out = conv1.inferFused(x, batchNorm: bn1, relu: true)
-        let shortcut = residual ? (downsample?.infer(x) ?? x) : nil
+        let shortcut = residual ? scaled(downsample?.infer(x) ?? x) : nil
         return conv2.inferFused(out, batchNorm: bn2, residual: shortcut, relu: true)
     }
 
@@ -77,15 +92,16 @@ public final class CifarBlock: Layer {
         if preActivation {
             let dy = outputGradient
             var da = conv1.backward(bn2.backwardFused(conv2.backward(dy)).input)
-            if let downsample { add(into: &da, downsample.backward(dy)) }  // a fed the projection
+            if residual, let downsample { add(into: &da, downsample.backward(scaled(dy))) }  // a fed the projection
             var dx = bn1.backwardFused(da).input
-            if residual && downsample == nil { add(into: &dx, dy) }      // x fed the identity
+            if residual && downsample == nil { add(into: &dx, scaled(dy)) }                  // x fed the identity
             return dx
         }
         let (dOut, dSum) = bn2.backwardFused(outputGradient)             // dSum: the shortcut's (masked) gradient
         var main = conv1.backward(bn1.backwardFused(conv2.backward(dOut)).input)
         guard let dSum else { return main }
-        add(into: &main, downsample?.backward(dSum) ?? dSum)
+        let dShortcut = scaled(dSum)
+        add(into: &main, downsample?.backward(dShortcut) ?? dShortcut)
         return main
     }
 
@@ -125,14 +141,16 @@ public final class CifarResNet: Sequential {
     public let depth: Int
     public let preActivation: Bool
     public let residual: Bool
+    public let shortcutScale: Float
 
     public init(depth: Int, preActivation: Bool = false, residual: Bool = true, widths: [Int] = [16, 32, 64],
-                classes: Int = 10, inputChannels: Int = 3) {
+                classes: Int = 10, inputChannels: Int = 3, shortcutScale: Float = 1) {
         precondition(depth >= 8 && (depth - 2) % 6 == 0, "CifarResNet: depth must be 6n+2 (8, 20, 32, 44, 56, 110, ...), got \(depth)")
         precondition(widths.count == 3, "CifarResNet: three stage widths expected, got \(widths)")
         self.depth = depth
         self.preActivation = preActivation
         self.residual = residual
+        self.shortcutScale = shortcutScale
         let n = (depth - 2) / 6
         var layers: [(String, Layer)] = [("conv1", Conv2d(inputChannels, widths[0], kernel: 3, padding: 1, bias: false))]
         if !preActivation { layers += [("bn1", BatchNorm2d(widths[0])), ("relu", ReLU())] }
@@ -141,7 +159,7 @@ public final class CifarResNet: Sequential {
             let blocks: [Layer] = (0..<n).map { j in
                 defer { channels = width }
                 return CifarBlock(channels, width, stride: j == 0 && i > 0 ? 2 : 1,
-                                  preActivation: preActivation, residual: residual)
+                                  preActivation: preActivation, residual: residual, shortcutScale: shortcutScale)
             }
             layers.append(("layer\(i + 1)", Sequential(blocks)))
         }
@@ -151,6 +169,7 @@ public final class CifarResNet: Sequential {
     }
 
     public override var description: String {
-        "CifarResNet(depth \(depth)" + (preActivation ? ", pre-activation" : "") + (residual ? "" : ", plain") + ")"
+        "CifarResNet(depth \(depth)" + (preActivation ? ", pre-activation" : "") + (residual ? "" : ", plain")
+            + (shortcutScale == 1 ? "" : ", shortcut x \(shortcutScale)") + ")"
     }
 }

@@ -103,7 +103,8 @@ extension Conv2d {
         let g = geometry(for: x.shape)
         let x = x.withBorder(atLeast: max(g.paddingHeight, g.paddingWidth))
         let y = outputActivations(g)
-        if Fast.usesWinograd && WinogradConvolution.applies(to: g) && WinogradConvolution.pays(for: g) {
+        // The router's choice (Convolution+Fast.swift): Winograd or the blocked direct kernel.
+        if Fast.conv2dBlockedMethod(for: g) == .winograd {
             Fast.conv2dWinograd(x, weights: winogradWeights(g, batchNorm: bn), geometry: g, residual: residual,
                                 relu: relu, into: y)
         } else {

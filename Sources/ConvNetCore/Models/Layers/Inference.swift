@@ -17,8 +17,10 @@
 // With the naive kernels, or in training mode, `infer` is `forward`.
 
 extension Layer {
-    /// Whether `infer` may fold and fuse: inference mode on the fast kernels.
-    public var foldsForInference: Bool { !isTraining && kernels == .fast }
+    /// Whether `infer` may fold and fuse: inference mode on the core's fast kernels with
+    /// no lesson overlay (``runsCoreFastKernels``). Otherwise `infer` is `forward`, on
+    /// `backend`.
+    public var foldsForInference: Bool { !isTraining && runsCoreFastKernels }
 }
 
 extension Conv2d {

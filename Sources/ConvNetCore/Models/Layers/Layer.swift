@@ -1,9 +1,3 @@
-/// Which twin of each kernel a layer calls: the readable reference (``Naive``) or the
-/// fast one (``Fast``). Both compute the same numbers; tests run a model both ways.
-public enum KernelChoice: String, Sendable, CaseIterable {
-    case fast, naive
-}
-
 /// One layer of a network, or a block of layers, or a whole network: the unit a model is
 /// composed of, as `torch.nn.Module` is in PyTorch.
 ///
@@ -45,10 +39,10 @@ open class Layer: CustomStringConvertible {
         didSet { for child in children { child.layer.kernels = kernels } }
     }
 
-    /// Kernels that replace those `kernels` chooses, in this layer and every child: how a
-    /// lesson runs a model on its own kernel pair (LeNet's direct 5x5 convolution), with
-    /// everything it does not specialise delegated to ``FastKernels`` or ``NaiveKernels``.
-    /// Nil (the default): `kernels` decides.
+    /// A lesson's kernels (a ``KernelOverlay``) in place of those `kernels` chooses, in
+    /// this layer and every child: how a lesson runs a model on its own kernel pair
+    /// (LeNet's direct 5x5 convolution), everything it does not override going to the
+    /// overlay's base. Nil (the default): `kernels` decides.
     public var customKernels: (any KernelBackend)? {
         didSet { for child in children { child.layer.customKernels = customKernels } }
     }
@@ -62,11 +56,19 @@ open class Layer: CustomStringConvertible {
 
     public init() {}
 
-    /// The kernels of `customKernels`, else of `kernels`, behind one interface:
-    /// `backend.conv2d(…)` runs ``Fast/conv2d(_:weight:bias:geometry:)`` or its naive twin.
-    public var backend: KernelBackend {
-        customKernels ?? (kernels == .fast ? FastKernels() : NaiveKernels())
+    /// The kernels every path of this layer calls (forward, backward, `infer`, and the
+    /// shared trainer's loss): `customKernels` when set, else the core's set `kernels`
+    /// names. `backend.conv2d(…)` runs ``Fast/conv2d(_:weight:bias:geometry:)``, its naive
+    /// twin, or a lesson's override.
+    public var backend: any KernelBackend {
+        customKernels ?? kernels.backend
     }
+
+    /// Whether `backend` is the core's fast set with no overlay: the only case in which a
+    /// layer may take the core's fused shortcuts that call ``Fast`` directly (batch norm
+    /// folded into convolutions in `infer`, blocked activations, batch norm fused with
+    /// ReLU and the residual sum), since those would skip a lesson's kernels.
+    public var runsCoreFastKernels: Bool { customKernels == nil && kernels == .fast }
 
     /// A one-line description of the layer and its configuration, e.g.
     /// `Conv2d(3, 64, kernel 7x7, stride 2, padding 3, bias false)`.

@@ -145,7 +145,7 @@ public final class BatchNorm2d: Layer {
     }
 
     /// The fused fast kernels apply (fast kernels, no lesson's own).
-    private var fastFusion: Bool { customKernels == nil && kernels == .fast }
+    private var fastFusion: Bool { runsCoreFastKernels }
 }
 
 /// `nn.LocalResponseNorm` (AlexNet): each activation divided by a power of the sum of

@@ -1,11 +1,11 @@
 /// Losses on a model's logits, with the gradient that starts `model.backward`.
 public enum Loss {
     /// Mean softmax cross-entropy of `logits` `[N, classes]` against class indices (PyTorch's
-    /// `F.cross_entropy`), and dL/dlogits.
-    public static func crossEntropy(_ logits: Tensor, targets: [Int], kernels: KernelChoice = .fast) -> (loss: Float, gradient: Tensor) {
+    /// `F.cross_entropy`), and dL/dlogits, on `backend`'s kernel (pass the model's
+    /// `backend`, as the shared ``Trainer`` does, so a lesson's overlay decides here too).
+    public static func crossEntropy(_ logits: Tensor, targets: [Int], using backend: any KernelBackend = FastKernels()) -> (loss: Float, gradient: Tensor) {
         precondition(logits.rank == 2 && logits.shape[0] == targets.count,
                      "crossEntropy: logits \(logits.shape) for \(targets.count) targets")
-        let backend: KernelBackend = kernels == .fast ? FastKernels() : NaiveKernels()
         let r = backend.softmaxCrossEntropy(logits: logits.data, targets: targets, classes: logits.shape[1])
         return (r.loss, Tensor(shape: logits.shape, data: r.logitsGradient))
     }

@@ -1,0 +1,70 @@
+import ConvNetCore
+import Foundation
+import LessonCatalog
+import Testing
+import TestSupport
+
+/// The lessons as the `lesson` tool sees them: every folder registered once, every
+/// lesson's `--help` true to what its run prints.
+@Suite("The lesson catalog")
+struct LessonCatalogTests {
+    static let packageRoot = FixtureLocator.root.deletingLastPathComponent()
+
+    static var lessonFolders: [String] {
+        let lessons = packageRoot.appendingPathComponent("Lessons")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: lessons.path)) ?? []
+        return names.filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: lessons.appendingPathComponent(name).path, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+        }.sorted()
+    }
+
+    @Test("every Lessons/ folder is in `lesson list` once, with a README and a test target")
+    func everyFolderIsRegistered() {
+        let folders = Self.lessonFolders
+        #expect(!folders.isEmpty)
+        #expect(Set(lessonCatalog.map { $0.folder }) == Set(folders), "Package.swift's `lessons` and LessonCatalog.swift must name every Lessons/ folder")
+        #expect(Set(lessonCatalog.map { $0.name }).count == lessonCatalog.count, "two lessons share a name")
+        for folder in folders {
+            let readme = Self.packageRoot.appendingPathComponent("Lessons/\(folder)/README.md")
+            let tests = Self.packageRoot.appendingPathComponent("Tests/\(folder)LessonTests")
+            #expect(FileManager.default.fileExists(atPath: readme.path), "Lessons/\(folder) has no README.md")
+            #expect(FileManager.default.fileExists(atPath: tests.path), "Lessons/\(folder) has no Tests/\(folder)LessonTests")
+        }
+    }
+
+    @Test("every lesson's options have unique names and defaults they accept")
+    func optionsAreWellFormed() throws {
+        for lesson in lessonCatalog {
+            let names = lesson.options.map(\.name)
+            #expect(Set(names).count == names.count, "\(lesson.name): an option is declared twice")
+            let common = ["quick", "seed", "epochs", "out", "json", "weights", "eval", "fixtures", "threads", "help"]
+            #expect(Set(names).isDisjoint(with: common), "\(lesson.name): an option shadows one every lesson takes")
+            // The defaults, given explicitly, must be accepted.
+            var given: [String: String] = [:]
+            for option in lesson.options { if case .flag = option.kind {} else { given[option.name] = option.defaultValue } }
+            let url = URL(fileURLWithPath: "/tmp")
+            #expect(throws: Never.self) { _ = try LessonOptions(outputDirectory: url, fixtures: url, declared: lesson.options, given: given) }
+            for option in lesson.options { #expect(lesson.help.contains(option.usage)) }
+        }
+    }
+
+    @Test("the keys `--help` lists are the keys a `--quick --json` run prints, for every lesson",
+          arguments: lessonCatalog.map { $0.name })
+    func helpListsTheJSONKeys(_ name: String) throws {
+        let lesson = try #require(lessonCatalog.first { $0.name == name })
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-keys-\(UUID().uuidString)/\(name)")
+        defer { try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
+        var options = try LessonOptions(outputDirectory: out, fixtures: FixtureLocator.root, declared: lesson.options, given: [:])
+        options.quick = true
+        options.json = true
+        let json = try lesson.runForJSON(options, console: Console(showsProgress: false))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let listed = Set(lesson.resultKeys.map(\.name))
+        #expect(Set(object.keys) == listed,
+                "printed but not listed: \(Set(object.keys).subtracting(listed).sorted()); listed but not printed: \(listed.subtracting(object.keys).sorted())")
+        for key in listed { #expect(lesson.help.contains(key)) }
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("index.html").path))
+    }
+}
