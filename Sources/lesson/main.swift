@@ -37,7 +37,7 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     default:
         let commands = ["list", "run", "summary", "verify", "bench"]
         let typed = command.drop(while: { $0 == "-" })
-        throw CommandError.usage("lesson: unknown command '\(command)'" + NearestName.suggestion(for: String(typed), among: commands)
+        throw CommandError.usage("lesson: unknown command '\(command)'" + NearestName.suggestion(for: String(typed), among: commands + ["help"])
                                  + " (commands: \(commands.joined(separator: ", ")); see lesson --help)")
     }
 }
