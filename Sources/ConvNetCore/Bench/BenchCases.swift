@@ -46,9 +46,7 @@ public struct BenchCases {
     /// ``InputLimits``) at the file's batches.
     public init(contentsOf url: URL) throws {
         let path = url.path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FileFormatError(path: path, reason: "file does not exist or cannot be read")
-        }
+        let data = try FileIO.contents(of: url)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw FileFormatError(path: path, reason: "not a JSON object")
         }

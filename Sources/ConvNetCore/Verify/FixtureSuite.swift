@@ -14,10 +14,7 @@ public struct FixtureSuite {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
             throw FileFormatError(path: manifestURL.path, reason: "no manifest.json in this directory")
         }
-        let data: Data
-        do { data = try Data(contentsOf: manifestURL) } catch {
-            throw FileFormatError(path: manifestURL.path, reason: "cannot be read (\(error.localizedDescription))")
-        }
+        let data = try FileIO.contents(of: manifestURL)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw FileFormatError(path: manifestURL.path, reason: "not a JSON object")
         }
