@@ -62,10 +62,12 @@ enum BenchCommand {
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
         if args.flag("direct") { Fast.usesWinograd = false }
-        let samples = try args.intOption("samples", default: 7, range: 1...1000)
+        let samples = try args.intOption("samples", default: 7)
         let json = args.flag("json")
         let comparePath = args.option("compare")
-        try args.finish(positionals: 0)
+        try args.finish()
+        guard (1...1000).contains(samples) else { throw CommandError.usage("lesson bench: --samples must be in 1...1000, got \(samples)") }
+        if let extra = args.positionals.first { throw CommandError.usage("lesson bench: unexpected argument '\(extra)' (see lesson bench --help)") }
         guard !naiveLimit.isNaN else { throw CommandError.usage("lesson bench: --naive-limit expects a number, got nan") }
 
         let cases: BenchCases
