@@ -143,9 +143,6 @@ public struct BenchCases {
                                    kernel: c.kernel, stride: c.stride, padding: c.padding)
             if let problem = g.problem { throw fail(c.name, problem) }
         }
-        for c in lrn where c.size > c.channels {
-            throw fail(c.name, "LRN size \(c.size) is larger than its \(c.channels) channels")
-        }
         for batch in batches {
             for c in conv {
                 let g = c.geometry(batch: batch)
