@@ -29,11 +29,11 @@ public enum ModelCaseRunner {
         }
         model.kernels = kernels
 
-        func tensor(_ file: String?) throws -> Tensor {
-            guard let file else { throw VerificationFailure("a tensor file is missing from the case") }
+        func tensor(_ file: String?, _ what: String = "a tensor file") throws -> Tensor {
+            guard let file else { throw VerificationFailure("\(what) is missing from the case") }
             return try NumPy.read(suite.directory.appendingPathComponent(file)).tensor
         }
-        let x = try tensor(testCase.inputs["x"])
+        let x = try tensor(testCase.inputs["x"], "input 'x'")
         var check = ToleranceCheck(tolerance: testCase.tolerance)
         let mode = try attributes.string("mode", default: testCase.op == "model_gradients" ? "train" : "eval")
         guard mode == "train" || mode == "eval" else {
@@ -48,7 +48,7 @@ public enum ModelCaseRunner {
         case "model_forward":
             let y = model(x)
             let key = testCase.outputs["y"] != nil ? "y" : (testCase.outputs.keys.sorted().first ?? "y")
-            check.compare(key, result: y.data, resultShape: y.shape, expected: try tensor(testCase.outputs[key]))
+            check.compare(key, result: y.data, resultShape: y.shape, expected: try tensor(testCase.outputs[key], "output '\(key)'"))
         case "model_gradients":
             guard let targetFile = testCase.inputs["target"] else { throw VerificationFailure("missing input 'target'") }
             let targets = try NumPy.read(suite.directory.appendingPathComponent(targetFile)).integers
