@@ -249,12 +249,19 @@ public enum LeNet5Lesson: Lesson {
                         forward: { [Fast.validConvolution(x, weight: weight, bias: bias, shape: shape)] },
                         backward: { let r = Fast.validConvolutionBackward(x, weight: weight, outputGradient: dy, shape: shape)
                                     return [r.input, r.weight, r.bias] }),
-            RaceEntrant(name: "the core's general convolution", kernel: "Fast.conv2d",
+            RaceEntrant(name: "the core's general convolution", kernel: coreKernels(g),
                         forward: { [Fast.conv2d(x, weight: weight, bias: bias, geometry: g)] },
                         backward: { let r = Fast.conv2dBackward(x, weight: weight, outputGradient: dy, geometry: g)
                                     return [r.input, r.weight, r.bias] }),
         ], quick: quick, forwardFlops: 2 * Double(shape.macs), backwardFlops: 4 * Double(shape.macs))
         return (shape, result)
+    }
+
+    /// Which of the core's convolution kernels `Fast.conv2d` and `Fast.conv2dBackward` run
+    /// for `g`, as the router decides (Convolution+Fast.swift).
+    static func coreKernels(_ g: Conv2DGeometry) -> String {
+        let backward = Fast.conv2dBackwardMethods(for: g)
+        return "Fast.conv2d: \(Fast.conv2dMethod(for: g).rawValue); dx \(backward.input.rawValue), dW \(backward.weight.rawValue)"
     }
 
     /// Loads a safetensors file into `model`, with a one-line error when it does not fit.
