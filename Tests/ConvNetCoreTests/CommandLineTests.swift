@@ -69,10 +69,7 @@ struct CommandLineTests {
     }
 
     @Test("bad files: one line, exit 1; a bad verify case FAILs and the run goes on")
-    func badFiles() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+    func badFiles() throws { try withTemporaryDirectory(prefix: "cli") { directory throws in
         let cases = directory.appendingPathComponent("cases.json")
         try Data(#"{"training": [{"name": "t", "arch": {"family": "cifar_resnet", "depth": 8}, "in": [3, 1, 1], "batch": 1}]}"#.utf8).write(to: cases)
         try expectOneLine(["bench", "--cases", cases.path], status: 1, "case t: input [1, 3, 1, 1]")
@@ -87,5 +84,5 @@ struct CommandLineTests {
         #expect(outcome.output.contains("FAIL ce  target: label 12 outside 0..<10"), "\(outcome.output)")
         #expect(outcome.output.contains("FAIL case #1  case 1 of manifest.json has no \"name\" string (got 5)"), "\(outcome.output)")
         #expect(outcome.output.hasSuffix("0 passed, 2 failed\n"), "\(outcome.output)")
-    }
+    } }
 }

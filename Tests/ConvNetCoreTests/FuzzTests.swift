@@ -130,9 +130,7 @@ struct FuzzTests {
     }
 
     @Test("mutated checkpoints: loaded into the model, or a FileFormatError that leaves it as it was")
-    func checkpoints() throws {
-        let directory = try temporaryDirectory("fuzz-checkpoint")
-        defer { try? FileManager.default.removeItem(at: directory) }
+    func checkpoints() throws { try withTemporaryDirectory(prefix: "fuzz-checkpoint") { directory throws in
         let model = CifarResNet(depth: 8, widths: [2, 2, 2]).initialize(seed: 1)
         let optimizer = SGD(parameters: model.parameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
         var g = SeededGenerator(seed: 4)
@@ -156,12 +154,10 @@ struct FuzzTests {
                 loaded += 1
             } catch is FileFormatError {}
         }
-    }
+    } }
 
     @Test("mutated cases.json files: cases that can all be run, or a FileFormatError")
-    func benchCases() throws {
-        let directory = try temporaryDirectory("fuzz-cases")
-        defer { try? FileManager.default.removeItem(at: directory) }
+    func benchCases() throws { try withTemporaryDirectory(prefix: "fuzz-cases") { directory throws in
         let seed = [UInt8](try Data(contentsOf: FixtureLocator.url("bench/cases.json")))
         let url = directory.appendingPathComponent("cases.json")
         var m = Mutator(seed: 6)
@@ -176,7 +172,7 @@ struct FuzzTests {
                 read += 1
             } catch is FileFormatError {}
         }
-    }
+    } }
 
     // MARK: The verify engine on a mutated suite
 
@@ -232,9 +228,7 @@ struct FuzzTests {
     /// Runs `body` on a fresh copy of the small suite (its directory and manifest entries).
     func withSuite(_ body: (URL, [String: [String: Any]]) throws -> Void) throws {
         ModelCaseRunner.install()
-        let directory = try temporaryDirectory("fuzz-suite")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try body(directory, try Self.makeSuite(in: directory))
+        try withTemporaryDirectory(prefix: "fuzz-suite") { directory in try body(directory, try Self.makeSuite(in: directory)) }
     }
 
     @Test("mutated manifests and tensor files: every case passes or fails with a reason, none crashes")
@@ -294,12 +288,6 @@ struct FuzzTests {
         #expect(results.map(\.passed) == [false, true])
         #expect(results[0].line.contains("tiny.target.npy: label 12"))
     } }
-
-    func temporaryDirectory(_ prefix: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 }
 
 /// Seeded mutations of bytes and of JSON trees.

@@ -79,21 +79,22 @@ struct RobustInputTests {
             .contains("parameters") == true)
     }
 
-    /// A suite of `cases` (JSON objects) in a fresh directory, with ops-public's files copied.
-    func suite(_ cases: String, copying files: [String] = []) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robust-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for file in files {
-            try FileManager.default.copyItem(at: FixtureLocator.url("ops-public/\(file)"), to: dir.appendingPathComponent(file))
+    /// The results of verifying a suite of `cases` (JSON objects) in a fresh directory,
+    /// with ops-public's `files` copied.
+    func verify(_ cases: String, copying files: [String] = []) throws -> [CaseResult] {
+        try withTemporaryDirectory(prefix: "robust") { dir in
+            for file in files {
+                try FileManager.default.copyItem(at: FixtureLocator.url("ops-public/\(file)"), to: dir.appendingPathComponent(file))
+            }
+            try Data(#"{"format": 1, "cases": [\#(cases)]}"#.utf8).write(to: dir.appendingPathComponent("manifest.json"))
+            return try FixtureVerifier.run(directory: dir)
         }
-        try Data(#"{"format": 1, "cases": [\#(cases)]}"#.utf8).write(to: dir.appendingPathComponent("manifest.json"))
-        return dir
     }
 
     @Test("manifest cases with fields of the wrong type fail alone, with the field named; the others run")
     func manifestFields() throws {
         let relu = #"{"name": "relu", "op": "relu", "inputs": {"x": "relu.inputs.x.npy"}, "outputs": {"y": "relu.outputs.y.npy"}}"#
-        let dir = try suite([
+        let results = try verify([
             relu,
             #"{"op": "relu"}"#,
             #"7"#,
@@ -103,8 +104,6 @@ struct RobustInputTests {
             #"{"name": "g", "op": "conv2d", "attrs": {"groups": true}, "inputs": {"x": "relu.inputs.x.npy", "weight": "relu.inputs.x.npy"}}"#,
             relu,
         ].joined(separator: ","), copying: ["relu.inputs.x.npy", "relu.outputs.y.npy"])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let results = try FixtureVerifier.run(directory: dir)
         #expect(results.map(\.passed) == [true, false, false, false, false, false, false, false])
         #expect(results[1].line == #"FAIL case #1  case 1 of manifest.json has no "name" string (got null)"#)
         #expect(results[2].line.contains("case 2 of manifest.json is not a JSON object"))
@@ -117,18 +116,13 @@ struct RobustInputTests {
 
     @Test("an op case whose output would not fit in memory fails with the sizes, nothing allocated")
     func outputLimit() throws {
-        let dir = try suite(#"{"name": "huge", "op": "adaptive_avg_pool2d", "attrs": {"output_size": [1000000, 1000000]}, "inputs": {"x": "adaptive_global.inputs.x.npy"}}"#,
-                            copying: ["adaptive_global.inputs.x.npy"])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try FixtureVerifier.run(directory: dir)[0]
+        let result = try verify(#"{"name": "huge", "op": "adaptive_avg_pool2d", "attrs": {"output_size": [1000000, 1000000]}, "inputs": {"x": "adaptive_global.inputs.x.npy"}}"#,
+                                copying: ["adaptive_global.inputs.x.npy"])[0]
         #expect(result.line.contains("more than \(InputLimits.elements) elements"))
     }
 
     @Test("cases.json: wrong types, bad sizes and inputs a network cannot take are errors naming the case")
-    func benchCases() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("robust-cases-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+    func benchCases() throws { try withTemporaryDirectory(prefix: "robust-cases") { dir throws in
         let url = dir.appendingPathComponent("cases.json")
         func message(_ json: String) throws -> String? {
             try Data(json.utf8).write(to: url)
@@ -144,17 +138,16 @@ struct RobustInputTests {
         #expect(try message(#"{"networks": [{"name": "resnet18", "in": [1, 32, 32]}]}"#)?.contains("case resnet18: input [1, 1, 32, 32]") == true)
         let training = #"{"training": [{"name": "t", "arch": {"family": "cifar_resnet", "depth": 8, "preact": "no"}, "in": [3, 8, 8], "batch": 2}]}"#
         #expect(try message(training)?.contains(#"arch "preact" should be true or false, got "no""#) == true)
-    }
+    } }
 
     @Test("a checkpoint with an out-of-range epoch or learning rate is refused, naming the file")
-    func checkpointMetadata() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("robust-\(UUID().uuidString).safetensors")
-        defer { try? FileManager.default.removeItem(at: url) }
+    func checkpointMetadata() throws { try withTemporaryDirectory(prefix: "robust-checkpoint") { dir throws in
+        let url = dir.appendingPathComponent("checkpoint.safetensors")
         let model = CifarResNet(depth: 8, widths: [2, 2, 2]).initialize(seed: 1)
         let optimizer = SGD(parameters: model.parameters, learningRate: 0.1)
         try Checkpoint(epoch: -3, generator: SeededGenerator(seed: 1), learningRate: 0.1).save(model: model, optimizer: optimizer, to: url)
         #expect(throws: FileFormatError(path: url.path, reason: "checkpoint metadata out of range: epoch -3, learning_rate 0.1")) {
             try Checkpoint.load(from: url, model: model, optimizer: optimizer)
         }
-    }
+    } }
 }
