@@ -1,3 +1,4 @@
+import ConvNetCore
 import Foundation
 
 /// A bad command line or bad input: printed as one line on standard error, exit status 2
@@ -15,6 +16,9 @@ struct Arguments {
     private(set) var positionals: [String] = []
     private var options: [String: String] = [:]
     private var flags: Set<String> = []
+    /// Every option and flag the command knows (those it takes a value for, and every
+    /// name it has asked about), for the "did you mean" of an unknown one.
+    private var known: Set<String> = ["help"]
     private let command: String
 
     /// `valueOptions` are the options that take a value; every other `--word` is a flag,
@@ -22,6 +26,7 @@ struct Arguments {
     /// (`remainingOptions()`).
     init(_ words: [String], command: String, valueOptions: Set<String>, passUnknown: Bool = false) throws {
         self.command = command
+        known.formUnion(valueOptions)
         var i = 0
         while i < words.count {
             let word = words[i]
@@ -47,6 +52,9 @@ struct Arguments {
                 }
             } else if word == "-h" {
                 flags.insert("help")
+            } else if word.count > 1 && word.hasPrefix("-") && word.dropFirst().first?.isLetter == true {
+                // A single-dash word is never a name or a number: `-json` for `--json`.
+                flags.insert(word)
             } else {
                 positionals.append(word)
             }
@@ -54,13 +62,23 @@ struct Arguments {
         }
     }
 
-    mutating func flag(_ name: String) -> Bool { flags.remove(name) != nil }
+    mutating func flag(_ name: String) -> Bool {
+        known.insert(name)
+        return flags.remove(name) != nil
+    }
 
-    mutating func option(_ name: String) -> String? { options.removeValue(forKey: name) }
+    mutating func option(_ name: String) -> String? {
+        known.insert(name)
+        return options.removeValue(forKey: name)
+    }
 
-    mutating func intOption(_ name: String, default fallback: Int) throws -> Int {
+    /// An integer option; with `range`, a value outside it is a usage error naming the range.
+    mutating func intOption(_ name: String, default fallback: Int, range: ClosedRange<Int>? = nil) throws -> Int {
         guard let text = option(name) else { return fallback }
         guard let value = Int(text) else { throw CommandError.usage("lesson \(command): --\(name) expects an integer, got '\(text)'") }
+        if let range, !range.contains(value) {
+            throw CommandError.usage("lesson \(command): --\(name) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
         return value
     }
 
@@ -70,14 +88,18 @@ struct Arguments {
         return value
     }
 
-    /// A comma-separated list of integers (`--threads 1,2`).
-    mutating func intListOption(_ name: String) throws -> [Int]? {
+    /// A comma-separated list of positive integers (`--threads 1,2`), each at most `maximum`.
+    mutating func intListOption(_ name: String, maximum: Int = Int.max) throws -> [Int]? {
         guard let text = option(name) else { return nil }
-        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        let values = text.split(separator: ",", omittingEmptySubsequences: false)
+            .compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
+        guard !values.isEmpty, values.count == text.split(separator: ",", omittingEmptySubsequences: false).count else {
             throw CommandError.usage("lesson \(command): --\(name) expects positive integers like 1,2, got '\(text)'")
         }
-        return values.map { $0! }
+        if let large = values.first(where: { $0 > maximum }) {
+            throw CommandError.usage("lesson \(command): --\(name) values must be at most \(maximum), got \(large)")
+        }
+        return values
     }
 
     /// The options and flags nobody has read (flags with the value "true").
@@ -89,11 +111,30 @@ struct Arguments {
         return result
     }
 
-    /// Throws for any option or flag no command read.
-    func finish() throws {
+    /// Throws for any option or flag no command read, suggesting the nearest known one,
+    /// and for more than `positionals` positional arguments (when given).
+    func finish(positionals allowed: Int? = nil) throws {
         if let unknown = (Array(flags) + Array(options.keys)).sorted().first {
-            throw CommandError.usage("lesson \(command): unknown option --\(unknown) (see lesson \(command) --help)")
+            let shown = unknown.hasPrefix("-") ? unknown : "--" + unknown
+            let typed = unknown.drop(while: { $0 == "-" })
+            let hint = NearestName.suggestion(for: String(typed), among: known.sorted(), prefix: "--")
+            throw CommandError.usage("lesson \(command): unknown option \(shown)\(hint) (see lesson \(command) --help)")
         }
+        if let allowed, positionals.count > allowed {
+            throw CommandError.usage("lesson \(command): unexpected argument '\(positionals[allowed])' (see lesson \(command) --help)")
+        }
+    }
+
+    /// The value of `name` if it is one of `valid`; a usage error naming the option, the
+    /// value and the nearest valid one otherwise.
+    mutating func choiceOption(_ name: String, among valid: [String], default fallback: String) throws -> String {
+        guard let text = option(name) else { return fallback }
+        guard valid.contains(text) else {
+            let choices = valid.dropLast().joined(separator: ", ") + (valid.count > 1 ? " or " : "") + (valid.last ?? "")
+            throw CommandError.usage("lesson \(command): --\(name) must be \(choices), got '\(text)'"
+                                     + NearestName.suggestion(for: text, among: valid))
+        }
+        return text
     }
 }
 

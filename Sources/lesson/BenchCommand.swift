@@ -57,8 +57,8 @@ enum BenchCommand {
         if args.flag("help") { print(help); return 0 }
         let casesPath = args.option("cases") ?? "Fixtures/bench/cases.json"
         let only = args.option("only").map { Set($0.split(separator: ",").map(String.init)) }
-        let threadList = try args.intListOption("threads")
-        let batchList = try args.intListOption("batches")
+        let threadList = try args.intListOption("threads", maximum: BenchCases.maximumThreads)
+        let batchList = try args.intListOption("batches", maximum: BenchCases.maximumBatch)
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
         if args.flag("direct") { Fast.usesWinograd = false }
@@ -66,7 +66,9 @@ enum BenchCommand {
         let json = args.flag("json")
         let comparePath = args.option("compare")
         try args.finish()
-        guard samples > 0 else { throw CommandError.usage("lesson bench: --samples must be positive") }
+        guard (1...1000).contains(samples) else { throw CommandError.usage("lesson bench: --samples must be in 1...1000, got \(samples)") }
+        if let extra = args.positionals.first { throw CommandError.usage("lesson bench: unexpected argument '\(extra)' (see lesson bench --help)") }
+        guard !naiveLimit.isNaN else { throw CommandError.usage("lesson bench: --naive-limit expects a number, got nan") }
 
         let cases: BenchCases
         do { cases = try BenchCases(contentsOf: URL(fileURLWithPath: casesPath)) } catch {
@@ -75,12 +77,16 @@ enum BenchCommand {
         if let only {
             let unknown = only.subtracting(cases.names)
             if let name = unknown.sorted().first {
-                throw CommandError.usage("lesson bench: unknown case '\(name)' (cases: \(cases.names.joined(separator: ", ")))")
+                throw CommandError.usage("lesson bench: unknown case '\(name)'" + NearestName.suggestion(for: name, among: cases.names)
+                                         + " (cases: \(cases.names.joined(separator: ", ")))")
             }
         }
         let peers = try comparePath.map(PeerResults.init(path:))
         let threads = threadList ?? cases.threads
         let batches = batchList ?? cases.batches
+        if batchList != nil {
+            do { try cases.check(batches: batches) } catch { throw CommandError(description: "lesson bench: --batches: \(error)") }
+        }
         func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
 
         let progress = Console(showsProgress: !json)
@@ -266,11 +272,10 @@ struct PeerResults {
             throw CommandError(description: "lesson bench: \(path): not peers.py output (expected a JSON object with a \"results\" list)")
         }
         for (i, r) in results.enumerated() {
-            guard let name = r["case"] as? String, let ms = (r["ms"] as? NSNumber)?.doubleValue,
-                  let threads = (r["threads"] as? NSNumber)?.intValue else {
-                throw CommandError(description: "lesson bench: \(path): result \(i) lacks case, threads or ms")
+            guard let name = r["case"] as? String, let ms = JSONValue.number(r["ms"]), ms > 0,
+                  let threads = JSONValue.integer(r["threads"]), let batch = r["batch"] == nil ? 1 : JSONValue.integer(r["batch"]) else {
+                throw CommandError(description: "lesson bench: \(path): result \(i) lacks a case name, an integer threads (and batch) or a positive ms")
             }
-            let batch = (r["batch"] as? NSNumber)?.intValue ?? 1
             let peer = r["peer"] as? String ?? "peer"
             entries["\(name)|\(batch)|\(threads)"] = Entry(ms: ms, peer: peer)
             if !peerNames.contains(peer) { peerNames.append(peer) }

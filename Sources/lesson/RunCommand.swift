@@ -55,7 +55,8 @@ enum RunCommand {
         }
         guard let lesson = lessonCatalog.first(where: { $0.name == name }) else {
             let names = lessonCatalog.map { $0.name }.joined(separator: ", ")
-            throw CommandError.usage("lesson run: unknown lesson '\(name)' (lessons: \(names.isEmpty ? "none yet" : names))")
+            let hint = NearestName.suggestion(for: name, among: lessonCatalog.map { $0.name })
+            throw CommandError.usage("lesson run: unknown lesson '\(name)'\(hint) (lessons: \(names.isEmpty ? "none yet" : names))")
         }
         let lessonValueOptions = lesson.options.filter { if case .flag = $0.kind { false } else { true } }.map(\.name)
         var args = try Arguments(words, command: "run", valueOptions: commonValueOptions.union(lessonValueOptions))

@@ -28,12 +28,12 @@ enum SummaryCommand {
         let json = args.flag("json")
         let list = args.flag("list")
         let time = args.flag("time")
-        let batch = try args.intOption("batch", default: 1)
+        let batch = try args.intOption("batch", default: 1, range: 1...4096)
         let depth = try args.option("depth").map { text -> Int in
             guard let d = Int(text), d >= 0 else { throw CommandError.usage("lesson summary: --depth expects a non-negative integer, got '\(text)'") }
             return d
         }
-        try args.finish()
+        try args.finish(positionals: list ? 0 : 1)
         if list {
             for name in ModelZoo.names { print(try ModelZoo.describe(name)) }
             return 0
@@ -41,11 +41,9 @@ enum SummaryCommand {
         guard let name = args.positionals.first else {
             throw CommandError.usage("lesson summary: name a network (lesson summary --list shows them)")
         }
-        if args.positionals.count > 1 { throw CommandError.usage("lesson summary: unexpected argument '\(args.positionals[1])'") }
-        guard batch > 0 else { throw CommandError.usage("lesson summary: --batch must be positive") }
         let summary: ModelSummary
         do { summary = try ModelZoo.summary(name, batch: batch) } catch {
-            throw CommandError(description: "lesson summary: \(error)")
+            throw CommandError.usage("lesson summary: \(error)")      // the only error: an unknown name
         }
         if json {
             print(summary.json)
@@ -54,8 +52,8 @@ enum SummaryCommand {
         print(try ModelZoo.describe(name))
         print("")
         print(summary.table(depth: depth))
-        if let published = PublishedCounts.lookup(name, fixtures: URL(fileURLWithPath: "Fixtures")) {
-            let macs = published.macs * batch
+        if let published = PublishedCounts.lookup(name, fixtures: URL(fileURLWithPath: "Fixtures")),
+           case let (macs, false) = published.macs.multipliedReportingOverflow(by: batch) {
             let same = published.parameters == summary.parameters && macs == summary.macs
             print("")
             print("published (torchvision-counts.json): \(grouped(published.parameters)) parameters, \(grouped(macs)) MACs"
@@ -67,8 +65,12 @@ enum SummaryCommand {
 
     /// Builds the network with seeded weights and times a forward pass on a random input.
     static func timeForward(_ name: String, summary: ModelSummary) throws {
-        let model = try ModelZoo.build(name).initialize(seed: 1)
+        let model = try ModelZoo.build(name)
         model.eval()
+        if let problem = InputLimits.networkProblem(model, input: summary.inputShape) {
+            throw CommandError.usage("lesson summary --time: \(problem) (try a smaller --batch)")
+        }
+        model.initialize(seed: 1)
         var g = SeededGenerator(seed: 2)
         let x = Tensor.randomNormal(summary.inputShape, using: &g)
         var logits = Tensor.zeros([0])

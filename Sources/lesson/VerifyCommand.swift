@@ -24,15 +24,8 @@ enum VerifyCommand {
     static func run(_ words: [String]) throws -> Int32 {
         var args = try Arguments(words, command: "verify", valueOptions: ["kernels"])
         if args.flag("help") { print(help); return 0 }
-        let kernelText = args.option("kernels") ?? "fast"
-        let kernels: [KernelChoice]
-        if kernelText == "both" {
-            kernels = KernelChoice.allCases
-        } else if let choice = KernelChoice(rawValue: kernelText) {
-            kernels = [choice]
-        } else {
-            throw CommandError.usage("lesson verify: --kernels must be fast, naive or both, got '\(kernelText)'")
-        }
+        let kernelText = try args.choiceOption("kernels", among: KernelChoice.allCases.map(\.rawValue) + ["both"], default: "fast")
+        let kernels = KernelChoice(rawValue: kernelText).map { [$0] } ?? KernelChoice.allCases
         try args.finish()
         guard !args.positionals.isEmpty else {
             throw CommandError.usage("lesson verify: name at least one fixture directory (e.g. Fixtures/ops-public)")

@@ -35,7 +35,10 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     case "verify": return try VerifyCommand.run(rest)
     case "bench": return try BenchCommand.run(rest)
     default:
-        throw CommandError.usage("lesson: unknown command '\(command)' (commands: list, run, summary, verify, bench; see lesson --help)")
+        let commands = ["list", "run", "summary", "verify", "bench"]
+        let typed = command.drop(while: { $0 == "-" })
+        throw CommandError.usage("lesson: unknown command '\(command)'" + NearestName.suggestion(for: String(typed), among: commands + ["help"])
+                                 + " (commands: \(commands.joined(separator: ", ")); see lesson --help)")
     }
 }
 

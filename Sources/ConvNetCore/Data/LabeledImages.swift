@@ -21,7 +21,10 @@ public struct LabeledImages {
     /// class): `images.npy` uint8 `[N, 28, 28]` (0 background, 255 ink) and `labels.npy`
     /// uint8 `[N]`. Scales pixels to [0, 1] and zero-pads each side by `padding` (2 gives
     /// LeNet-5's 32x32, as the 1998 paper did).
-    public static func loadDigits(directory: URL, padding: Int = 0) throws -> LabeledImages {
+    ///
+    /// A directory with fewer than `minimumCount` images (the lessons split 4,000 + 1,000),
+    /// empty images or labels outside 0...9 is an error naming the file.
+    public static func loadDigits(directory: URL, padding: Int = 0, minimumCount: Int = 5_000) throws -> LabeledImages {
         let imageURL = directory.appendingPathComponent("images.npy")
         let labelURL = directory.appendingPathComponent("labels.npy")
         let raw = try NumPy.read(imageURL)
@@ -36,6 +39,9 @@ public struct LabeledImages {
             throw FileFormatError(path: labelURL.path, reason: "labels outside 0...9")
         }
         let (n, h, w) = (raw.shape[0], raw.shape[1], raw.shape[2])
+        guard n >= minimumCount, h > 0, w > 0, h <= 1 << 12, w <= 1 << 12 else {
+            throw FileFormatError(path: imageURL.path, reason: "expected at least \(minimumCount) images of at most 4096x4096 pixels, got shape \(raw.shape)")
+        }
         let pixels = raw.floats
         let (ph, pw) = (h + 2 * padding, w + 2 * padding)
         var data = [Float](repeating: 0, count: n * ph * pw)

@@ -22,6 +22,13 @@ enum FileIO {
         guard !isDirectory.boolValue else {
             throw FileFormatError(path: path, reason: "is a directory, not a file")
         }
+        // A file larger than the machine's memory cannot be read whole: say so rather
+        // than be killed trying.
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+           memory > 0, size.uint64Value > memory {
+            throw FileFormatError(path: path, reason: "the file (\(size.uint64Value) bytes) is larger than this machine's memory (\(memory) bytes)")
+        }
         do {
             return try Data(contentsOf: url)
         } catch {

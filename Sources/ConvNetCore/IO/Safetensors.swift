@@ -126,7 +126,7 @@ public enum Safetensors {
         var result: [Int] = []
         result.reserveCapacity(list.count)
         for item in list {
-            if item is String || item is [Any] || item is [String: Any] { return nil }
+            if item is String || item is [Any] || item is [String: Any] || JSONValue.isBoolean(item) { return nil }
             guard let number = item as? NSNumber else { return nil }
             let double = number.doubleValue
             guard double >= 0, double < 0x1p62, double == double.rounded(), let value = item as? Int else { return nil }

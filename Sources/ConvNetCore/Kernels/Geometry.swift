@@ -68,7 +68,8 @@ public struct Conv2DGeometry: Hashable, Sendable, CustomStringConvertible {
         if inChannels % groups != 0 || outChannels % groups != 0 {
             return "conv2d: \(inChannels) input and \(outChannels) output channels are not divisible by groups \(groups)"
         }
-        if outHeight <= 0 || outWidth <= 0 {
+        // (A negative span divided by the stride truncates toward zero: check the span itself.)
+        if inHeight + 2 * paddingHeight < kernelHeight || inWidth + 2 * paddingWidth < kernelWidth || outHeight <= 0 || outWidth <= 0 {
             return "conv2d: a \(kernelHeight)x\(kernelWidth) kernel does not fit the padded \(inHeight)x\(inWidth) input"
         }
         return nil
@@ -237,7 +238,8 @@ public struct Pool2DGeometry: Hashable, Sendable, CustomStringConvertible {
         if 2 * paddingHeight > kernelHeight || 2 * paddingWidth > kernelWidth {
             return "pool2d: padding should be at most half the kernel: \(self)"
         }
-        if outHeight <= 0 || outWidth <= 0 {
+        if input.height + 2 * paddingHeight < kernelHeight || input.width + 2 * paddingWidth < kernelWidth
+            || outHeight <= 0 || outWidth <= 0 {
             return "pool2d: the window does not fit the input: \(self)"
         }
         return nil

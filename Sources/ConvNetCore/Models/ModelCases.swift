@@ -20,8 +20,8 @@ public enum ModelCaseRunner {
         do { model = try ModelZoo.build(architecture: try attributes.object("arch").values) } catch let error as ModelZooError {
             throw VerificationFailure(error.message)
         }
-        if let expected = number(testCase.fields["parameters"]), Int(expected) != model.parameterCount {
-            return (0, "the architecture has \(model.parameterCount) parameters, the case says \(Int(expected))")
+        if let expected = JSONValue.integer(testCase.fields["parameters"]), expected != model.parameterCount {
+            return (0, "the architecture has \(model.parameterCount) parameters, the case says \(expected)")
         }
         guard let weights = testCase.fields["weights"] as? String else { throw VerificationFailure("no \"weights\" file") }
         do { try model.load(from: suite.directory.appendingPathComponent(weights)) } catch let error as StateDictError {
@@ -29,23 +29,36 @@ public enum ModelCaseRunner {
         }
         model.kernels = kernels
 
-        func tensor(_ file: String?) throws -> Tensor {
-            guard let file else { throw VerificationFailure("a tensor file is missing from the case") }
+        func tensor(_ file: String?, _ what: String = "a tensor file") throws -> Tensor {
+            guard let file else { throw VerificationFailure("\(what) is missing from the case") }
             return try NumPy.read(suite.directory.appendingPathComponent(file)).tensor
         }
-        let x = try tensor(testCase.inputs["x"])
+        let x = try tensor(testCase.inputs["x"], "input 'x'")
         var check = ToleranceCheck(tolerance: testCase.tolerance)
+        let mode = try attributes.string("mode", default: testCase.op == "model_gradients" ? "train" : "eval")
+        guard mode == "train" || mode == "eval" else {
+            throw VerificationFailure("attribute mode should be \"train\" or \"eval\", got \"\(mode)\"")
+        }
+        setMode(model, training: mode == "train")
+        // Sizes come from files: check the input against the network (shapes alone) and the
+        // work against the limits before running anything, since the layers trap.
+        if let problem = InputLimits.networkProblem(model, input: x.shape) { throw VerificationFailure(problem) }
 
         switch testCase.op {
         case "model_forward":
-            setMode(model, training: try attributes.string("mode", default: "eval") == "train")
             let y = model(x)
             let key = testCase.outputs["y"] != nil ? "y" : (testCase.outputs.keys.sorted().first ?? "y")
-            check.compare(key, result: y.data, resultShape: y.shape, expected: try tensor(testCase.outputs[key]))
+            check.compare(key, result: y.data, resultShape: y.shape, expected: try tensor(testCase.outputs[key], "output '\(key)'"))
         case "model_gradients":
-            setMode(model, training: try attributes.string("mode", default: "train") == "train")
             guard let targetFile = testCase.inputs["target"] else { throw VerificationFailure("missing input 'target'") }
             let targets = try NumPy.read(suite.directory.appendingPathComponent(targetFile)).integers
+            let output = model.outputShape(for: x.shape)
+            guard output.count == 2 else { throw VerificationFailure("the network's output \(output) is not [N, classes] logits") }
+            let (batch, classes) = (output[0], output[1])
+            if targets.count != batch { throw VerificationFailure("\(targetFile): \(targets.count) labels for a batch of \(batch)") }
+            if let (i, bad) = targets.enumerated().first(where: { $0.element < 0 || $0.element >= classes }) {
+                throw VerificationFailure("\(targetFile): label \(bad) (at \(i)) outside 0..<\(classes), the network's classes")
+            }
             let logits = model(x)
             let (loss, dLogits) = Loss.crossEntropy(logits, targets: targets, using: kernels.backend)
             if let file = testCase.outputs["logits"] {

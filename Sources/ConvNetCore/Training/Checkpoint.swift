@@ -49,6 +49,9 @@ public struct Checkpoint {
               let rate = file.metadata["learning_rate"].flatMap(Float.init) else {
             throw FileFormatError(path: url.path, reason: "not a training checkpoint (no epoch, generator_state and learning_rate metadata)")
         }
+        guard epoch >= 0, rate.isFinite, rate >= 0 else {
+            throw FileFormatError(path: url.path, reason: "checkpoint metadata out of range: epoch \(epoch), learning_rate \(rate)")
+        }
         var weights: [String: Tensor] = [:]
         var momentum: [String: Tensor] = [:]
         for (name, tensor) in file.tensors {

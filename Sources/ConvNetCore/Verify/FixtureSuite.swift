@@ -14,23 +14,30 @@ public struct FixtureSuite {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
             throw FileFormatError(path: manifestURL.path, reason: "no manifest.json in this directory")
         }
-        let data: Data
-        do { data = try Data(contentsOf: manifestURL) } catch {
-            throw FileFormatError(path: manifestURL.path, reason: "cannot be read (\(error.localizedDescription))")
-        }
+        let data = try FileIO.contents(of: manifestURL)
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw FileFormatError(path: manifestURL.path, reason: "not a JSON object")
         }
-        guard let rawCases = root["cases"] as? [[String: Any]] else {
+        guard let rawCases = root["cases"] as? [Any] else {
             throw FileFormatError(path: manifestURL.path, reason: "no \"cases\" array")
         }
         self.directory = directory
         self.name = root["suite"] as? String ?? directory.lastPathComponent
-        self.cases = try rawCases.enumerated().map { index, raw in
-            guard let name = raw["name"] as? String else {
-                throw FileFormatError(path: manifestURL.path, reason: "case \(index) has no name")
+        // A case that is not an object or has no name still becomes a case, failed with
+        // the reason, so the other cases run.
+        var seen = Set<String>()
+        self.cases = rawCases.enumerated().map { index, raw in
+            guard let fields = raw as? [String: Any] else {
+                return FixtureCase(name: "case #\(index)", fields: [:], problem: "case \(index) of manifest.json is not a JSON object")
             }
-            return FixtureCase(name: name, fields: raw)
+            guard let name = fields["name"] as? String, !name.isEmpty else {
+                return FixtureCase(name: "case #\(index)", fields: fields,
+                                   problem: "case \(index) of manifest.json has no \"name\" string (got \(JSONValue.describe(fields["name"])))")
+            }
+            guard seen.insert(name).inserted else {
+                return FixtureCase(name: name, fields: fields, problem: "a second case named '\(name)' in manifest.json")
+            }
+            return FixtureCase(name: name, fields: fields, problem: FixtureCase.fieldProblem(fields))
         }
     }
 }
@@ -41,23 +48,44 @@ public struct FixtureCase {
     public var name: String
     public var op: String { fields["op"] as? String ?? "" }
     /// `max|R - E| / max(max|E|, 1e-6)` must not exceed this for every expected tensor.
-    public var tolerance: Double { number(fields["tolerance"]) ?? 1e-4 }
+    public var tolerance: Double { JSONValue.number(fields["tolerance"]) ?? 1e-4 }
     public var attributes: FixtureAttributes { FixtureAttributes(fields["attrs"] as? [String: Any] ?? [:], caseName: name) }
     public var inputs: [String: String] { fields["inputs"] as? [String: String] ?? [:] }
     public var outputs: [String: String] { fields["outputs"] as? [String: String] ?? [:] }
     public var grads: [String: String] { fields["grads"] as? [String: String] ?? [:] }
     /// Every field of the case as parsed JSON.
     public let fields: [String: Any]
+    /// Why the case cannot be run as written (a field of the wrong type), or nil.
+    public let problem: String?
 
-    init(name: String, fields: [String: Any]) {
+    init(name: String, fields: [String: Any], problem: String? = nil) {
         self.name = name
         self.fields = fields
+        self.problem = problem
     }
-}
 
-func number(_ value: Any?) -> Double? {
-    if let n = value as? NSNumber { return n.doubleValue }
-    return nil
+    /// The first field of the wrong type or value, in words naming it, or nil.
+    static func fieldProblem(_ fields: [String: Any]) -> String? {
+        func wrong(_ key: String, _ expected: String) -> String {
+            "manifest field \"\(key)\" should be \(expected), got \(JSONValue.describe(fields[key]))"
+        }
+        guard fields["op"] is String else { return wrong("op", "a string") }
+        if let value = fields["tolerance"], !(value is NSNull) {
+            guard let t = JSONValue.number(value), t >= 0 else { return wrong("tolerance", "a non-negative number") }
+        }
+        if fields["attrs"] != nil && !(fields["attrs"] is [String: Any]) { return wrong("attrs", "an object") }
+        for key in ["inputs", "outputs", "grads"] where fields[key] != nil {
+            guard let files = JSONValue.stringMap(fields[key]) else { return wrong(key, "an object of file names") }
+            if let empty = files.first(where: { $0.value.isEmpty }) { return "manifest field \"\(key)\": '\(empty.key)' has an empty file name" }
+        }
+        for key in ["weights", "expected_gradients"] where fields[key] != nil {
+            guard let file = fields[key] as? String, !file.isEmpty else { return wrong(key, "a file name") }
+        }
+        if fields["parameters"] != nil {
+            guard let n = JSONValue.integer(fields["parameters"]), n >= 0 else { return wrong("parameters", "a non-negative integer") }
+        }
+        return nil
+    }
 }
 
 /// A case's `attrs` object, with typed accessors that accept PyTorch's spellings
@@ -74,71 +102,81 @@ public struct FixtureAttributes {
 
     public func contains(_ key: String) -> Bool { values[key] != nil && !(values[key] is NSNull) }
 
-    public func int(_ key: String, default fallback: Int? = nil) throws -> Int {
+    /// Integers in attributes (sizes, strides, paddings, groups) are at most this in
+    /// magnitude: larger ones are errors, not allocations or overflows.
+    public static let integerLimit = 1 << 20
+
+    /// The value of `key`, or nil when absent or null (then `fallback`, or an error).
+    private func present<T>(_ key: String, _ fallback: T?) throws -> Any? {
         guard let value = values[key], !(value is NSNull) else {
-            if let fallback { return fallback }
+            if fallback != nil { return nil }
             throw VerificationFailure("attribute \(key) is missing")
         }
-        if let n = value as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-        if let list = value as? [NSNumber], list.count == 1 { return list[0].intValue }
-        throw VerificationFailure("attribute \(key) should be an integer, got \(value)")
+        return value
+    }
+
+    private func bounded(_ key: String, _ value: Any) throws -> Int {
+        guard let i = JSONValue.integer(value) else {
+            throw VerificationFailure("attribute \(key) should be an integer, got \(JSONValue.describe(value))")
+        }
+        guard abs(i) <= Self.integerLimit else {
+            throw VerificationFailure("attribute \(key) = \(i) is out of range (at most \(Self.integerLimit) in magnitude)")
+        }
+        return i
+    }
+
+    public func int(_ key: String, default fallback: Int? = nil) throws -> Int {
+        guard let value = try present(key, fallback) else { return fallback! }
+        if let list = value as? [Any], list.count == 1 { return try bounded(key, list[0]) }
+        return try bounded(key, value)
     }
 
     public func double(_ key: String, default fallback: Double? = nil) throws -> Double {
-        guard let value = values[key], !(value is NSNull) else {
-            if let fallback { return fallback }
-            throw VerificationFailure("attribute \(key) is missing")
+        guard let value = try present(key, fallback) else { return fallback! }
+        guard let d = JSONValue.number(value) else {
+            throw VerificationFailure("attribute \(key) should be a finite number, got \(JSONValue.describe(value))")
         }
-        if let n = value as? NSNumber { return n.doubleValue }
-        throw VerificationFailure("attribute \(key) should be a number, got \(value)")
+        return d
     }
 
     public func bool(_ key: String, default fallback: Bool? = nil) throws -> Bool {
-        guard let value = values[key], !(value is NSNull) else {
-            if let fallback { return fallback }
-            throw VerificationFailure("attribute \(key) is missing")
-        }
-        if let b = value as? Bool { return b }
-        if let n = value as? NSNumber { return n.intValue != 0 }
-        throw VerificationFailure("attribute \(key) should be a boolean, got \(value)")
+        guard let value = try present(key, fallback) else { return fallback! }
+        if let b = JSONValue.boolean(value) { return b }
+        if let i = JSONValue.integer(value), i == 0 || i == 1 { return i == 1 }
+        throw VerificationFailure("attribute \(key) should be a boolean, got \(JSONValue.describe(value))")
     }
 
     public func string(_ key: String, default fallback: String? = nil) throws -> String {
-        guard let value = values[key], !(value is NSNull) else {
-            if let fallback { return fallback }
-            throw VerificationFailure("attribute \(key) is missing")
-        }
+        guard let value = try present(key, fallback) else { return fallback! }
         if let s = value as? String { return s }
-        throw VerificationFailure("attribute \(key) should be a string, got \(value)")
+        throw VerificationFailure("attribute \(key) should be a string, got \(JSONValue.describe(value))")
     }
 
-    /// A (height, width) pair written as `k` or `[kh, kw]`.
+    /// A (height, width) pair written as `k` or `[kh, kw]` (or `[k]`).
     public func pair(_ key: String, default fallback: (Int, Int)? = nil) throws -> (height: Int, width: Int) {
-        guard let value = values[key], !(value is NSNull) else {
-            if let fallback { return fallback }
-            throw VerificationFailure("attribute \(key) is missing")
+        guard let value = try present(key, fallback) else { return fallback! }
+        if let list = value as? [Any] {
+            if list.count == 2 { return (try bounded(key, list[0]), try bounded(key, list[1])) }
+            if list.count == 1 { let k = try bounded(key, list[0]); return (k, k) }
+            throw VerificationFailure("attribute \(key) should be an integer or a pair, got a list of \(list.count)")
         }
-        if let n = value as? NSNumber { return (n.intValue, n.intValue) }
-        if let list = value as? [NSNumber] {
-            if list.count == 2 { return (list[0].intValue, list[1].intValue) }
-            if list.count == 1 { return (list[0].intValue, list[0].intValue) }
-        }
-        throw VerificationFailure("attribute \(key) should be an integer or a pair, got \(value)")
+        let k = try bounded(key, value)
+        return (k, k)
     }
 
     /// A nested object, such as `arch`.
     public func object(_ key: String) throws -> FixtureAttributes {
         guard let value = values[key] as? [String: Any] else {
-            throw VerificationFailure("attribute \(key) should be an object")
+            throw VerificationFailure("attribute \(key) should be an object, got \(JSONValue.describe(values[key]))")
         }
         return FixtureAttributes(value, caseName: caseName)
     }
 
     public func intList(_ key: String) throws -> [Int] {
-        guard let list = values[key] as? [NSNumber] else {
-            throw VerificationFailure("attribute \(key) should be a list of integers")
+        guard let list = values[key] as? [Any] else {
+            throw VerificationFailure("attribute \(key) should be a list of integers, got \(JSONValue.describe(values[key]))")
         }
-        return list.map(\.intValue)
+        return try list.map { try bounded(key, $0) }
     }
 }
 
@@ -165,7 +203,7 @@ public struct CaseResult: Sendable {
 }
 
 func formatError(_ e: Double) -> String {
-    e == 0 ? "0" : String(format: "%.1e", e)
+    e == 0 ? "0" : e.isNaN ? "NaN" : String(format: "%.1e", e)
 }
 
 /// Compares results with expected tensors by the fixtures' rule and remembers the worst error.

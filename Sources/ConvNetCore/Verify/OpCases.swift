@@ -65,13 +65,28 @@ struct OpCaseRunner {
         if !unknown.isEmpty { throw VerificationFailure("no gradient for \(unknown.sorted().joined(separator: ", ")) in \(testCase.op)") }
     }
 
+    /// Refuses outputs of more elements, or work of more multiply-accumulates, than
+    /// ``InputLimits`` allows (sizes come from files and attributes).
+    func requireLimits(_ shapes: [String: [Int]], work: [Int]) throws {
+        for (label, shape) in shapes.sorted(by: { $0.key < $1.key }) {
+            if let problem = InputLimits.shapeProblem(label, shape) { throw VerificationFailure(problem) }
+        }
+        if let problem = InputLimits.workProblem(testCase.op, work) { throw VerificationFailure(problem) }
+    }
+
     func requireRank(_ t: Tensor, _ rank: Int, _ label: String) throws {
         if t.rank != rank { throw VerificationFailure("\(label): expected rank \(rank), got shape \(t.shape)") }
     }
 
     func featureMap(_ t: Tensor, _ label: String) throws -> FeatureMapShape {
         try requireRank(t, 4, label)
+        try requireNonEmpty(t, label)
         return t.featureMapShape(for: label)
+    }
+
+    /// Every extent positive (an empty tensor has nothing to compute or compare).
+    func requireNonEmpty(_ t: Tensor, _ label: String) throws {
+        if t.shape.contains(where: { $0 <= 0 }) { throw VerificationFailure("\(label): empty shape \(t.shape)") }
     }
 
     /// The upstream gradient `dy`, when the case has gradients to check.
@@ -131,6 +146,7 @@ struct OpCaseRunner {
         if weight.shape != geometry.weightShape { throw VerificationFailure("weight: shape \(weight.shape), expected \(geometry.weightShape)") }
         if let bias, bias.count != geometry.outChannels { throw VerificationFailure("bias: shape \(bias.shape), expected [\(geometry.outChannels)]") }
         let yShape = geometry.outputShape.dimensions
+        try requireLimits(["y": yShape], work: yShape + [geometry.inChannelsPerGroup, geometry.kernelHeight, geometry.kernelWidth])
         let y = kernels.conv2d(x.data, weight: weight.data, bias: bias?.data, geometry: geometry)
         try compare(output: "y", y, shape: yShape)
         try requireKnownGradients(["x", "weight", "bias"])
@@ -155,6 +171,7 @@ struct OpCaseRunner {
         if weight.shape != geometry.weightShape { throw VerificationFailure("weight: shape \(weight.shape), expected \(geometry.weightShape)") }
         if let bias, bias.count != geometry.outChannels { throw VerificationFailure("bias: shape \(bias.shape), expected [\(geometry.outChannels)]") }
         let yShape = geometry.outputShape.dimensions
+        try requireLimits(["y": yShape], work: x.shape + [geometry.outChannels / groups, geometry.kernelHeight, geometry.kernelWidth])
         let y = kernels.convTranspose2d(x.data, weight: weight.data, bias: bias?.data, geometry: geometry)
         try compare(output: "y", y, shape: yShape)
         try requireKnownGradients(["x", "weight", "bias"])
@@ -170,6 +187,8 @@ struct OpCaseRunner {
             input: input, kernel: kernel, stride: try attrs.pair("stride", default: kernel),
             padding: try attrs.pair("padding", default: (0, 0)), ceilMode: try attrs.bool("ceil_mode", default: false))
         if let problem = geometry.problem { throw VerificationFailure(problem) }
+        let yShape = geometry.outputShape.dimensions
+        try requireLimits(["y": yShape], work: yShape + [kernel.height, kernel.width])
         return geometry
     }
 
@@ -201,14 +220,17 @@ struct OpCaseRunner {
     mutating func runAdaptiveAvgPool(_ attrs: FixtureAttributes) throws {
         let x = try input("x")
         let xs = try featureMap(x, "x")
-        var size = try attrs.pair("output_size")
         // PyTorch lets None in output_size mean "keep the input's extent".
-        if let list = attrs.values["output_size"] as? [Any], list.count == 2 {
-            if list[0] is NSNull { size.height = xs.height }
-            if list[1] is NSNull { size.width = xs.width }
+        var size: (height: Int, width: Int)
+        if let list = attrs.values["output_size"] as? [Any], list.count == 2, list.contains(where: { $0 is NSNull }) {
+            let given = FixtureAttributes(["h": list[0], "w": list[1]], caseName: testCase.name)
+            size = (try given.int("h", default: xs.height), try given.int("w", default: xs.width))
+        } else {
+            size = try attrs.pair("output_size")
         }
         if size.height <= 0 || size.width <= 0 { throw VerificationFailure("output_size must be positive, got \(size)") }
         let yShape = [xs.batch, xs.channels, size.height, size.width]
+        try requireLimits(["y": yShape], work: [xs.batch, xs.channels, xs.height + size.height, xs.width + size.width])
         try compare(output: "y", kernels.adaptiveAvgPool2d(x.data, input: xs, outputSize: size), shape: yShape)
         try requireKnownGradients(["x"])
         if let dy = try upstream(shape: yShape) {
@@ -221,6 +243,7 @@ struct OpCaseRunner {
         let xs = try featureMap(x, "x")
         let size = try attrs.int("size")
         if size <= 0 { throw VerificationFailure("size must be positive, got \(size)") }
+        try requireLimits([:], work: [x.count, min(size, xs.channels)])
         let alpha = Float(try attrs.double("alpha", default: 1e-4))
         let beta = Float(try attrs.double("beta", default: 0.75))
         let k = Float(try attrs.double("k", default: 1.0))
@@ -242,6 +265,7 @@ struct OpCaseRunner {
         case 3: xs = FeatureMapShape(batch: x.shape[0], channels: x.shape[1], height: 1, width: x.shape[2])
         default: throw VerificationFailure("x: batch norm needs rank 2, 3 or 4, got shape \(x.shape)")
         }
+        try requireNonEmpty(x, "x")
         let channels = xs.channels
         let weight = try optionalInput("weight")?.data ?? [Float](repeating: 1, count: channels)
         let bias = try optionalInput("bias")?.data ?? [Float](repeating: 0, count: channels)
@@ -260,11 +284,13 @@ struct OpCaseRunner {
             let correction = n > 1 ? n / (n - 1) : 1
             if testCase.outputs["running_mean"] != nil {
                 let old = try optionalInput("running_mean")?.data ?? [Float](repeating: 0, count: channels)
+                if old.count != channels { throw VerificationFailure("running_mean: \(old.count) elements for \(channels) channels") }
                 let updated = (0..<channels).map { (1 - momentum) * old[$0] + momentum * forward.mean[$0] }
                 try compare(output: "running_mean", updated, shape: [channels])
             }
             if testCase.outputs["running_var"] != nil {
                 let old = try optionalInput("running_var")?.data ?? [Float](repeating: 1, count: channels)
+                if old.count != channels { throw VerificationFailure("running_var: \(old.count) elements for \(channels) channels") }
                 let updated = (0..<channels).map { (1 - momentum) * old[$0] + momentum * forward.variance[$0] * correction }
                 try compare(output: "running_var", updated, shape: [channels])
             }
@@ -294,6 +320,8 @@ struct OpCaseRunner {
     mutating func runLinear() throws {
         let x = try input("x"), weight = try input("weight"), bias = try optionalInput("bias")
         try requireRank(weight, 2, "weight")
+        try requireNonEmpty(weight, "weight")
+        try requireNonEmpty(x, "x")
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         guard x.rank >= 1, x.shape.last == inFeatures else {
             throw VerificationFailure("x: shape \(x.shape) does not end in \(inFeatures) features (weight \(weight.shape))")
@@ -301,6 +329,7 @@ struct OpCaseRunner {
         if let bias, bias.count != outFeatures { throw VerificationFailure("bias: shape \(bias.shape), expected [\(outFeatures)]") }
         let batch = x.count / max(inFeatures, 1)
         let yShape = Array(x.shape.dropLast()) + [outFeatures]
+        try requireLimits(["y": yShape], work: [batch, inFeatures, outFeatures])
         let y = kernels.linear(x.data, weight: weight.data, bias: bias?.data, batch: batch, inFeatures: inFeatures, outFeatures: outFeatures)
         try compare(output: "y", y, shape: yShape)
         try requireKnownGradients(["x", "weight", "bias"])
@@ -339,6 +368,7 @@ struct OpCaseRunner {
         if try attrs.double("label_smoothing", default: 0) != 0 { throw VerificationFailure("unsupported: label_smoothing") }
         let logits = try input("logits")
         try requireRank(logits, 2, "logits")
+        try requireNonEmpty(logits, "logits")
         guard let targetFile = testCase.inputs["target"] else { throw VerificationFailure("missing input 'target'") }
         let targets = try loadIntegers(targetFile)
         let (batch, classes) = (logits.shape[0], logits.shape[1])
@@ -355,6 +385,7 @@ struct OpCaseRunner {
     mutating func runDistillation(_ attrs: FixtureAttributes) throws {
         let student = try input("student"), teacher = try input("teacher")
         try requireRank(student, 2, "student")
+        try requireNonEmpty(student, "student")
         if teacher.shape != student.shape { throw VerificationFailure("teacher: shape \(teacher.shape) vs student \(student.shape)") }
         let temperature = Float(try attrs.double("temperature"))
         if !(temperature > 0) { throw VerificationFailure("temperature must be positive, got \(temperature)") }

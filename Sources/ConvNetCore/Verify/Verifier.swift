@@ -10,6 +10,7 @@ public enum FixtureVerifier {
     /// Runs one case; never throws: a problem becomes a failed result with its reason.
     /// The op cases run on each kernel set of `kernels` (a case passes only if all pass).
     public static func run(_ testCase: FixtureCase, in suite: FixtureSuite, kernels: [KernelChoice] = [.fast]) -> CaseResult {
+        if let problem = testCase.problem { return CaseResult(name: testCase.name, error: nil, failure: problem) }
         do {
             if OpCaseRunner.supportedOps.contains(testCase.op) {
                 var worst = 0.0

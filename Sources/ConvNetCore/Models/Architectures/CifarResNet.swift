@@ -112,7 +112,7 @@ public final class CifarBlock: Layer {
             out = trace(conv2, trace(relu2, trace(bn2, out, &t), &t), &t)
             if residual {
                 let shortcut = downsample.map { trace($0, a, &t) } ?? input
-                precondition(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
+                _ = ShapeCheck.require(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
             }
             return out
         }
@@ -120,7 +120,7 @@ public final class CifarBlock: Layer {
         out = trace(bn2, trace(conv2, out, &t), &t)
         if residual {
             let shortcut = downsample.map { trace($0, input, &t) } ?? input
-            precondition(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
+            _ = ShapeCheck.require(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
         }
         return trace(relu2, out, &t)
     }

@@ -90,8 +90,10 @@ public final class DenseBlock: Layer {
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {
-        precondition(input.count == 4 && input[1] == inChannels, "\(description): expected input [N, \(inChannels), H, W], got \(input)")
         var shape = input
+        if !ShapeCheck.require(input.count == 4 && input[1] == inChannels, "\(description): expected input [N, \(inChannels), H, W], got \(input)") {
+            shape = [1, inChannels, 1, 1]     // a stand-in (ShapeCheck)
+        }
         for layer in layers {
             let new = trace(layer, shape, &t)
             shape[1] += new[1]

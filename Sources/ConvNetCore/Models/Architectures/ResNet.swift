@@ -76,7 +76,7 @@ public final class BasicBlock: Layer {
         var out = input
         for layer in [conv1, bn1, relu1, conv2, bn2] as [Layer] { out = trace(layer, out, &t) }
         let shortcut = downsample.map { trace($0, input, &t) } ?? input
-        precondition(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
+        _ = ShapeCheck.require(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
         return trace(relu2, out, &t)
     }
 }
@@ -161,7 +161,7 @@ public final class Bottleneck: Layer {
         var out = input
         for layer in [conv1, bn1, relu1, conv2, bn2, relu2, conv3, bn3] as [Layer] { out = trace(layer, out, &t) }
         let shortcut = downsample.map { trace($0, input, &t) } ?? input
-        precondition(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
+        _ = ShapeCheck.require(out == shortcut, "\(description): residual \(out) and shortcut \(shortcut) differ")
         return trace(relu3, out, &t)
     }
 }

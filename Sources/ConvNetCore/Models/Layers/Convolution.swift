@@ -67,12 +67,16 @@ public final class Conv2d: Layer {
     /// The kernel geometry for an input of `shape`; traps naming the layer and the shape
     /// when it does not fit.
     public func geometry(for shape: [Int]) -> Conv2DGeometry {
-        precondition(shape.count == 4 && shape[1] == inChannels,
-                     "\(description): expected input [N, \(inChannels), H, W], got \(shape)")
+        // A stand-in that fits, for a shape that does not while an input is being tried
+        // (ShapeCheck); outside that, a shape that does not fit traps.
+        let standIn = Conv2DGeometry(batch: 1, inChannels: inChannels, inHeight: kernelSize.height, inWidth: kernelSize.width,
+                                     outChannels: outChannels, kernel: kernelSize, stride: stride, padding: padding, groups: groups)
+        guard ShapeCheck.require(shape.count == 4 && shape[1] == inChannels,
+                                 "\(description): expected input [N, \(inChannels), H, W], got \(shape)") else { return standIn }
         let g = Conv2DGeometry(batch: shape[0], inChannels: inChannels, inHeight: shape[2], inWidth: shape[3],
                                outChannels: outChannels, kernel: kernelSize, stride: stride,
                                padding: padding, groups: groups)
-        if let problem = g.problem { preconditionFailure("\(description) on input \(shape): \(problem)") }
+        if let problem = g.problem, !ShapeCheck.require(false, "\(description) on input \(shape): \(problem)") { return standIn }
         return g
     }
 

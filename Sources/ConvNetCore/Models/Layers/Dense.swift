@@ -19,8 +19,8 @@ public final class Linear: Layer {
     public override var description: String { "Linear(\(inFeatures), \(outFeatures)" + (bias == nil ? ", no bias)" : ")") }
 
     private func batch(of shape: [Int]) -> Int {
-        precondition(shape.count == 2 && shape[1] == inFeatures,
-                     "\(description): expected input [N, \(inFeatures)], got \(shape)")
+        guard ShapeCheck.require(shape.count == 2 && shape[1] == inFeatures,
+                                 "\(description): expected input [N, \(inFeatures)], got \(shape)") else { return 1 }
         return shape[0]
     }
 
@@ -55,7 +55,9 @@ public final class Flatten: Layer {
     public override var description: String { "Flatten" }
 
     public override func outputShape(for inputShape: [Int]) -> [Int] {
-        precondition(inputShape.count >= 2, "\(description): expected a batch of at least rank 2, got \(inputShape)")
+        guard ShapeCheck.require(inputShape.count >= 2, "\(description): expected a batch of at least rank 2, got \(inputShape)") else {
+            return [1, 1]
+        }
         return [inputShape[0], inputShape.dropFirst().reduce(1, *)]
     }
 

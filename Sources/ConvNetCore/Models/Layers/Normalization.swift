@@ -42,11 +42,19 @@ public final class BatchNorm2d: Layer {
     }
 
     private func shape(of x: [Int]) -> FeatureMapShape {
-        precondition(x.count == 4 && x[1] == channels, "\(description): expected input [N, \(channels), H, W], got \(x)")
+        guard ShapeCheck.require(x.count == 4 && x[1] == channels, "\(description): expected input [N, \(channels), H, W], got \(x)") else {
+            return FeatureMapShape(batch: 1, channels: channels, height: 2, width: 2)
+        }
         return FeatureMapShape(batch: x[0], channels: x[1], height: x[2], width: x[3])
     }
 
-    public override func outputShape(for inputShape: [Int]) -> [Int] { shape(of: inputShape).dimensions }
+    public override func outputShape(for inputShape: [Int]) -> [Int] {
+        let s = shape(of: inputShape)
+        if isTraining && ShapeCheck.isProbing {
+            _ = ShapeCheck.require(s.batch * s.spatial > 1, "\(description): training needs more than one value per channel, got input \(inputShape)")
+        }
+        return s.dimensions
+    }
 
     public override func forward(_ x: Tensor) -> Tensor { forward(x, residual: nil, relu: false) }
 
@@ -163,7 +171,9 @@ public final class LocalResponseNorm: Layer {
     public override var description: String { "LocalResponseNorm(size \(size), alpha \(alpha), beta \(beta), k \(k))" }
 
     private func shape(of x: [Int]) -> FeatureMapShape {
-        precondition(x.count == 4, "\(description): expected an NCHW input, got \(x)")
+        guard ShapeCheck.require(x.count == 4, "\(description): expected an NCHW input, got \(x)") else {
+            return FeatureMapShape(batch: 1, channels: 1, height: 1, width: 1)
+        }
         return FeatureMapShape(batch: x[0], channels: x[1], height: x[2], width: x[3])
     }
 

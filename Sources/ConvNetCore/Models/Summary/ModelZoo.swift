@@ -78,8 +78,7 @@ public enum ModelZoo {
 
     public static func entry(_ name: String) throws -> Entry {
         if let e = entries.first(where: { $0.name == name }) { return e }
-        let close = names.filter { $0.hasPrefix(String(name.prefix(3))) }
-        throw ModelZooError("unknown model \(name)" + (close.isEmpty ? "" : "; did you mean \(close.prefix(6).joined(separator: ", "))?")
+        throw ModelZooError("unknown model \(name)" + NearestName.suggestion(for: name, among: names)
                             + " (`lesson summary --list` shows all)")
     }
 
@@ -105,35 +104,52 @@ public enum ModelZoo {
 
     /// Builds the `attrs.arch` of a fixture manifest (Fixtures/FIXTURES-FORMAT.md):
     /// families `torchvision.resnet`, `torchvision.densenet`, `torchvision.googlenet`
-    /// and `cifar_resnet`. Throws for an unknown family or a missing field.
+    /// and `cifar_resnet`. Throws for an unknown family, a missing field, a field of the
+    /// wrong type or out of range, and a network of more than 2^32 parameters.
     public static func build(architecture arch: [String: Any]) throws -> Layer {
+        let model = try buildUnchecked(architecture: arch)
+        // Every tensor fits Int with the fields' bounds; their sum might not: count it checked.
+        var total = 0
+        for p in model.parameters {
+            guard let count = p.shape.checkedProduct, case let (sum, false) = total.addingReportingOverflow(count),
+                  sum <= 1 << 32 else {
+                throw ModelZooError("architecture: more than \(1 << 32) parameters: \(arch)")
+            }
+            total = sum
+        }
+        return model
+    }
+
+    private static func buildUnchecked(architecture arch: [String: Any]) throws -> Layer {
         func value(_ key: String) throws -> Any {
             guard let v = arch[key] else { throw ModelZooError("architecture: missing \"\(key)\" in \(arch)") }
             return v
         }
+        // Sizes come from files: each integer is bounded (depths and block counts more
+        // tightly), so no constructor precondition, overflow or giant model is reachable.
+        func checked(_ key: String, _ v: Any) throws -> Int {
+            let limit = key == "depth" ? 3002 : key == "layers" || key == "block_config" ? 512 : key == "num_classes" ? 1 << 20 : 1 << 14
+            guard let i = JSONValue.integer(v) else {
+                throw ModelZooError("architecture: \"\(key)\" is not an integer: \(JSONValue.describe(v))")
+            }
+            guard abs(i) <= limit else { throw ModelZooError("architecture: \"\(key)\" = \(i) is out of range (at most \(limit))") }
+            return i
+        }
         func int(_ key: String, default d: Int? = nil) throws -> Int {
             if arch[key] == nil, let d { return d }
-            let v = try value(key)
-            if let i = v as? Int { return i }
-            if let x = v as? Double, x == x.rounded() { return Int(x) }
-            throw ModelZooError("architecture: \"\(key)\" is not an integer: \(v)")
+            return try checked(key, try value(key))
         }
         func ints(_ key: String) throws -> [Int] {
             let v = try value(key)
-            if let a = v as? [Int] { return a }
-            if let a = v as? [Any] {
-                return try a.map {
-                    if let i = $0 as? Int { return i }
-                    if let x = $0 as? Double, x == x.rounded() { return Int(x) }
-                    throw ModelZooError("architecture: \"\(key)\" is not a list of integers: \(v)")
-                }
+            guard let list = v as? [Any], list.count <= 16 else {
+                throw ModelZooError("architecture: \"\(key)\" is not a list of at most 16 integers: \(JSONValue.describe(v))")
             }
-            throw ModelZooError("architecture: \"\(key)\" is not a list of integers: \(v)")
+            return try list.map { try checked(key, $0) }
         }
         func bool(_ key: String, default d: Bool) throws -> Bool {
             guard let v = arch[key] else { return d }
-            if let b = v as? Bool { return b }
-            throw ModelZooError("architecture: \"\(key)\" is not a boolean: \(v)")
+            if let b = JSONValue.boolean(v) { return b }
+            throw ModelZooError("architecture: \"\(key)\" is not a boolean: \(JSONValue.describe(v))")
         }
         let family = try value("family") as? String ?? ""
         let classes = try int("num_classes", default: 1000)

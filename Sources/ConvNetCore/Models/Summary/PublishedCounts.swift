@@ -17,7 +17,7 @@ public struct PublishedCounts: Sendable {
         var result: [String: PublishedCounts] = [:]
         for (name, value) in models {
             guard let entry = value as? [String: Any],
-                  let p = (entry["parameters"] as? NSNumber)?.intValue, let m = (entry["macs"] as? NSNumber)?.intValue else { continue }
+                  let p = JSONValue.integer(entry["parameters"]), let m = JSONValue.integer(entry["macs"]) else { continue }
             result[name] = PublishedCounts(parameters: p, macs: m)
         }
         return result
