@@ -172,7 +172,10 @@ public struct LessonOptions {
         for (name, value) in given.sorted(by: { $0.key < $1.key }) {
             guard let option = declared.first(where: { $0.name == name }) else {
                 let names = declared.map { "--" + $0.name }
-                throw LessonError("unknown option --\(name)" + (names.isEmpty ? " (this lesson has no options of its own)" : " (its options: \(names.joined(separator: ", ")))"))
+                let common = ["quick", "seed", "epochs", "out", "json", "weights", "eval", "fixtures", "threads", "help"]
+                throw LessonError("unknown option --\(name)"
+                                  + NearestName.suggestion(for: name, among: declared.map(\.name) + common, prefix: "--")
+                                  + (names.isEmpty ? " (this lesson has no options of its own)" : " (its options: \(names.joined(separator: ", ")))"))
             }
             try option.check(value)
         }
