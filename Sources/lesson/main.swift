@@ -14,6 +14,7 @@ COMMANDS:
   summary NAME         layer table of a network: output shape, parameters, MACs
   verify DIR...        check against reference fixtures (PASS/FAIL per case)
   bench                naive vs fast kernels: GFLOP/s and % of this machine's peak
+  exercise NAME        a lesson's exercises: list, --start (blank them), --reset
 
 Run `lesson <command> --help` for a command's options. Build in release mode:
   swift run -c release lesson list
@@ -34,8 +35,9 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     case "summary": return try SummaryCommand.run(rest)
     case "verify": return try VerifyCommand.run(rest)
     case "bench": return try BenchCommand.run(rest)
+    case "exercise": return try ExerciseCommand.run(rest)
     default:
-        let commands = ["list", "run", "summary", "verify", "bench"]
+        let commands = ["list", "run", "summary", "verify", "bench", "exercise"]
         let typed = command.drop(while: { $0 == "-" })
         throw CommandError.usage("lesson: unknown command '\(command)'" + NearestName.suggestion(for: String(typed), among: commands + ["help"])
                                  + " (commands: \(commands.joined(separator: ", ")); see lesson --help)")

@@ -67,4 +67,37 @@ struct LessonCatalogTests {
         for key in listed { #expect(lesson.help.contains(key)) }
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("index.html").path))
     }
+
+    @Test("every lesson has 2-4 exercises, and the tool carries their reference solutions (start then reset gives the file back)")
+    func exercises() throws {
+        for lesson in lessonCatalog {
+            let url = Self.packageRoot.appendingPathComponent("Lessons/\(lesson.folder)/Exercises.swift")
+            let file = try ExerciseFile(text: String(contentsOf: url, encoding: .utf8))
+            #expect((2...4).contains(file.entries.count), "\(lesson.folder): \(file.entries.count) exercises")
+            #expect(file.entries.allSatisfy { !$0.hint.isEmpty }, "\(lesson.folder): an exercise has no hint")
+            let carried = try ExerciseFile(text: try #require(exerciseReferences[lesson.folder], "\(lesson.folder): the tool carries no reference"))
+            let started = try ExerciseFile(text: file.started)
+            #expect(started.entries.map(\.name) == file.entries.map(\.name) && started.entries.allSatisfy(\.isStub))
+            #expect(started.reset(to: carried) == carried.text, "\(lesson.folder): --start then --reset does not give the reference back")
+            if !file.entries.contains(where: \.isStub) {       // a learner's started file is not the reference, by design
+                #expect(file.text == carried.text,
+                        "\(lesson.folder)/Exercises.swift changed: run `lesson exercise --write-references` to refresh the tool's copy")
+            }
+        }
+    }
+
+    @Test("unbalanced or repeated exercise markers are refused with a one-line error")
+    func badMarkers() {
+        let bad = ["// EXERCISE a BEGIN (stub: return [])\nbody\n",
+                   "// EXERCISE a END\n",
+                   "// EXERCISE a BEGIN\n// EXERCISE b END\n",
+                   "// EXERCISE a BEGIN\nx\n// EXERCISE a END\n// EXERCISE a BEGIN\ny\n// EXERCISE a END\n"]
+        for text in bad {
+            let error = #expect(throws: LessonError.self) { _ = try ExerciseFile(text: text) }
+            #expect(error?.description.contains("\n") == false)
+        }
+        let good = try? ExerciseFile(text: "/// Hint: add.\nfunc f() -> Int {\n    // EXERCISE f BEGIN (stub: return 0)\n    return 1 + 1\n    // EXERCISE f END\n}\n")
+        #expect(good?.entries.first?.hint == "Hint: add." && good?.entries.first?.stubReturn == "return 0")
+        #expect(good?.started.contains("    Exercise.notWritten(\"f\")\n    return 0") == true)
+    }
 }
