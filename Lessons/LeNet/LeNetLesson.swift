@@ -166,6 +166,8 @@ public enum LeNet5Lesson: Lesson {
                   ("augmentation", maxShift > 0 ? "each digit shifted by up to \(maxShift) pixels" : "none"),
                   ("kernels", "\(kernels.rawValue) (the lesson's pair: LeNetKernels.swift)")])
         var trainer = Trainer(settings)
+        trainer.checkpoint = run.directory.appendingPathComponent("lenet5.checkpoint.safetensors")
+        trainer.resumes = options.resume
         let background = (0 - pixelMean) / pixelStd
         if maxShift > 0 {
             trainer.augment = { x, generator in randomlyShifted(x, by: maxShift, fill: background, using: &generator) }
@@ -202,6 +204,7 @@ public enum LeNet5Lesson: Lesson {
         try model.save(to: weights, metadata: ["lesson": "lenet", "c3": c3Name, "split_seed": String(splitSeed),
                                                "seed": String(options.seed), "input": "32x32, (pixel/255 - 0.0784) / 0.784"])
         run.recordFile("lenet5.safetensors", description: "the weights (c1.weight, c1.bias, ..., output.bias)")
+        run.recordFile("lenet5.checkpoint.safetensors", description: "the last epoch's checkpoint: weights, momentum, generator, history (--resume)")
         run.say("Evaluate them: lesson run lenet --weights \(weights.path) --eval")
 
         let ms = { (row: Int) in race.result.rows[row].totalSeconds * 1e3 }

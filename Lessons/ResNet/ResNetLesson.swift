@@ -199,12 +199,16 @@ public enum ResNetLesson: Lesson {
                 + " weight decay 1e-4, batch 64), on the same seeds \(seeds.map(String.init).joined(separator: ", ")), each seed"
                 + " giving every net the same initialisation stream and the same mini-batches.")
         var trainSeconds = 0.0
+        let checkpoints = run.directory.appendingPathComponent("checkpoints")
+        try? FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
         func train(_ kind: NetKind, depth: Int, keep: ((CifarResNet) -> Void)? = nil) throws -> Arm {
             var arm = Arm(kind: kind, depth: depth)
             for seed in seeds {
                 let net = CifarResNet.lessonNet(kind, depth: depth, seed: seed)
                 var trainer = Trainer(settings)
                 trainer.label = "\(arm.label), seed \(seed)"
+                trainer.checkpoint = checkpoints.appendingPathComponent("\(arm.label)-seed\(seed).safetensors")
+                trainer.resumes = options.resume
                 trainer.printsEpochs = false
                 let history = try trainer.train(net, on: training, validation: validation, seed: seed, console: console)
                 trainSeconds += history.seconds
@@ -329,6 +333,7 @@ public enum ResNetLesson: Lesson {
 
         try trained.save(to: run.directory.appendingPathComponent("res-\(deep).safetensors"),
                          metadata: ["lesson": "resnet", "seed": String(seeds[0]), "input": "1x16x16 digits, normalised"])
+        run.recordFile("checkpoints/", description: "each net's last checkpoint (--resume continues a stopped run from them)")
         run.recordFile("res-\(deep).safetensors", description: "the trained res-\(deep) of seed \(seeds[0]) (its zeroed blocks included)")
         let headline = degradation ? "training error: plain-\(deep) \(plainDeepError), plain-\(shallow) \(plainShallowError), res-\(deep) \(resDeepError)"
                                    : "degradation not shown in this run"

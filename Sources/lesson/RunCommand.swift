@@ -41,6 +41,8 @@ enum RunCommand {
       --eval           evaluate only (needs --weights)
       --fixtures DIR   the Fixtures directory (default ./Fixtures, or beside the package)
       --threads N      threads for the fast kernels (default: every core)
+      --resume         continue from the checkpoints a stopped run left under --out (Ctrl-C
+                       stops a run at the end of its current step, keeping the last epoch's)
     """
 
     /// The options every lesson takes that need a value.
@@ -67,7 +69,7 @@ enum RunCommand {
         }
         let fixtures = try locateFixtures(args.option("fixtures"))
         let out = URL(fileURLWithPath: args.option("out") ?? "lesson-output/\(name)")
-        let quick = args.flag("quick"), json = args.flag("json"), evaluateOnly = args.flag("eval")
+        let quick = args.flag("quick"), json = args.flag("json"), evaluateOnly = args.flag("eval"), resume = args.flag("resume")
         let seed = try args.intOption("seed", default: 1)
         guard seed >= 0 else { throw CommandError.usage("lesson run: --seed must be non-negative") }
         var epochs: Int?
@@ -100,18 +102,20 @@ enum RunCommand {
         options.quick = quick
         options.json = json
         options.evaluateOnly = evaluateOnly
+        options.resume = resume
         options.seed = UInt64(seed)
         options.epochs = epochs
         options.weights = weights
         options.commandLine = (["lesson", "run"] + words).joined(separator: " ")
         let console = Console(showsProgress: true)
+        Interruption.install()
         do {
             let results = try lesson.runForJSON(options, console: console)
             console.clearProgress()
             if options.json { print(results) }
         } catch let error as LessonError {
             console.clearProgress()
-            throw CommandError(description: "lesson run \(name): \(error.description)")
+            throw CommandError(description: "lesson run \(name): \(error.description)", status: Interruption.isRequested ? 130 : 1)
         } catch let error as FileFormatError {
             console.clearProgress()
             throw CommandError(description: "lesson run \(name): \(error.description)")

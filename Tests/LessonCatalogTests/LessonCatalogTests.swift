@@ -39,7 +39,7 @@ struct LessonCatalogTests {
         for lesson in lessonCatalog {
             let names = lesson.options.map(\.name)
             #expect(Set(names).count == names.count, "\(lesson.name): an option is declared twice")
-            let common = ["quick", "seed", "epochs", "out", "json", "weights", "eval", "fixtures", "threads", "help"]
+            let common = ["quick", "seed", "epochs", "out", "json", "weights", "eval", "fixtures", "threads", "resume", "help"]
             #expect(Set(names).isDisjoint(with: common), "\(lesson.name): an option shadows one every lesson takes")
             // The defaults, given explicitly, must be accepted.
             var given: [String: String] = [:]

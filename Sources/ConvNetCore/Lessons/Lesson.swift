@@ -152,6 +152,8 @@ public struct LessonOptions {
     public var epochs: Int?
     /// The JSON results will be printed at the end (lessons may print less).
     public var json = false
+    /// Continue training from the checkpoints a stopped run left (`--resume`).
+    public var resume = false
     /// The command line that started the run, for the report.
     public var commandLine = ""
     /// The lesson's declared options and the values given for them (`--key value`;
@@ -172,7 +174,7 @@ public struct LessonOptions {
         for (name, value) in given.sorted(by: { $0.key < $1.key }) {
             guard let option = declared.first(where: { $0.name == name }) else {
                 let names = declared.map { "--" + $0.name }
-                let common = ["quick", "seed", "epochs", "out", "json", "weights", "eval", "fixtures", "threads", "help"]
+                let common = ["quick", "seed", "epochs", "out", "json", "weights", "eval", "fixtures", "threads", "resume", "help"]
                 throw LessonError("unknown option --\(name)"
                                   + NearestName.suggestion(for: name, among: declared.map(\.name) + common, prefix: "--")
                                   + (names.isEmpty ? " (this lesson has no options of its own)" : " (its options: \(names.joined(separator: ", ")))"))

@@ -72,6 +72,27 @@ public struct StepRecord: Sendable, Codable {
 public struct TrainingHistory: Sendable {
     public var epochs: [EpochRecord] = []
     public var steps: [StepRecord] = []
+
+    public init() {}
+
+    /// The history as checkpoint metadata (JSON strings).
+    func metadata() throws -> [String: String] {
+        let encoder = JSONEncoder()
+        return ["history_epochs": String(decoding: try encoder.encode(epochs), as: UTF8.self),
+                "history_steps": String(decoding: try encoder.encode(steps), as: UTF8.self)]
+    }
+
+    /// The history a checkpoint saved.
+    init(metadata: [String: String], path: String) throws {
+        let decoder = JSONDecoder()
+        guard let e = metadata["history_epochs"], let s = metadata["history_steps"],
+              let epochs = try? decoder.decode([EpochRecord].self, from: Data(e.utf8)),
+              let steps = try? decoder.decode([StepRecord].self, from: Data(s.utf8)) else {
+            throw FileFormatError(path: path, reason: "not a checkpoint of the shared trainer (no readable history)")
+        }
+        self.epochs = epochs
+        self.steps = steps
+    }
     /// Training time, evaluation excluded.
     public var seconds: Double { epochs.reduce(0) { $0 + $1.seconds } }
     public var last: EpochRecord? { epochs.last }
@@ -92,9 +113,16 @@ public struct Trainer {
     public var printsEpochs = true
     /// Also measure the whole training set in inference mode after each epoch.
     public var measuresTrainingSet = false
-    /// Called after each epoch with the model and what the epoch measured (checkpoints,
-    /// pictures). A thrown error stops training.
+    /// Called after each epoch with the model and what the epoch measured (pictures). A
+    /// thrown error stops training.
     public var afterEpoch: ((Layer, EpochRecord) throws -> Void)?
+    /// Where to save a checkpoint after every epoch (model, momentum, the generator's
+    /// state, the history so far; written atomically, so a run stopped at any moment
+    /// leaves the last complete one). Nil: none.
+    public var checkpoint: URL?
+    /// Continue from `checkpoint` if it exists (`--resume`): the run then ends with the
+    /// same weights, bit for bit, as one never stopped (on the same thread count).
+    public var resumes = false
 
     public init(_ settings: TrainingSettings) { self.settings = settings }
 
@@ -109,8 +137,16 @@ public struct Trainer {
         var history = TrainingHistory()
         let prefix = label.isEmpty ? "" : label + "  "
         var lastFiniteLoss: Double?
+        var firstEpoch = 0
+        if resumes, let url = checkpoint, FileManager.default.fileExists(atPath: url.path) {
+            let saved = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
+            generator = saved.generator
+            firstEpoch = min(saved.epoch, settings.epochs)
+            history = try TrainingHistory(metadata: saved.metadata, path: url.path)
+            console.print(prefix + "resuming from \(url.lastPathComponent): \(saved.epoch) of \(settings.epochs) epochs done")
+        }
         model.train()
-        for epoch in 0..<settings.epochs {
+        for epoch in firstEpoch..<settings.epochs {
             let rate = settings.schedule.rate(epoch: epoch)
             optimizer.learningRate = Float(rate)
             let batches = MiniBatches(count: trainingSet.count, batchSize: settings.batchSize,
@@ -134,6 +170,11 @@ public struct Trainer {
                 model.zeroGradients()
                 _ = model.backward(dLogits)
                 optimizer.step()
+                if Interruption.isRequested {
+                    let kept = checkpoint.map { epoch > 0 || firstEpoch > 0
+                        ? "; the checkpoint of epoch \(epoch) is kept in \($0.path): continue with --resume" : "; no epoch finished, no checkpoint" }
+                    throw LessonError("\(prefix)interrupted at epoch \(epoch + 1), step \(step + 1)" + (kept ?? ""))
+                }
 
                 let accuracy = Metrics.accuracy(logits, labels: labels)
                 lossSum += Double(loss) * Double(indices.count)
@@ -163,6 +204,14 @@ public struct Trainer {
             }
             history.epochs.append(record)
             if printsEpochs { console.print(prefix + Self.line(record, of: settings.epochs)) }
+            if let url = checkpoint {
+                do {
+                    try Checkpoint(epoch: epoch + 1, generator: generator, learningRate: Float(rate), metadata: try history.metadata())
+                        .save(model: model, optimizer: optimizer, to: url)
+                } catch {
+                    throw LessonError("cannot write the checkpoint \(url.path): \(error)")
+                }
+            }
             try afterEpoch?(model, record)
         }
         return history
@@ -220,4 +269,24 @@ public func randomlyShifted(_ x: Tensor, by maximum: Int, fill: Float, using gen
         }
     }
     return y
+}
+
+/// A request to stop, from SIGINT (Ctrl-C) or SIGTERM: the trainer finishes its step and
+/// stops with a one-line error naming the checkpoint it keeps.
+public enum Interruption {
+    nonisolated(unsafe) private static var requested: sig_atomic_t = 0
+
+    /// Whether a stop was requested.
+    public static var isRequested: Bool { requested != 0 }
+
+    /// Sends SIGINT and SIGTERM here (the `lesson` tool does this before a run).
+    public static func install() {
+        var blocked = sigset_t()                         // a parent may have left them blocked
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGINT)
+        sigaddset(&blocked, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
+        signal(SIGINT) { _ in Interruption.requested = 1 }
+        signal(SIGTERM) { _ in Interruption.requested = 1 }
+    }
 }
