@@ -50,7 +50,8 @@ let package = Package(
         .target(
             name: "LessonCatalog",
             dependencies: [.target(name: "ConvNetCore")] + lessons.map { .target(name: "\($0)Lesson") },
-            path: "Sources/LessonCatalog"
+            path: "Sources/LessonCatalog",
+            resources: [.copy("References")]
         ),
         .executableTarget(
             name: "lesson",

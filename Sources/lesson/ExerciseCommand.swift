@@ -84,13 +84,8 @@ enum ExerciseCommand {
         }
     }
 
-    /// Rewrites Sources/LessonCatalog/ExerciseReferences.swift from every lesson's file.
+    /// Rewrites Sources/LessonCatalog/References/<Lesson>.txt from every lesson's file.
     static func refreshReferences(root: URL) throws -> Int32 {
-        var lines = ["// The reference Exercises.swift of every lesson, carried by the `lesson` tool so that",
-                     "// `lesson exercise NAME --reset` works outside git. Written by",
-                     "// `lesson exercise --write-references`; LessonCatalogTests checks it matches the files.",
-                     "", "/// Lesson folder -> the text of its Exercises.swift with the reference solutions.",
-                     "public let exerciseReferences: [String: String] = ["]
         for lesson in lessonCatalog {
             let url = root.appendingPathComponent("Lessons/\(lesson.folder)/Exercises.swift")
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
@@ -98,14 +93,11 @@ enum ExerciseCommand {
             if let stub = file.entries.first(where: \.isStub) {
                 throw CommandError(description: "lesson exercise: \(url.path): exercise \(stub.name) is a stub; --reset it first")
             }
-            lines.append("    \"\(lesson.folder)\": ##\"\"\"")
-            lines.append(file.text)
-            lines.append("\"\"\"##,")
+            let out = root.appendingPathComponent("Sources/LessonCatalog/References/\(lesson.folder).txt")
+            try write(file.text, to: out)
+            print("wrote \(out.path)")
         }
-        lines.append("]")
-        let out = root.appendingPathComponent("Sources/LessonCatalog/ExerciseReferences.swift")
-        try write(lines.joined(separator: "\n") + "\n", to: out)
-        print("wrote \(out.path)")
+        print("rebuild the tool (swift build) to carry them")
         return 0
     }
 

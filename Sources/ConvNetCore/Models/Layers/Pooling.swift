@@ -36,14 +36,7 @@ public final class MaxPool2d: Layer {
     }
 
     public func geometry(for shape: [Int]) -> Pool2DGeometry {
-        let g = Pool2DGeometry(input: featureMap(shape, description), kernel: kernelSize, stride: stride,
-                               padding: padding, ceilMode: ceilMode)
-        if let problem = g.problem, !ShapeCheck.require(false, "\(description) on input \(shape): \(problem)") {
-            // A stand-in that fits, while an input is being tried (ShapeCheck).
-            let standIn = FeatureMapShape(batch: 1, channels: max(1, g.input.channels), height: kernelSize.height, width: kernelSize.width)
-            return Pool2DGeometry(input: standIn, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
-        }
-        return g
+        poolGeometry(shape, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, layer: description)
     }
 
     public override func outputShape(for inputShape: [Int]) -> [Int] { geometry(for: inputShape).outputShape.dimensions }
@@ -106,14 +99,7 @@ public final class AvgPool2d: Layer {
     }
 
     public func geometry(for shape: [Int]) -> Pool2DGeometry {
-        let g = Pool2DGeometry(input: featureMap(shape, description), kernel: kernelSize, stride: stride,
-                               padding: padding, ceilMode: ceilMode)
-        if let problem = g.problem, !ShapeCheck.require(false, "\(description) on input \(shape): \(problem)") {
-            // A stand-in that fits, while an input is being tried (ShapeCheck).
-            let standIn = FeatureMapShape(batch: 1, channels: max(1, g.input.channels), height: kernelSize.height, width: kernelSize.width)
-            return Pool2DGeometry(input: standIn, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
-        }
-        return g
+        poolGeometry(shape, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, layer: description)
     }
 
     public override func outputShape(for inputShape: [Int]) -> [Int] { geometry(for: inputShape).outputShape.dimensions }
@@ -169,4 +155,17 @@ public final class AdaptiveAvgPool2d: Layer {
         let dx = backend.adaptiveAvgPool2dBackward(outputGradient: outputGradient.data, input: s, outputSize: outputSize)
         return Tensor(shape: shape, data: dx)
     }
+}
+
+/// The geometry of a pooling layer `layer` on an input of `shape`; while an input is being
+/// tried (ShapeCheck), a window that does not fit is recorded and a stand-in that fits
+/// is returned instead of trapping.
+func poolGeometry(_ shape: [Int], kernel: (height: Int, width: Int), stride: (height: Int, width: Int),
+                  padding: (height: Int, width: Int), ceilMode: Bool, layer: String) -> Pool2DGeometry {
+    let g = Pool2DGeometry(input: featureMap(shape, layer), kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    if let problem = g.problem, !ShapeCheck.require(false, "\(layer) on input \(shape): \(problem)") {
+        let standIn = FeatureMapShape(batch: 1, channels: max(1, g.input.channels), height: kernel.height, width: kernel.width)
+        return Pool2DGeometry(input: standIn, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+    }
+    return g
 }
