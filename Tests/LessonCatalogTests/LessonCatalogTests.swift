@@ -68,10 +68,12 @@ struct LessonCatalogTests {
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("index.html").path))
     }
 
-    @Test("every lesson has 2-4 exercises, and the tool carries their reference solutions (start then reset gives the file back)")
+    @Test("every lesson with exercises has 2-4, and the tool carries their reference solutions (start then reset gives the file back)")
     func exercises() throws {
         for lesson in lessonCatalog {
             let url = Self.packageRoot.appendingPathComponent("Lessons/\(lesson.folder)/Exercises.swift")
+            // Lessons written before their exercises (listed in README.md) have none yet.
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
             let file = try ExerciseFile(text: String(contentsOf: url, encoding: .utf8))
             #expect((2...4).contains(file.entries.count), "\(lesson.folder): \(file.entries.count) exercises")
             #expect(file.entries.allSatisfy { !$0.hint.isEmpty }, "\(lesson.folder): an exercise has no hint")
