@@ -36,7 +36,7 @@ public enum LeNet5Lesson: Lesson {
 
     public static let notes = """
     Defaults: 40 epochs on 4,000 digits, 1,000 held out (--quick: 10 epochs on 600, 200 held out).
-    Writes under --out: index.html, training-curves.svg, c1-filters.png, feature-maps.png,
+    Writes under --out: index.html, training-curves.svg, c1-filters.png, feature-maps.svg,
     lenet5.safetensors. With --weights FILE --eval: measures FILE on the held-out digits
     (JSON: val_accuracy, val_loss, val_examples, parameters, c3, eval_seconds, weights).
     """
@@ -198,7 +198,7 @@ public enum LeNet5Lesson: Lesson {
         run.step("What the network learned")
         try run.writeFigure(png: LeNetPictures.firstLayerFilters(model), name: "c1-filters.png",
                             caption: "the six learned 5x5 filters of C1 (black: most negative weight, white: most positive)")
-        try run.writeFigure(png: LeNetPictures.featureMaps(model, digit: gatherRows(validation.images, [0])), name: "feature-maps.png",
+        try run.writeFigure(svg: try LeNetPictures.featureMaps(model, digit: gatherRows(validation.images, [0])).svg, name: "feature-maps.svg",
                             caption: "a \(validation.labels[0]) at every stage, top to bottom: input, C1, S2, C3, S4, C5, F6, output")
         let weights = run.directory.appendingPathComponent("lenet5.safetensors")
         try model.save(to: weights, metadata: ["lesson": "lenet", "c3": c3Name, "split_seed": String(splitSeed),

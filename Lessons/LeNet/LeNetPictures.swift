@@ -45,13 +45,14 @@ enum LeNetPictures {
 
     /// One band per stage, top to bottom: the input digit, the 6 maps of C1 (after
     /// tanh), the 6 of S2, the 16 of C3, the 16 of S4, C5's 120 values (as a 12x10 tile),
-    /// F6's 84 (12x7) and the 10 class probabilities (10x1). Tiles are enlarged to about
-    /// 84 pixels so each band is about as wide as the others.
-    static func featureMaps(_ model: LeNet5, digit: Tensor) -> Image {
+    /// F6's 84 (12x7) and the 10 class probabilities (10x1), each band named on its left.
+    /// Tiles are enlarged to about 84 pixels so each band is about as wide as the others.
+    static func featureMaps(_ model: LeNet5, digit: Tensor) -> LabeledImage {
         model.eval()
         defer { model.train() }
         let outputs = Dictionary(uniqueKeysWithValues: model.activations(of: digit).map { ($0.name, $0.output) })
-        var bands: [Image] = [band([digit], columns: 1)]
+        let names = ["tanh1": "C1", "s2": "S2", "tanh3": "C3", "s4": "S4", "tanh5": "C5", "tanh6": "F6", "output": "output"]
+        var bands: [(String, Image)] = [("input", band([digit], columns: 1))]
         for stage in LeNet5.stages {
             guard var t = outputs[stage] else { continue }
             switch stage {
@@ -62,9 +63,15 @@ enum LeNetPictures {
                 t = Tensor(shape: [1, 1, 1, 10], data: e.map { Float($0 / e.reduce(0, +)) })
             default: break
             }
-            bands.append(band([t], columns: t.shape[1] > 8 ? 8 : t.shape[1], shared: stage == "output"))
+            bands.append((names[stage] ?? stage, band([t], columns: t.shape[1] > 8 ? 8 : t.shape[1], shared: stage == "output")))
         }
-        return stack(bands)
+        var labels: [(text: String, top: Int, height: Int)] = []
+        var top = 0
+        for (name, image) in bands {
+            labels.append((name, top, image.height))
+            top += image.height
+        }
+        return LabeledImage(image: stack(bands.map(\.1)), labels: labels)
     }
 
     /// The channels of `tensors` (`[1, C, H, W]`) as one grid band.
