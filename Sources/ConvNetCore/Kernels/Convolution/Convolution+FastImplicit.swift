@@ -804,6 +804,23 @@ extension Fast {
         ImplicitGEMMConvolution(s).forward(x: x, weight: weight, y: y, epilogue: epilogue)
     }
 
+    /// The kernel ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` runs for
+    /// `geometry` on this CPU (with `prepacked`, the entry that takes
+    /// ``PackedConvolutionWeights``), named with its file, for a lesson's race to print
+    /// what actually ran. Follows the same tests, in the same order, as the dispatch.
+    public static func conv2dKernelName(_ geometry: Conv2DGeometry, prepacked: Bool = false) -> String {
+        let s = geometry
+        if GroupedDirectConvolution.applies(to: s) { return "grouped direct (Convolution+FastGrouped.swift)" }
+        if prepacked && BlockedConvolution.runsNCHW(s) {
+            return "blocked direct on NCHW16c, converted each way (Convolution+FastBlocked.swift)"
+        }
+        if BlockedConvolution.runsImage(s) && DirectConvolution.applies(to: s, prepacked: prepacked) {
+            return "blocked direct, image entry (Convolution+FastBlocked.swift)"
+        }
+        if DirectConvolution.applies(to: s, prepacked: prepacked) { return "direct, output channels in the lanes (Convolution+FastDirect.swift)" }
+        return "implicit GEMM: im2col packed on the fly into a blocked SIMD GEMM (Convolution+FastImplicit.swift)"
+    }
+
     /// ``conv2d(_:weight:bias:geometry:residual:relu:into:)`` on arrays: `y` is resized to
     /// the output's element count if needed (reuse it across calls to avoid allocation).
     public static func conv2d(_ x: [Float], weight: [Float], bias: [Float]?, geometry: Conv2DGeometry,
