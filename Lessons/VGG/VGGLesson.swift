@@ -37,7 +37,7 @@ public enum VGGLesson: Lesson {
     ]
 
     public static let notes = """
-    Defaults: 3 paired seeds x (3x3 stacks, 5x5) x 4 epochs on 4,000 digits, 1,000 held out
+    Defaults: 3 paired seeds x (3x3 stacks, 5x5) x 3 epochs on 3,000 digits, 1,000 held out
     (--quick: 2 seeds x 1 epoch on 1,000 digits, 200 held out, and the race on 64 of conv5_2's
     512 output channels); --epochs N changes the epochs.
     Writes under --out: index.html, receptive-fields.png, training-curves.svg, digitvgg-3x3.safetensors.
@@ -244,10 +244,13 @@ public enum VGGLesson: Lesson {
                 + " Two 3x3 convolutions see 5x5 with 18 C² weights instead of 25 C² (28% fewer), three see 7x7 with 27 C² instead of"
                 + " 49 C² (45% fewer; the paper: a 7x7 layer has \"81% more\"), and each extra layer adds a ReLU.")
         var grid = ImageGrid(columns: depths.count, scale: 12, gap: 6)
-        for g in gradients { grid.append(width: 15, height: 15, values: g) }
+        for g in gradients {       // zero stays black; every nonzero pixel at least dark grey, brighter where larger
+            let largest = g.max() ?? 1
+            grid.append(width: 15, height: 15, values: g.map { $0 == 0 ? 0 : 0.3 + 0.7 * $0 / largest })
+        }
         try run.writeFigure(png: grid.image, name: "receptive-fields.png",
                             caption: "what one output pixel sees after 1, 2, 3, 4, 5 stacked 3x3 convolutions (left to right): the"
-                                + " magnitude of its gradient on a 15 x 15 input, grey where it is zero")
+                                + " pixels of a 15 x 15 input its gradient reaches (black: exactly zero; brighter: larger)")
         let vgg = VGG(.D)
         let names = VGG.layerNames(.D)
         let fields = ReceptiveField.computed(ReceptiveField.geometry(of: vgg.features.layers))
@@ -273,8 +276,8 @@ public enum VGGLesson: Lesson {
     static func compareNets(_ run: LessonRun, options: LessonOptions) throws -> Comparison {
         let seedCount = options.quick ? min(2, options.integer("seeds")) : options.integer("seeds")
         var result = Comparison(seeds: (0..<UInt64(seedCount)).map { options.seed + $0 })
-        result.epochs = options.epochs ?? (options.quick ? 1 : 4)
-        result.trainCount = options.quick ? 1_000 : 4_000
+        result.epochs = options.epochs ?? (options.quick ? 1 : 3)
+        result.trainCount = options.quick ? 1_000 : 3_000
         result.validationCount = options.quick ? 200 : 1_000
         let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
         guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
