@@ -321,11 +321,8 @@ public enum AlexNetLesson: Lesson {
         let epochs = options.epochs ?? (options.quick ? 1 : 2)
         result.trainCount = options.quick ? 1_000 : 4_000
         result.validationCount = options.quick ? 200 : 1_000
-        let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
-        guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
-        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
-        training = training.subset(Array(0..<result.trainCount))
-        validation = validation.subset(Array(0..<result.validationCount))
+        let (training, validation) = try LabeledImages.mnist5k(fixtures: options.fixtures, trainCount: result.trainCount,
+                                                               validationCount: result.validationCount, seed: options.seed)
         let settings = TrainingSettings(epochs: epochs, batchSize: options.integer("batch"), schedule: .constant(options.number("lr")))
         let probe = DigitNet.make(.relu, seed: 0).summary(inputShape: [1] + DigitNet.inputShape)
         run.say("The same small AlexNet-style net for both arms (conv 5x5 16, max 3x3/2, conv 5x5 32, max 3x3/2, fc 128, fc 10;"
@@ -408,14 +405,19 @@ public enum AlexNetLesson: Lesson {
         let ratioText = r.meanRatio.map { String(format: " (mean tanh/ReLU step ratio %.2fx over the %d seeds where both reached it, spread %.2f)",
                                                  $0, r.ratios.compactMap { $0 }.count, r.spread ?? 0) } ?? ""
         var text = "ReLU reached \(threshold) training error first on \(reluFirst) of \(r.seeds.count) seeds, tanh on \(tanhFirst)" + ratioText + ". "
-        if reluFirst == r.seeds.count {
+        if reluFirst + tanhFirst == 0 {
+            text += "Neither arm reached it within \(r.stepsPerRun) steps on any seed, so this run measured no ratio: train longer"
+                + " (--epochs) or race to a higher error (--threshold); the table below has every threshold. "
+        } else if reluFirst == r.seeds.count {
             text += "The paper's effect shows here: on every seed the ReLU net trained faster. "
         } else if tanhFirst == r.seeds.count {
             text += "The paper's effect did not show here: on every seed the tanh net trained faster. On these easy digits, with"
                 + " a net this small and He's initialisation (which keeps tanh's inputs out of its flat tails), tanh does not saturate"
                 + " enough to slow down; the table below shows the same at every threshold. "
-        } else {
+        } else if reluFirst > 0 && tanhFirst > 0 {
             text += "The seeds disagree: no difference beyond the seed-to-seed spread shows at this setting. "
+        } else {
+            text += "On the other seeds neither arm reached it: too few seeds decided to claim a difference. "
         }
         return text + paper
     }

@@ -37,12 +37,7 @@ extension AlexNet {
 
     /// The `features` stage (convolutions, LRNs and pools), whose children are named
     /// "0", "1", ... as torchvision names them.
-    public var features: Sequential {
-        guard let stage = children.first(where: { $0.name == "features" })?.layer as? Sequential else {
-            preconditionFailure("\(description) has no features stage")
-        }
-        return stage
-    }
+    public var features: Sequential { sequentialChild("features") }
 
     /// The paper's names of the layers of `features` (two-tower or one-tower paper net),
     /// by index: `conv1`, `relu1`, `lrn1`, `pool1`, `conv2`, ...

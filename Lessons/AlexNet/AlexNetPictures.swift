@@ -13,11 +13,10 @@ enum AlexNetPictures {
         var chart = LineChart(title: "ReLU vs tanh on MNIST-5k: training error (moving average of \(window) steps)",
                               xLabel: "step (mini-batch)", yLabel: "training error (%)")
         chart.logarithmicY = true
-        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
         let seeds = Array(Set(curves.map(\.seed))).sorted()
         for curve in curves {
             let smoothed = movingAverage(curve.errors, window: window)
-            let color = colors[(seeds.firstIndex(of: curve.seed) ?? 0) % colors.count]
+            let color = LineChart.palette[(seeds.firstIndex(of: curve.seed) ?? 0) % LineChart.palette.count]
             chart.series.append(.init(name: "\(curve.activation.rawValue), seed \(curve.seed)",
                                       points: smoothed.enumerated().compactMap { i, e in
                                           e > 0 ? (Double(i + 1), 100 * e) : nil

@@ -30,12 +30,7 @@ extension VGG {
     public static let paperInputShape = [3, 224, 224]
 
     /// The `features` stage (convolutions, ReLUs and pools), children named "0", "1", ...
-    public var features: Sequential {
-        guard let stage = children.first(where: { $0.name == "features" })?.layer as? Sequential else {
-            preconditionFailure("\(description) has no features stage")
-        }
-        return stage
-    }
+    public var features: Sequential { sequentialChild("features") }
 
     /// The paper's names of the layers of `features` (no batch norm), by index: `conv1_1`,
     /// `relu1_1`, `conv1_2`, `relu1_2`, `pool1`, `conv2_1`, ...

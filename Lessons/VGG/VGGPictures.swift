@@ -13,12 +13,11 @@ enum VGGPictures {
         let lowest = values.min() ?? 0
         var chart = LineChart(title: "3x3 stacks vs 5x5 on MNIST-5k: held-out accuracy", xLabel: "epoch",
                               yLabel: "held-out accuracy (%)", yRange: (floor(lowest * 100) - 0.5)...100)
-        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
         let seeds = Array(Set(curves.map(\.seed))).sorted()
         for curve in curves {
             chart.series.append(.init(name: "\(curve.kind.rawValue), seed \(curve.seed)",
                                       points: curve.records.compactMap { r in r.validationAccuracy.map { (Double(r.epoch), 100 * $0) } },
-                                      color: colors[(seeds.firstIndex(of: curve.seed) ?? 0) % colors.count],
+                                      color: LineChart.palette[(seeds.firstIndex(of: curve.seed) ?? 0) % LineChart.palette.count],
                                       dashed: curve.kind == .fiveByFive))
         }
         return chart.svg
