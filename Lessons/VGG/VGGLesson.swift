@@ -37,7 +37,7 @@ public enum VGGLesson: Lesson {
     ]
 
     public static let notes = """
-    Defaults: 3 paired seeds x (3x3 stacks, 5x5) x 3 epochs on 3,000 digits, 1,000 held out
+    Defaults: 3 paired seeds x (3x3 stacks, 5x5) x 2 epochs on 3,000 digits, 1,000 held out
     (--quick: 2 seeds x 1 epoch on 1,000 digits, 200 held out, and the race on 64 of conv5_2's
     512 output channels); --epochs N changes the epochs.
     Writes under --out: index.html, receptive-fields.png, training-curves.svg, digitvgg-3x3.safetensors.
@@ -276,7 +276,7 @@ public enum VGGLesson: Lesson {
     static func compareNets(_ run: LessonRun, options: LessonOptions) throws -> Comparison {
         let seedCount = options.quick ? min(2, options.integer("seeds")) : options.integer("seeds")
         var result = Comparison(seeds: (0..<UInt64(seedCount)).map { options.seed + $0 })
-        result.epochs = options.epochs ?? (options.quick ? 1 : 3)
+        result.epochs = options.epochs ?? (options.quick ? 1 : 2)
         result.trainCount = options.quick ? 1_000 : 3_000
         result.validationCount = options.quick ? 200 : 1_000
         let (training, validation) = try LabeledImages.mnist5k(fixtures: options.fixtures, trainCount: result.trainCount,
