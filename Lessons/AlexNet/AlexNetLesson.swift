@@ -249,8 +249,11 @@ public enum AlexNetLesson: Lesson {
             ["tower 2: Conv2d(48, 128)", "channels 48..<96", "filters 128..<256 of conv2's", "channels 128..<256"],
         ]))
         run.say(String(format: "On the photographs' pool1 output, conv2 with groups 2 and the two towers side by side give the same"
-                       + " %@ numbers: largest relative difference %.1e (0 means bit for bit).",
-                       ModelSummary.grouped(grouped.count), difference))
+                       + " %@ numbers: largest relative difference %.1e (0 means bit for bit). The grouped layer ran %@; each"
+                       + " tower, a dense convolution, ran %@.",
+                       ModelSummary.grouped(grouped.count), difference, Fast.conv2dKernelName(conv2.geometry(for: pool1.shape)),
+                       Fast.conv2dKernelName(Conv2DGeometry(batch: pool1.shape[0], inChannels: 48, inHeight: 27, inWidth: 27,
+                                                            outChannels: 128, kernel: (5, 5), stride: (1, 1), padding: (2, 2), groups: 1))))
         return difference
     }
 
