@@ -225,9 +225,11 @@ public enum AlexNetLesson: Lesson {
         run.show(ReportTable(caption: "Counted from the architecture (Classic.swift) beside Fixtures/torchvision-counts.json",
                              headers: ["AlexNet", "parameters", "published", "MACs", "published", "equal"], rows: rows))
         let saved = variants[1].summary.parameters - variants[0].summary.parameters
+        let fullyConnected = twoTowers.rows.filter { $0.name.hasPrefix("classifier") }.reduce(0) { $0 + $1.parameters }
         run.say("The towers save \(ModelSummary.grouped(saved)) weights: conv2, conv4 and conv5 see only the maps of their own GPU, so each"
                 + " of their filters has half the input channels (conv2: 5 x 5 x 48 instead of 5 x 5 x 96). The paper says"
-                + " \"\(AlexNetPaper.parametersInWords) parameters\"; 96% of them are in fc6, fc7 and fc8.")
+                + " \"\(AlexNetPaper.parametersInWords) parameters\"; " + String(format: "%.0f%%", 100 * Double(fullyConnected) / Double(twoTowers.parameters))
+                + " of them are in fc6, fc7 and fc8.")
         func counted(_ s: ModelSummary) -> Counted { Counted(parameters: s.parameters, macs: s.macs) }
         return (counted(variants[0].summary), counted(variants[1].summary), counted(variants[2].summary), allMatch)
     }

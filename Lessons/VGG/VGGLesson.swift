@@ -155,6 +155,12 @@ public enum VGGLesson: Lesson {
         return results
     }
 
+    /// How many of `vgg`'s convolutions have as many output channels as input channels
+    /// (where a 3x3 pair saves 18 C² against 25 C²).
+    static func widthKeeping(_ vgg: VGG) -> Int {
+        vgg.features.layers.compactMap { $0 as? Conv2d }.filter { $0.inChannels == $0.outChannels }.count
+    }
+
     static func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(values.count, 1)) }
 
     // MARK: 1. Counting
@@ -297,7 +303,7 @@ public enum VGGLesson: Lesson {
                              headers: ["net", "convolutions' parameters", "parameters", "MACs per digit"], rows: countRows))
         run.say("Here the 3x3 stacks have more parameters, not fewer: the saving (18 C² against 25 C²) holds where a pair keeps its"
                 + " width, and only the second convolution of each pair does; the first changes it (1 -> 16: 9 x 16 against 25 x 16,"
-                + " but 16 -> 32 then 32 -> 32 is 54 x 16² against 50 x 16²). In VGG-16, 10 of the 13 convolutions keep their width.")
+                + " but 16 -> 32 then 32 -> 32 is 54 x 16² against 50 x 16²). In VGG-16, \(VGGLesson.widthKeeping(VGG(.D))) of its 13 convolutions keep their width.")
         run.show([("data", "\(ModelSummary.grouped(training.count)) training digits of Fixtures/mnist-5k (pixels 0-1), \(ModelSummary.grouped(validation.count)) held out (split seed \(options.seed))"),
                   ("training", "\(result.epochs) epoch\(result.epochs == 1 ? "" : "s"), batch \(settings.batchSize), SGD lr \(lr) (/10 for the last epoch), momentum 0.9, He initialisation, the same for both nets"),
                   ("seeds", result.seeds.map(String.init).joined(separator: ", ") + " (paired: each seed draws both nets' weights and the mini-batch order)")])

@@ -78,6 +78,8 @@ struct VGGFacts {
         let three = Conv2d(c, c, kernel: 3, bias: false).parameterCount * 3
         let seven = Conv2d(c, c, kernel: 7, bias: false).parameterCount
         #expect(three == 27 * c * c && seven == 49 * c * c)
+        // The saving holds where a convolution keeps its width: 9 of VGG-16's 13 do.
+        #expect(VGGLesson.widthKeeping(VGG(.D)) == 9)
     }
 
     @Test("measured by back-propagating from one output pixel: 1, 2, 3 stacked 3x3 convolutions see 3x3, 5x5, 7x7; one 5x5 sees 5x5")
