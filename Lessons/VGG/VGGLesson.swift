@@ -15,9 +15,9 @@ import Foundation
 //      convolutions (the same receptive field), trained on MNIST-5k on paired seeds:
 //      parameters, MACs, time and held-out accuracy of each;
 //   4. the race: VGG-16's conv5_2 (512 -> 512 channels, 14 x 14) on what conv1_1 ... conv5_1
-//      made of a photograph: the naive seven loops against the core's fast kernels (the
-//      implicit GEMM, the direct kernel on prepacked weights, the blocked direct kernel and
-//      Winograd's F(2x2, 3x3) where the CPU has AVX-512), each named, with its GFLOP/s;
+//      made of a photograph: the naive seven loops against the core's fast kernels (what
+//      Fast.conv2d runs, the same with its weights packed once, the blocked direct kernel
+//      and Winograd's F(2x2, 3x3) where the CPU has AVX-512), each named, with its GFLOP/s;
 //   5. the paper's numbers, labelled as the paper's; the weights and index.html.
 
 /// The VGG lesson, as `lesson list` and `lesson run vgg` see it.
