@@ -71,7 +71,7 @@ enum LeNetPictures {
             labels.append((name, top, image.height))
             top += image.height
         }
-        return LabeledImage(image: stack(bands.map(\.1)), labels: labels)
+        return LabeledImage(image: ImageGrid.stacked(bands.map(\.1)), labels: labels)
     }
 
     /// The channels of `tensors` (`[1, C, H, W]`) as one grid band.
@@ -80,19 +80,5 @@ enum LeNetPictures {
         var grid = ImageGrid(columns: columns, scale: max(1, 84 / side), gap: 4, normalizeEachTile: !shared)
         for t in tensors { grid.appendChannels(of: t) }
         return grid.image
-    }
-
-    /// Images one under the other, left-aligned, on mid-grey.
-    private static func stack(_ images: [Image]) -> Image {
-        let width = images.map(\.width).max() ?? 1, height = images.reduce(0) { $0 + $1.height }
-        var pixels = [UInt8](repeating: 128, count: width * height)
-        var top = 0
-        for image in images {
-            for y in 0..<image.height {
-                for x in 0..<image.width { pixels[(top + y) * width + x] = image.pixels[y * image.width + x] }
-            }
-            top += image.height
-        }
-        return Image(width: width, height: height, channels: 1, pixels: pixels)
     }
 }

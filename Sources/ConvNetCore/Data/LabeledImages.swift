@@ -77,6 +77,20 @@ public struct LabeledImages {
         return (subset(Array(order[0..<trainCount])), subset(Array(order[trainCount..<trainCount + validationCount])))
     }
 
+    /// The lessons' split of `Fixtures/mnist-5k` (in `fixtures`): the 5,000 digits shuffled
+    /// with `seed` into 4,000 for training and 1,000 held out, of which the first
+    /// `trainCount` and `validationCount` are kept (so a `--quick` run's digits are a subset
+    /// of a full run's). Pixels in [0, 1], each side zero-padded by `padding`.
+    public static func mnist5k(fixtures: URL, trainCount: Int = 4_000, validationCount: Int = 1_000, seed: UInt64,
+                               padding: Int = 0) throws -> (train: LabeledImages, validation: LabeledImages) {
+        let digits = try loadDigits(directory: fixtures.appendingPathComponent("mnist-5k"), padding: padding)
+        guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
+        precondition(trainCount <= 4_000 && validationCount <= 1_000,
+                     "mnist5k: at most 4,000 training and 1,000 held-out digits, asked \(trainCount) and \(validationCount)")
+        let (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: seed)
+        return (training.subset(Array(0..<trainCount)), validation.subset(Array(0..<validationCount)))
+    }
+
     /// Subtracts `mean` and divides by `std` (per pixel, in place).
     public mutating func normalize(mean: Float, std: Float) {
         for i in images.data.indices { images.data[i] = (images.data[i] - mean) / std }

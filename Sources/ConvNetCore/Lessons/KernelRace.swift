@@ -99,6 +99,15 @@ public struct RaceResult: Sendable, Encodable {
         return ReportTable(headers: headers, rows: body)
     }
 
+    /// The table with a caption that says how much faster the second entrant is and how
+    /// closely every entrant agrees with the first.
+    public var captionedTable: ReportTable {
+        var captioned = table
+        captioned.caption = String(format: "%@ is %.1fx faster than %@; same numbers: largest relative difference %.1e",
+                                   rows[1].name, speedup, rows[0].name, maxRelativeDifference)
+        return captioned
+    }
+
     /// The table as console text, with a closing line: speedup and agreement.
     public var text: String {
         table.consoleText + "\n" + String(format: "%@ is %.1fx faster than %@; same numbers: largest relative difference %.1e",

@@ -58,4 +58,20 @@ public struct ImageGrid {
         }
         return Image(width: width, height: height, channels: 1, pixels: pixels)
     }
+
+    /// Grey images one under the other, left-aligned, on mid-grey: bands of a figure
+    /// (LeNet's stages, AlexNet's channels before and after LRN).
+    public static func stacked(_ images: [Image]) -> Image {
+        precondition(images.allSatisfy { $0.channels == 1 }, "ImageGrid.stacked: grey images only")
+        let width = images.map(\.width).max() ?? 1, height = max(1, images.reduce(0) { $0 + $1.height })
+        var pixels = [UInt8](repeating: 128, count: width * height)
+        var top = 0
+        for image in images {
+            for y in 0..<image.height {
+                for x in 0..<image.width { pixels[(top + y) * width + x] = image.pixels[y * image.width + x] }
+            }
+            top += image.height
+        }
+        return Image(width: width, height: height, channels: 1, pixels: pixels)
+    }
 }

@@ -41,7 +41,8 @@ public struct LineChart {
         self.yRange = yRange
     }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+    /// The colours series take in turn when they name none.
+    public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
     /// "Nice" tick positions covering `low...high` (steps of 1, 2 or 5 times a power of ten).
     static func ticks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {

@@ -125,6 +125,13 @@ extension Fast {
         return direct ? .direct : .implicitGEMM
     }
 
+    /// What ``conv2dMethod(for:prepacked:)`` picks for `geometry`, as a lesson's race
+    /// prints it: its title and its file.
+    public static func conv2dKernelName(_ geometry: Conv2DGeometry, prepacked: Bool = false) -> String {
+        let method = conv2dMethod(for: geometry, prepacked: prepacked)
+        return "\(method.title) (\(method.file))"
+    }
+
     /// The kernels ``conv2dBackward(_:weight:outputGradient:geometry:)`` runs for
     /// `geometry` on this CPU: for the input gradient and for the weight gradient.
     public static func conv2dBackwardMethods(for geometry: Conv2DGeometry) -> (input: ConvolutionMethod, weight: ConvolutionMethod) {

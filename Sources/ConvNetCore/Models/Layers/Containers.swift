@@ -178,3 +178,14 @@ open class Concatenate: Layer {
         concatenatedShape(branches.map { self.trace($0, input, &trace) })
     }
 }
+
+extension Layer {
+    /// The child named `name`, which must be a `Sequential` (a network's `features` or
+    /// `classifier` stage); traps naming this layer when there is none.
+    public func sequentialChild(_ name: String) -> Sequential {
+        guard let stage = children.first(where: { $0.name == name })?.layer as? Sequential else {
+            preconditionFailure("\(description) has no Sequential child named \(name)")
+        }
+        return stage
+    }
+}
