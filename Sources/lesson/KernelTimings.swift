@@ -154,9 +154,7 @@ extension KernelTimings {
     /// One SGD step (forward, loss, backward, update) of a CIFAR ResNet on a random batch.
     func training(_ c: BenchCases.Training, threads: [Int]) throws -> [Row] {
         MemoryPolicy.keepFreedMemory()
-        let model = try ModelZoo.build(architecture: [
-            "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
-        ]).initialize(seed: 1)
+        let model = try ModelZoo.build(architecture: c.architecture).initialize(seed: 1)
         model.train()
         model.inputGradientRequired = false      // x is data, as in PyTorch (no dL/dx for the first convolution)
         var g = SeededGenerator(seed: 6)
