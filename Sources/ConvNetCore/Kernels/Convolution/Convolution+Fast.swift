@@ -647,6 +647,7 @@ extension Fast {
     /// the weight's alone; the grouped kernel computes it anyway.)
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
                                     input: Bool, weightAndBias: Bool, bias: Bool = true) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
+        if let small = smallConvolutionBackward(s, x: x, weight: weight, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias) { return small }
         let grouped = GroupedDirectConvolution.applies(to: s) ? GroupedDirectConvolution(s) : nil
         // Every kernel overwrites its outputs (the im2col path zeroes dx itself before
         // col2im adds into it): no zero-fill pass here.

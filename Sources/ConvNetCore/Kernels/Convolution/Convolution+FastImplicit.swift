@@ -772,6 +772,7 @@ extension Fast {
                             into y: UnsafeMutablePointer<Float>) {
         let s = geometry
         s.validate()
+        if smallConvolutionForward(x, weight: weight, bias: bias, geometry: s, residual: residual, relu: relu, into: y) { return }
         if GroupedDirectConvolution.applies(to: s) {
             GroupedDirectConvolution(s).forward(x: x, weight: weight, bias: bias, y: y)
             if residual != nil || relu {
