@@ -6,7 +6,7 @@ import Foundation
 enum BenchCommand {
     static let help = """
     USAGE: lesson bench [--cases FILE] [--only NAME,...] [--threads 1,2] [--batches 1,8]
-                        [--naive-limit MACS] [--no-naive] [--direct] [--samples N] [--json]
+                        [--naive-limit MACS] [--no-naive] [--direct] [--no-small] [--samples N] [--json]
                         [--compare FILE]
            lesson bench --profile NAME [--threads 1,2] [--samples N] [--json]
 
@@ -31,6 +31,7 @@ enum BenchCommand {
       --naive-limit N    skip the naive kernel above N MACs (default 1.2e9)
       --no-naive         never run the naive kernels
       --direct           run resnet18's convolutions all with the direct kernel (no Winograd)
+      --no-small         leave out the small-map 3x3 kernels (Convolution+FastSmall.swift)
       --samples N        timed samples per row, median reported (default 7)
       --json             print one JSON object: {"peak_gflops": {...}, "results": [...]}
       --compare FILE     peers.py's JSON: add the peer's figure and our ratio to each row
@@ -66,6 +67,7 @@ enum BenchCommand {
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
         if args.flag("direct") { Fast.usesWinograd = false }
+        if args.flag("no-small") { Fast.usesSmallConvolution = false }
         let samples = try args.intOption("samples", default: 7)
         let json = args.flag("json")
         let comparePath = args.option("compare")

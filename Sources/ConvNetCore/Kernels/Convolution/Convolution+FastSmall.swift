@@ -1,3 +1,5 @@
+import Foundation
+
 // The 3x3 "same" convolutions of small networks on small maps (8-64 channels, 32x32 down
 // to 4x4, a batch of images), forward, input gradient and weight gradient: where the
 // lessons train (the CIFAR ResNets, the degradation nets on 16x16 digits).
@@ -48,7 +50,7 @@ struct SmallConvolution {
     /// 3x3, stride 1, padding 1, groups 1 on AVX-512, at most 64 channels each way and
     /// maps of at most 32x32, 8, 16, ... output channels (the forward kernel's tile).
     static func applies(to s: Conv2DGeometry) -> Bool {
-        CPUFeatures.hasAVX512F && s.groups == 1 && s.kernelHeight == 3 && s.kernelWidth == 3
+        Fast.usesSmallConvolution && CPUFeatures.hasAVX512F && s.groups == 1 && s.kernelHeight == 3 && s.kernelWidth == 3
             && s.strideHeight == 1 && s.strideWidth == 1 && s.paddingHeight == 1 && s.paddingWidth == 1
             && s.inChannels <= 64 && s.outChannels <= 64 && s.outChannels % 8 == 0
             && s.inHeight <= 32 && s.inWidth <= 32
@@ -75,8 +77,23 @@ struct SmallConvolution {
         (0..<9).map { t in (t / 3 - 1) * rowStride + (t % 3 - 1) }
     }
 
-    static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    /// Layout planes for one call, from ``SmallConvolutionScratch`` (reused: a fresh
+    /// allocation of this size is a fresh mapping, whose page faults cost as much as the
+    /// convolution of a 4x4 map).
+    func withPlanes<R>(_ channels: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let count = channels * planeStride
+        let buffer = SmallConvolutionScratch.take(count)
+        defer { SmallConvolutionScratch.give(buffer) }
+        return body(buffer.pointer)
+    }
+
+    /// dst[0..<count] = src[0..<count] for a short row (no library call).
+    @inline(__always)
+    static func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
+        while i + 4 <= count { store4(load4(src + i), dst + i); i += 4 }
+        while i < count { dst[i] = src[i]; i += 1 }
     }
 
     // MARK: Layout
@@ -92,7 +109,7 @@ struct SmallConvolution {
                     let image = plane + lead + n * imageStride
                     let from = src + (n * channels + c) * h * w
                     for r in 0..<h {
-                        (image + r * rowStride).update(from: from + r * w, count: w)
+                        Self.copyRow(from + r * w, image + r * rowStride, count: w)
                         image[r * rowStride + w] = 0
                     }
                     (image + h * rowStride).update(repeating: 0, count: rowStride)
@@ -121,8 +138,10 @@ struct SmallConvolution {
                         else { for i in 0..<w { o[i] = row[i] + b + rr[i] } }
                     } else if relu {
                         for i in 0..<w { o[i] = max(row[i] + b, 0) }
-                    } else {
+                    } else if bias != nil {
                         for i in 0..<w { o[i] = row[i] + b }
+                    } else {
+                        Self.copyRow(row, o, count: w)
                     }
                 }
             }
@@ -212,14 +231,16 @@ struct SmallConvolution {
     /// `y` (NCHW) = act(conv(x) + bias + residual).
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>) {
-        let xl = Self.allocate(s.inChannels * planeStride), yl = Self.allocate(s.outChannels * planeStride)
-        defer { xl.deallocate(); yl.deallocate() }
-        toLayout(x, channels: s.inChannels, xl)
-        let packed = Self.packForward(weight, outChannels: s.outChannels, inChannels: s.inChannels)
-        packed.withUnsafeBufferPointer {
-            correlate(xl, inChannels: s.inChannels, packed: $0.baseAddress!, outChannels: s.outChannels, yl)
+        withPlanes(s.inChannels) { xl in
+            withPlanes(s.outChannels) { yl in
+                toLayout(x, channels: s.inChannels, xl)
+                let packed = Self.packForward(weight, outChannels: s.outChannels, inChannels: s.inChannels)
+                packed.withUnsafeBufferPointer {
+                    correlate(xl, inChannels: s.inChannels, packed: $0.baseAddress!, outChannels: s.outChannels, yl)
+                }
+                fromLayout(yl, channels: s.outChannels, into: y, bias: bias, residual: residual, relu: relu)
+            }
         }
-        fromLayout(yl, channels: s.outChannels, into: y, bias: bias, residual: residual, relu: relu)
     }
 
     // MARK: Backward
@@ -228,29 +249,34 @@ struct SmallConvolution {
     /// dW and dbias (need `x`; dbias only where `bias`).
     func backward(x: [Float]?, weight: [Float]?, dy: [Float], input: Bool, weightAndBias: Bool,
                   bias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
-        let dyl = Self.allocate(s.outChannels * planeStride)
-        defer { dyl.deallocate() }
+        withPlanes(s.outChannels) { dyl in
+            backward(x: x, weight: weight, dyl: dyl, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias)
+        }
+    }
+
+    private func backward(x: [Float]?, weight: [Float]?, dyl: UnsafeMutablePointer<Float>, dy: [Float], input: Bool,
+                          weightAndBias: Bool, bias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
         dy.withUnsafeBufferPointer { toLayout($0.baseAddress!, channels: s.outChannels, dyl) }
         var dx: [Float]? = nil, dw: [Float]? = nil, db: [Float]? = nil
         if input, let weight {
-            let dxl = Self.allocate(s.inChannels * planeStride)
-            defer { dxl.deallocate() }
             let packed = weight.withUnsafeBufferPointer {
                 Self.packInputGradient($0.baseAddress!, outChannels: s.outChannels, inChannels: s.inChannels)
             }
-            packed.withUnsafeBufferPointer {
-                correlate(dyl, inChannels: s.outChannels, packed: $0.baseAddress!, outChannels: s.inChannels, dxl)
-            }
-            dx = [Float](unsafeUninitializedCapacity: s.inputShape.count) { buffer, initialized in
-                fromLayout(dxl, channels: s.inChannels, into: buffer.baseAddress!)
-                initialized = s.inputShape.count
+            dx = withPlanes(s.inChannels) { dxl in
+                packed.withUnsafeBufferPointer {
+                    correlate(dyl, inChannels: s.outChannels, packed: $0.baseAddress!, outChannels: s.inChannels, dxl)
+                }
+                return [Float](unsafeUninitializedCapacity: s.inputShape.count) { buffer, initialized in
+                    fromLayout(dxl, channels: s.inChannels, into: buffer.baseAddress!)
+                    initialized = s.inputShape.count
+                }
             }
         }
         if weightAndBias, let x {
-            let xl = Self.allocate(s.inChannels * planeStride)
-            defer { xl.deallocate() }
-            x.withUnsafeBufferPointer { toLayout($0.baseAddress!, channels: s.inChannels, xl) }
-            dw = weightGradient(x: xl, dy: dyl)
+            dw = withPlanes(s.inChannels) { xl in
+                x.withUnsafeBufferPointer { toLayout($0.baseAddress!, channels: s.inChannels, xl) }
+                return weightGradient(x: xl, dy: dyl)
+            }
             if bias {
                 db = (0..<s.outChannels).map { o in
                     var sum = V()
@@ -275,10 +301,8 @@ struct SmallConvolution {
         let cin = s.inChannels, cout = s.outChannels, count = cout * cin * 9
         let vectors = (positions + 15) / 16
         let threads = max(1, min(Parallelism.threadCount, vectors / 16))
-        let partials = Self.allocate(threads * count)
-        let zeros = Self.allocate(planeStride)
-        zeros.update(repeating: 0, count: planeStride)
-        defer { partials.deallocate(); zeros.deallocate() }
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: threads * count)
+        defer { partials.deallocate() }
         let planeStride = planeStride, lead = lead
         offsets.withUnsafeBufferPointer { offsets in
             let off = offsets.baseAddress!
@@ -295,8 +319,9 @@ struct SmallConvolution {
                         while o < cout {
                             let rows = min(3, cout - o)
                             let d0 = dy + o * planeStride + lead
-                            let d1 = rows > 1 ? d0 + planeStride : UnsafePointer(zeros) + lead
-                            let d2 = rows > 2 ? d0 + 2 * planeStride : UnsafePointer(zeros) + lead
+                            // Fewer than 3 rows left: the missing ones repeat row 0 (their sums are not stored).
+                            let d1 = rows > 1 ? d0 + planeStride : d0
+                            let d2 = rows > 2 ? d0 + 2 * planeStride : d0
                             Self.gradientTile(x: xc, d0, d1, d2, range: q0..<q1, offsets: off,
                                               dw: dw + (o * cin + c) * 9, rowStride: cin * 9, rows: rows)
                             o += 3
@@ -367,5 +392,49 @@ extension Fast {
                                          input: Bool, weightAndBias: Bool, bias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?)? {
         guard SmallConvolution.backwardApplies(to: s, input: input) else { return nil }
         return SmallConvolution(s).backward(x: x, weight: weight, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias)
+    }
+}
+
+extension Fast {
+    /// Whether the small-map kernels of Convolution+FastSmall.swift run where they apply
+    /// (`lesson bench --no-small` turns them off to time the kernels they replace).
+    nonisolated(unsafe) public static var usesSmallConvolution = true
+}
+
+/// Buffers of layout planes kept between calls (a training step makes hundreds of such
+/// calls with the same few sizes), 64-byte aligned; any thread may take one.
+enum SmallConvolutionScratch {
+    final class Buffer {
+        let pointer: UnsafeMutablePointer<Float>
+        let capacity: Int
+        init(_ capacity: Int) {
+            self.capacity = capacity
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: capacity)
+        }
+        deinit { pointer.deallocate() }
+    }
+    nonisolated(unsafe) private static var free: [Buffer] = []
+    private static let lock = NSLock()
+
+    /// A buffer of at least `count` floats: the smallest free one that fits, else a new one.
+    static func take(_ count: Int) -> Buffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            return free.remove(at: i)
+        }
+        return Buffer(count)
+    }
+
+    /// Returns a buffer for reuse (at most 8 are kept: the largest).
+    static func give(_ buffer: Buffer) {
+        lock.lock()
+        defer { lock.unlock() }
+        free.append(buffer)
+        if free.count > 8 {
+            free.sort { $0.capacity > $1.capacity }
+            free.removeLast()
+        }
     }
 }
