@@ -31,13 +31,45 @@ struct SmallConvolutionTests {
         ConvCase(2, 12, 5, 5, out: 8, kernel: (3, 3), padding: (1, 1)),
     ]
 
-    @Test("it runs where the degradation nets and CIFAR ResNets need it, and nowhere else")
+    @Test("it fits every case here; the router runs it on the degradation nets' 8- and 16-channel layers only")
     func applies() {
         guard CPUFeatures.hasAVX512F else { return }
-        for c in Self.cases { #expect(SmallConvolution.applies(to: c.geometry), "\(c)") }
-        for c in Self.others.prefix(4) { #expect(!SmallConvolution.applies(to: c.geometry), "\(c)") }
+        for c in Self.cases { #expect(SmallConvolution.fits(c.geometry), "\(c)") }
+        for c in Self.others.prefix(4) { #expect(!SmallConvolution.fits(c.geometry), "\(c)") }
         #expect(!SmallConvolution.backwardApplies(to: Self.others[4].geometry, input: true))
         #expect(SmallConvolution.backwardApplies(to: Self.others[4].geometry, input: false))
+        #expect(SmallConvolution.applies(to: Self.cases[0].geometry) && SmallConvolution.applies(to: Self.cases[2].geometry))
+        #expect(!SmallConvolution.applies(to: Self.cases[3].geometry), "32 channels at 4x4: the direct kernel")
+    }
+
+    @Test("the kernels themselves equal the seven loops on every case they fit, 1 and 2 threads", arguments: cases)
+    func kernelsEqualNaive(_ c: ConvCase) {
+        guard CPUFeatures.hasAVX512F else { return }
+        let (x, w, b, dy) = ConvolutionTests.data(c, seed: 320)
+        let conv = SmallConvolution(c.geometry)
+        let naiveY = Naive.conv2d(x, weight: w, bias: b, geometry: c.geometry)
+        let naive = Naive.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        for threads in [1, 2] {
+            Parallelism.threadCount = threads
+            var y = [Float](repeating: .nan, count: naiveY.count)
+            x.withUnsafeBufferPointer { x in
+                w.withUnsafeBufferPointer { w in
+                    IM2ColConvolution.withOptionalPointer(b) { b in
+                        y.withUnsafeMutableBufferPointer { y in
+                            conv.forward(x: x.baseAddress!, weight: w.baseAddress!, bias: b, residual: nil, relu: false,
+                                         y: y.baseAddress!)
+                        }
+                    }
+                }
+            }
+            #expect(relativeError(y, naiveY) < 1e-5, "forward, threads \(threads)")
+            let g = conv.backward(x: x, weight: w, dy: dy, input: c.geometry.inChannels % 8 == 0, weightAndBias: true, bias: true)
+            if let dx = g.input { #expect(relativeError(dx, naive.input) < 1e-5, "dx, threads \(threads)") }
+            #expect(relativeError(g.weight ?? [], naive.weight) < 1e-5, "dW, threads \(threads)")
+            #expect(relativeError(g.bias ?? [], naive.bias) < 1e-5, "dbias, threads \(threads)")
+        }
     }
 
     @Test("forward, with bias, residual and ReLU, equals the seven loops, on 1 and 2 threads", arguments: cases + others)

@@ -47,13 +47,23 @@ struct SmallConvolution {
     /// Positions per forward tile.
     static let chunk = 48
 
-    /// 3x3, stride 1, padding 1, groups 1 on AVX-512, at most 64 channels each way and
-    /// maps of at most 32x32, 8, 16, ... output channels (the forward kernel's tile).
-    static func applies(to s: Conv2DGeometry) -> Bool {
-        Fast.usesSmallConvolution && CPUFeatures.hasAVX512F && s.groups == 1 && s.kernelHeight == 3 && s.kernelWidth == 3
+    /// What the kernels can compute: 3x3, stride 1, padding 1, groups 1 on AVX-512, at
+    /// most 64 channels each way and maps of at most 32x32, 8, 16, ... output channels
+    /// (the forward kernel's tile).
+    static func fits(_ s: Conv2DGeometry) -> Bool {
+        CPUFeatures.hasAVX512F && s.groups == 1 && s.kernelHeight == 3 && s.kernelWidth == 3
             && s.strideHeight == 1 && s.strideWidth == 1 && s.paddingHeight == 1 && s.paddingWidth == 1
             && s.inChannels <= 64 && s.outChannels <= 64 && s.outChannels % 8 == 0
             && s.inHeight <= 32 && s.inWidth <= 32
+    }
+
+    /// Where the router runs them: where they fit and were measured faster than the
+    /// kernels they replace, at most 16 channels each way on maps of at most 256 pixels
+    /// (batch 64, one thread, Zen 5: 8 channels at 16x16 3.5-5.5x, 16 at 8x8 1.1-1.3x
+    /// in forward, dx and dW; 32 channels at 4x4 even; 16 at 32x32 and 32 at 16x16 at
+    /// batch 128 0.6-0.7x, their layout planes outgrowing L2).
+    static func applies(to s: Conv2DGeometry) -> Bool {
+        Fast.usesSmallConvolution && fits(s) && max(s.inChannels, s.outChannels) <= 16 && s.inHeight * s.inWidth <= 256
     }
 
     /// Whether its backward pass can give the gradients asked for (dx needs input
