@@ -107,4 +107,70 @@ struct SmallConvolutionTests {
             #expect(relativeError(weightOnly.weight, naive.weight) < 1e-5)
         }
     }
+
+    /// Maps 4, 8 and 16 pixels wide (one to sixteen vectors a plane), 8 to 64 channels
+    /// each way (tiles of 16 x 1 and 8 x 2), batch 1 and several, bias or not.
+    static let planeCases: [ConvCase] = [
+        ConvCase(3, 32, 4, 4, out: 32, kernel: (3, 3), padding: (1, 1)),                    // the degradation nets' stage 3
+        ConvCase(2, 16, 8, 8, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),         // stage 2
+        ConvCase(1, 8, 16, 16, out: 8, kernel: (3, 3), padding: (1, 1)),
+        ConvCase(1, 5, 4, 8, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(2, 16, 8, 4, out: 8, kernel: (3, 3), padding: (1, 1)),
+        ConvCase(1, 64, 2, 8, out: 48, kernel: (3, 3), padding: (1, 1), bias: true),
+        ConvCase(3, 24, 6, 8, out: 64, kernel: (3, 3), padding: (1, 1)),
+        ConvCase(1, 1, 16, 4, out: 16, kernel: (3, 3), padding: (1, 1), bias: true),
+    ]
+
+    @Test("the plane kernel's forward (bias, residual, ReLU) and input gradient equal the seven loops, 1 and 2 threads",
+          arguments: planeCases)
+    func planeKernelEqualsNaive(_ c: ConvCase) {
+        guard CPUFeatures.hasAVX512F else { return }
+        let g = c.geometry
+        #expect(PlaneConvolution.fits(g, outChannels: g.outChannels))
+        guard PlaneConvolution.fits(g, outChannels: g.outChannels) else { return }
+        let (x, w, b, dy) = ConvolutionTests.data(c, seed: 330)
+        let plain = Naive.conv2d(x, weight: w, bias: b, geometry: g)
+        let fused = zip(plain, dy).map { max($0 + $1, 0) }
+        let naiveDx = Naive.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: g)
+        let conv = PlaneConvolution(g)
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        for threads in [1, 2] {
+            Parallelism.threadCount = threads
+            for (residual, expected) in [(false, plain), (true, fused)] {
+                var y = [Float](repeating: .nan, count: plain.count)
+                x.withUnsafeBufferPointer { x in
+                    w.withUnsafeBufferPointer { w in
+                        IM2ColConvolution.withOptionalPointer(b) { b in
+                            IM2ColConvolution.withOptionalPointer(residual ? dy : nil) { r in
+                                y.withUnsafeMutableBufferPointer { y in
+                                    conv.forward(x: x.baseAddress!, weight: w.baseAddress!, bias: b, residual: r, relu: residual,
+                                                 y: y.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+                #expect(relativeError(y, expected) < 1e-5, "forward, residual and ReLU \(residual), threads \(threads)")
+            }
+            if PlaneConvolution.fits(g, outChannels: g.inChannels) {
+                #expect(relativeError(conv.inputGradient(weight: w, dy: dy), naiveDx) < 1e-5, "dx, threads \(threads)")
+            }
+        }
+    }
+
+    @Test("the router's results with the plane kernel equal the naive ones, forward and backward", arguments: planeCases)
+    func planeRouterEqualsNaive(_ c: ConvCase) {
+        let (x, w, b, dy) = ConvolutionTests.data(c, seed: 340)
+        #expect(relativeError(Fast.conv2d(x, weight: w, bias: b, geometry: c.geometry),
+                              Naive.conv2d(x, weight: w, bias: b, geometry: c.geometry)) < 1e-5)
+        let naive = Naive.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
+        let fast = Fast.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
+        #expect(relativeError(fast.input, naive.input) < 1e-5)
+        #expect(relativeError(fast.weight, naive.weight) < 1e-5)
+        #expect(relativeError(fast.bias, naive.bias) < 1e-5)
+        let weightOnly = Fast.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry, inputGradient: false, biasGradient: false)
+        #expect(relativeError(weightOnly.weight, naive.weight) < 1e-5)
+        #expect(relativeError(Fast.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: c.geometry), naive.input) < 1e-5)
+    }
 }

@@ -386,22 +386,40 @@ struct SmallConvolution {
 }
 
 extension Fast {
-    /// The hook of the forward router (`conv2dFused`): runs the small-map kernel where it
-    /// applies and returns true, else returns false.
+    /// The hook of the forward router (`conv2dFused`): runs the plane kernel
+    /// (Convolution+FastPlanes.swift) or the shared-border one where they apply and
+    /// returns true, else returns false.
     static func smallConvolutionForward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                         geometry s: Conv2DGeometry, residual: UnsafePointer<Float>?, relu: Bool,
                                         into y: UnsafeMutablePointer<Float>) -> Bool {
+        if PlaneConvolution.appliesForward(to: s) {
+            PlaneConvolution(s).forward(x: x, weight: weight, bias: bias, residual: residual, relu: relu, y: y)
+            return true
+        }
         guard SmallConvolution.applies(to: s) else { return false }
         SmallConvolution(s).forward(x: x, weight: weight, bias: bias, residual: residual, relu: relu, y: y)
         return true
     }
 
     /// The hook of the backward router (`convolutionBackward`): the gradients by the
-    /// small-map kernels where they apply, else nil.
+    /// small-map kernels where they apply (dx by the plane kernel where it applies, the
+    /// rest by the shared-border kernels where they apply, else by the router's own), or
+    /// nil when neither applies.
     static func smallConvolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
                                          input: Bool, weightAndBias: Bool, bias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?)? {
-        guard SmallConvolution.backwardApplies(to: s, input: input) else { return nil }
-        return SmallConvolution(s).backward(x: x, weight: weight, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias)
+        let planes = input && weight != nil && PlaneConvolution.appliesInputGradient(to: s)
+        let layout = SmallConvolution.backwardApplies(to: s, input: input && !planes)
+        guard planes || layout else { return nil }
+        var result: (input: [Float]?, weight: [Float]?, bias: [Float]?) = (nil, nil, nil)
+        if layout {
+            result = SmallConvolution(s).backward(x: x, weight: weight, dy: dy, input: input && !planes,
+                                                  weightAndBias: weightAndBias, bias: bias)
+        } else if weightAndBias {
+            // (input false: this call does not come back here)
+            result = convolutionBackward(s, x: x, weight: weight, dy: dy, input: false, weightAndBias: true, bias: bias)
+        }
+        if planes, let weight { result.input = PlaneConvolution(s).inputGradient(weight: weight, dy: dy) }
+        return result
     }
 }
 
