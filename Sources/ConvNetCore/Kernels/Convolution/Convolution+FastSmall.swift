@@ -402,23 +402,32 @@ extension Fast {
     }
 
     /// The hook of the backward router (`convolutionBackward`): the gradients by the
-    /// small-map kernels where they apply (dx by the plane kernel where it applies, the
-    /// rest by the shared-border kernels where they apply, else by the router's own), or
-    /// nil when neither applies.
+    /// small-map kernels where they apply, or nil when none does. Each gradient's kernel
+    /// depends on the layer alone, not on which others are asked for (a network's first
+    /// layer skips dx and must get the same dW): dx by the plane kernel, else by the
+    /// shared-border one, else by the router's own; dW by the shared-border one, else by
+    /// the router's own.
     static func smallConvolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
                                          input: Bool, weightAndBias: Bool, bias: Bool) -> (input: [Float]?, weight: [Float]?, bias: [Float]?)? {
-        let planes = input && weight != nil && PlaneConvolution.appliesInputGradient(to: s)
-        let layout = SmallConvolution.backwardApplies(to: s, input: input && !planes)
-        guard planes || layout else { return nil }
+        let small = SmallConvolution.applies(to: s)
+        let dxByPlanes = input && weight != nil && PlaneConvolution.appliesInputGradient(to: s)
+        let dxByLayout = input && !dxByPlanes && small && s.inChannels % 8 == 0
+        let dwByLayout = weightAndBias && small
+        guard dxByPlanes || dxByLayout || dwByLayout else { return nil }
         var result: (input: [Float]?, weight: [Float]?, bias: [Float]?) = (nil, nil, nil)
-        if layout {
-            result = SmallConvolution(s).backward(x: x, weight: weight, dy: dy, input: input && !planes,
-                                                  weightAndBias: weightAndBias, bias: bias)
-        } else if weightAndBias {
-            // (input false: this call does not come back here)
-            result = convolutionBackward(s, x: x, weight: weight, dy: dy, input: false, weightAndBias: true, bias: bias)
+        if dxByLayout || dwByLayout {
+            result = SmallConvolution(s).backward(x: x, weight: weight, dy: dy, input: dxByLayout,
+                                                  weightAndBias: dwByLayout, bias: bias)
         }
-        if planes, let weight { result.input = PlaneConvolution(s).inputGradient(weight: weight, dy: dy) }
+        // The router's own kernels for the rest (these calls do not come back here).
+        if weightAndBias && !dwByLayout {
+            let g = convolutionBackward(s, x: x, weight: nil, dy: dy, input: false, weightAndBias: true, bias: bias)
+            (result.weight, result.bias) = (g.weight, g.bias)
+        }
+        if input && !dxByPlanes && !dxByLayout {
+            result.input = convolutionBackward(s, x: nil, weight: weight, dy: dy, input: true, weightAndBias: false).input
+        }
+        if dxByPlanes, let weight { result.input = PlaneConvolution(s).inputGradient(weight: weight, dy: dy) }
         return result
     }
 }
