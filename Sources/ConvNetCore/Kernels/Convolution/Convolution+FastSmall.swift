@@ -212,39 +212,14 @@ struct SmallConvolution {
         put(4, a4, b4, c4); put(5, a5, b5, c5); put(6, a6, b6, c6); put(7, a7, b7, c7)
     }
 
-    /// Weights [out][in][3][3] as the forward tiles read them: [out / 8][in][tap][8].
-    static func packForward(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int) -> [Float] {
-        var packed = [Float](repeating: 0, count: outChannels * inChannels * 9)
-        for o in 0..<outChannels {
-            for c in 0..<inChannels {
-                for t in 0..<9 {
-                    packed[((o / 8 * inChannels + c) * 9 + t) * 8 + o % 8] = weight[(o * inChannels + c) * 9 + t]
-                }
-            }
-        }
-        return packed
-    }
-
-    /// The input gradient's weights: W'[c][o][t] = W[o][c][8 - t], packed as the forward's.
-    static func packInputGradient(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int) -> [Float] {
-        var packed = [Float](repeating: 0, count: outChannels * inChannels * 9)
-        for c in 0..<inChannels {
-            for o in 0..<outChannels {
-                for t in 0..<9 {
-                    packed[((c / 8 * outChannels + o) * 9 + t) * 8 + c % 8] = weight[(o * inChannels + c) * 9 + 8 - t]
-                }
-            }
-        }
-        return packed
-    }
-
     /// `y` (NCHW) = act(conv(x) + bias + residual).
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>) {
         withPlanes(s.inChannels) { xl in
             withPlanes(s.outChannels) { yl in
                 toLayout(x, channels: s.inChannels, xl)
-                let packed = Self.packForward(weight, outChannels: s.outChannels, inChannels: s.inChannels)
+                // [out / 8][in][tap][8], as the forward tiles read them.
+                let packed = PlaneConvolution.pack(weight, outChannels: s.outChannels, inChannels: s.inChannels, lanes: 8, turned: false)
                 packed.withUnsafeBufferPointer {
                     correlate(xl, inChannels: s.inChannels, packed: $0.baseAddress!, outChannels: s.outChannels, yl)
                 }
@@ -270,7 +245,7 @@ struct SmallConvolution {
         var dx: [Float]? = nil, dw: [Float]? = nil, db: [Float]? = nil
         if input, let weight {
             let packed = weight.withUnsafeBufferPointer {
-                Self.packInputGradient($0.baseAddress!, outChannels: s.outChannels, inChannels: s.inChannels)
+                PlaneConvolution.pack($0.baseAddress!, outChannels: s.outChannels, inChannels: s.inChannels, lanes: 8, turned: true)
             }
             dx = withPlanes(s.inChannels) { dxl in
                 packed.withUnsafeBufferPointer {
