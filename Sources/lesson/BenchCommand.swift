@@ -6,8 +6,9 @@ import Foundation
 enum BenchCommand {
     static let help = """
     USAGE: lesson bench [--cases FILE] [--only NAME,...] [--threads 1,2] [--batches 1,8]
-                        [--naive-limit MACS] [--no-naive] [--direct] [--samples N] [--json]
+                        [--naive-limit MACS] [--no-naive] [--direct] [--no-small] [--samples N] [--json]
                         [--compare FILE]
+           lesson bench --profile NAME [--threads 1,2] [--samples N] [--json]
 
     Times every case of cases.json (GEMMs, convolutions, LRN, max pool; by the names
     peers.py uses) at every batch and thread count it lists. Prints, per row, the fast
@@ -30,9 +31,13 @@ enum BenchCommand {
       --naive-limit N    skip the naive kernel above N MACs (default 1.2e9)
       --no-naive         never run the naive kernels
       --direct           run resnet18's convolutions all with the direct kernel (no Winograd)
+      --no-small         leave out the small-map 3x3 kernels (Convolution+FastSmall.swift)
       --samples N        timed samples per row, median reported (default 7)
       --json             print one JSON object: {"peak_gflops": {...}, "results": [...]}
       --compare FILE     peers.py's JSON: add the peer's figure and our ratio to each row
+      --profile NAME     split one training case's step by kind of operation (conv forward,
+                         dx, dW, batch norm, elementwise, pooling, loss, optimizer, and the
+                         framework's overhead: the rest), medians of 5 x --samples steps
       -h, --help         show this help
     """
 
@@ -53,7 +58,7 @@ enum BenchCommand {
 
     static func run(_ words: [String]) throws -> Int32 {
         var args = try Arguments(words, command: "bench",
-                                 valueOptions: ["cases", "only", "threads", "batches", "naive-limit", "samples", "compare"])
+                                 valueOptions: ["cases", "only", "threads", "batches", "naive-limit", "samples", "compare", "profile"])
         if args.flag("help") { print(help); return 0 }
         let casesPath = args.option("cases") ?? "Fixtures/bench/cases.json"
         let only = args.option("only").map { Set($0.split(separator: ",").map(String.init)) }
@@ -62,9 +67,11 @@ enum BenchCommand {
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
         if args.flag("direct") { Fast.usesWinograd = false }
+        if args.flag("no-small") { Fast.usesSmallConvolution = false }
         let samples = try args.intOption("samples", default: 7)
         let json = args.flag("json")
         let comparePath = args.option("compare")
+        let profileName = args.option("profile")
         try args.finish()
         guard (1...1000).contains(samples) else { throw CommandError.usage("lesson bench: --samples must be in 1...1000, got \(samples)") }
         if let extra = args.positionals.first { throw CommandError.usage("lesson bench: unexpected argument '\(extra)' (see lesson bench --help)") }
@@ -83,6 +90,19 @@ enum BenchCommand {
         }
         let peers = try comparePath.map(PeerResults.init(path:))
         let threads = threadList ?? cases.threads
+        if let profileName {
+            guard let c = cases.training.first(where: { $0.name == profileName }) else {
+                throw CommandError.usage("lesson bench: --profile takes a training case (\(cases.training.map(\.name).joined(separator: ", ")))")
+            }
+            let savedThreads = Parallelism.threadCount
+            defer { Parallelism.threadCount = savedThreads }
+            let profiles: [StepProfile]
+            do { profiles = try KernelTimings(samples: samples, naiveLimit: 0).profile(c, threads: threads, steps: 5 * samples) } catch {
+                throw CommandError(description: "lesson bench: \(error)")
+            }
+            printProfiles(profiles, json: json)
+            return 0
+        }
         let batches = batchList ?? cases.batches
         if batchList != nil {
             do { try cases.check(batches: batches) } catch { throw CommandError(description: "lesson bench: --batches: \(error)") }
@@ -145,6 +165,27 @@ enum BenchCommand {
     }
 
     // MARK: Output
+
+    static func printProfiles(_ profiles: [StepProfile], json: Bool) {
+        if json {
+            print(jsonLine(["profiles": profiles.map { p in
+                ["case": p.name, "threads": p.threads, "step_ms": p.step * 1e3,
+                 "kinds": p.lines.map { ["kind": $0.kind, "calls": $0.calls, "ms": $0.seconds * 1e3] }] as [String: Any]
+            }]))
+            return
+        }
+        for p in profiles {
+            print("\(p.name), \(p.threads) thread(s): one step \(format(p.step * 1e3, 2)) ms (median)")
+            var table = [["kind", "calls", "ms", "%"]]
+            for line in p.lines {
+                table.append([line.kind, line.calls > 0 ? "\(line.calls)" : "-", format(line.seconds * 1e3, 2),
+                              format(100 * line.seconds / p.step, 1)])
+            }
+            print(renderTable(table))
+            print("")
+        }
+        print("Medians over the steps, each kind on its own (they need not add up to the step's median exactly).")
+    }
 
     static func jsonObject(rows: [Row], peaks: [Int: Double], peers: PeerResults?) -> [String: Any] {
         var results: [[String: Any]] = []

@@ -154,9 +154,7 @@ extension KernelTimings {
     /// One SGD step (forward, loss, backward, update) of a CIFAR ResNet on a random batch.
     func training(_ c: BenchCases.Training, threads: [Int]) throws -> [Row] {
         MemoryPolicy.keepFreedMemory()
-        let model = try ModelZoo.build(architecture: [
-            "family": "cifar_resnet", "depth": c.depth, "widths": c.widths, "preact": c.preactivation, "num_classes": c.classes,
-        ]).initialize(seed: 1)
+        let model = try ModelZoo.build(architecture: c.architecture).initialize(seed: 1)
         model.train()
         model.inputGradientRequired = false      // x is data, as in PyTorch (no dL/dx for the first convolution)
         var g = SeededGenerator(seed: 6)
@@ -172,6 +170,61 @@ extension KernelTimings {
                 optimizer.step()
             }
             return Row(name: c.name, kind: "training", batch: c.batch, threads: t, seconds: s, images: Double(c.batch))
+        }
+    }
+}
+
+/// `lesson bench --profile NAME`: one training case's step split by kind of operation.
+struct StepProfile {
+    struct Line { var kind: String; var calls: Int; var seconds: Double }
+    var name: String
+    var threads: Int
+    var step: Double
+    var lines: [Line]       // every kind measured, then "framework overhead" (the rest)
+}
+
+extension KernelTimings {
+    /// Runs `steps` SGD steps (after warm-up) of training case `c` on ``ProfilingKernels``
+    /// and returns, per kind, the median over the steps of its time within a step; the
+    /// framework's overhead is the median of each step's time left over by the kernels.
+    func profile(_ c: BenchCases.Training, threads: [Int], steps: Int) throws -> [StepProfile] {
+        MemoryPolicy.keepFreedMemory()
+        let model = try ModelZoo.build(architecture: c.architecture).initialize(seed: 1)
+        model.train()
+        model.inputGradientRequired = false
+        let profile = KernelProfile()
+        model.customKernels = ProfilingKernels(profile: profile)
+        var g = SeededGenerator(seed: 6)
+        let x = Tensor.randomNormal([c.batch, c.channels, c.height, c.width], using: &g)
+        let targets = (0..<c.batch).map { _ in Int(g.next() % UInt64(c.classes)) }
+        let optimizer = SGD(parameters: model.parameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        return threads.map { t in
+            Parallelism.threadCount = t
+            var perKind: [KernelProfile.Kind: [Double]] = [:], calls: [KernelProfile.Kind: Int] = [:]
+            var totals: [Double] = [], rest: [Double] = []
+            for i in 0..<(steps + 3) {
+                profile.reset()
+                let start = Stopwatch.now()
+                let logits = model(x)
+                let (_, dLogits) = profile.measure(.loss) { Loss.crossEntropy(logits, targets: targets) }
+                model.zeroGradients()
+                _ = model.backward(dLogits)
+                profile.measure(.optimizer) { optimizer.step() }
+                let total = Stopwatch.now() - start
+                guard i >= 3 else { continue }                 // warm-up
+                totals.append(total)
+                rest.append(total - profile.total)
+                for kind in KernelProfile.Kind.allCases {
+                    perKind[kind, default: []].append(profile.seconds[kind] ?? 0)
+                    calls[kind] = profile.calls[kind] ?? 0
+                }
+            }
+            var lines = KernelProfile.Kind.allCases.filter { calls[$0, default: 0] > 0 }.map {
+                StepProfile.Line(kind: $0.rawValue, calls: calls[$0]!, seconds: median(perKind[$0]!))
+            }
+            lines.append(StepProfile.Line(kind: "framework overhead (the rest)", calls: 0, seconds: median(rest)))
+            return StepProfile(name: c.name, threads: t, step: median(totals), lines: lines)
         }
     }
 }

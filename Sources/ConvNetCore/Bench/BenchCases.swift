@@ -15,11 +15,19 @@ public struct BenchCases {
     public struct LRN: Sendable { public var name: String; public var channels, height, width, size: Int; public var alpha, beta, k: Float }
     public struct MaxPool: Sendable { public var name: String; public var channels, height, width, kernel, stride, padding: Int }
     public struct Network: Sendable { public var name: String; public var channels, height, width: Int; public var mode: String }
-    /// One SGD step of a `cifar_resnet` (depth 6n+2, widths, pre-activation or not).
+    /// One SGD step of a `cifar_resnet` (depth 6n+2, widths, pre-activation or not, with
+    /// shortcuts or the plain net), on `channels` input channels.
     public struct Training: Sendable {
         public var name: String
-        public var depth: Int, widths: [Int], preactivation: Bool, classes: Int
+        public var depth: Int, widths: [Int], preactivation: Bool, residual: Bool, classes: Int
         public var channels, height, width, batch: Int
+
+        /// The architecture as ``ModelZoo/build(architecture:)`` reads it, its first
+        /// convolution taking `channels` inputs (the case's `in[0]`).
+        public var architecture: [String: Any] {
+            ["family": "cifar_resnet", "depth": depth, "widths": widths, "preact": preactivation,
+             "residual": residual, "num_classes": classes, "in_channels": channels]
+        }
     }
 
     public var threads: [Int]
@@ -102,6 +110,7 @@ public struct BenchCases {
             return Training(name: try name($0), depth: try int(arch, "depth"),
                             widths: (arch["widths"] as? [NSNumber])?.map(\.intValue) ?? [16, 32, 64],
                             preactivation: arch["preact"] as? Bool ?? false,
+                            residual: arch["residual"] as? Bool ?? true,
                             classes: (arch["num_classes"] as? NSNumber)?.intValue ?? 10,
                             channels: c, height: h, width: w, batch: try int($0, "batch"))
         }

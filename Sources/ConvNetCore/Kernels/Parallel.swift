@@ -84,15 +84,22 @@ public enum Parallelism {
 #if canImport(Synchronization)
 /// The threads behind ``Parallelism/run(_:_:)``: one fewer than the cores, each waiting
 /// for the next job by spinning, then (after a millisecond without one) sleeping.
+///
+/// The parts of a job are claimed, not assigned: the caller and the workers each take the
+/// next unclaimed part until none is left, so a worker the system has not scheduled (the
+/// cores are shared with other programs) delays nothing; the caller then runs its parts
+/// too, and waits only for parts already started.
 @available(macOS 15.0, *)
 private final class SpinningPool: @unchecked Sendable {
     static let shared = SpinningPool(workers: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
     let workers: Int
-    /// Bumped for each job; a worker that sees a new value runs its part.
+    /// Bumped for each job; a worker that sees a new value claims parts of it.
     private let generation = Atomic<Int>(0)
-    /// Workers still in the current job.
-    private let remaining = Atomic<Int>(0)
+    /// The current job's generation (high bits) and its next unclaimed part (low 16 bits).
+    private let claim = Atomic<Int>(0)
+    /// Parts of the current job finished.
+    private let done = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     /// The current job (written before `generation` is bumped, read after it is seen).
     private var body: ((Int) -> Void)? = nil
@@ -128,8 +135,19 @@ private final class SpinningPool: @unchecked Sendable {
                 parking.unlock()
             }
             seen = generation.load(ordering: .acquiring)
-            if index < parts { body!(index) }
-            remaining.subtract(1, ordering: .releasing)
+            runParts(of: seen)
+        }
+    }
+
+    /// Claims and runs parts of job `job` until none is left (or another job has begun).
+    private func runParts(of job: Int) {
+        while true {
+            let c = claim.load(ordering: .acquiring)
+            let part = c & 0xFFFF
+            guard c >> 16 == job && part < parts else { return }
+            guard claim.compareExchange(expected: c, desired: c + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            body!(part)
+            done.add(1, ordering: .releasing)
         }
     }
 
@@ -140,13 +158,15 @@ private final class SpinningPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             self.body = body
             self.parts = parts
-            remaining.store(workers, ordering: .relaxed)
-            generation.add(1, ordering: .releasing)
+            done.store(0, ordering: .relaxed)
+            let job = generation.load(ordering: .relaxed) + 1
+            claim.store(job << 16, ordering: .releasing)
+            generation.store(job, ordering: .releasing)
             parking.lock()
             if sleepers > 0 { parking.broadcast() }
             parking.unlock()
-            body(0)
-            while remaining.load(ordering: .acquiring) > 0 {}
+            runParts(of: job)
+            while done.load(ordering: .acquiring) < parts {}
             self.body = nil
         }
         busy.store(false, ordering: .releasing)

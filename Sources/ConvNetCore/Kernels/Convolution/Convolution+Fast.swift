@@ -9,6 +9,12 @@ import Dispatch
 // ``Fast/conv2dBlockedMethod(for:)``); the entries switch over their answer, so the
 // method a lesson prints is the one that ran. First match wins:
 //
+// Before these, the small-map hooks of `conv2dFused` and `convolutionBackward` take the
+// 3x3 stride-1 layers of few channels on small maps that the lessons train (at most 16
+// channels, at most 256 pixels; maps 4-8 wide): the batch's positions in the vector lanes
+// (Convolution+FastSmall.swift, Convolution+FastPlanes.swift; `lesson bench --no-small`
+// turns them off). `Fast.conv2dKernelName` names them when they run.
+//
 // Forward, `Fast.conv2d` (training; and `model.infer` where it runs NCHW):
 //   grouped       groups > 1 with at most 16 input and 64 output channels a group (ResNeXt,
 //                 depthwise): Convolution+FastGrouped.swift. A group's GEMM (m = 4,
@@ -125,9 +131,16 @@ extension Fast {
         return direct ? .direct : .implicitGEMM
     }
 
-    /// What ``conv2dMethod(for:prepacked:)`` picks for `geometry`, as a lesson's race
-    /// prints it: its title and its file.
+    /// What `conv2dFused` runs for `geometry`, as a lesson's race prints it: the small-map
+    /// kernels where their hook takes the layer, else what ``conv2dMethod(for:prepacked:)``
+    /// picks; its title and its file.
     public static func conv2dKernelName(_ geometry: Conv2DGeometry, prepacked: Bool = false) -> String {
+        if PlaneConvolution.appliesForward(to: geometry) {
+            return "3x3 on maps 4-8 wide, the batch in the lanes (Convolution+FastPlanes.swift)"
+        }
+        if SmallConvolution.applies(to: geometry) {
+            return "3x3 on small maps, the batch's positions in the lanes (Convolution+FastSmall.swift)"
+        }
         let method = conv2dMethod(for: geometry, prepacked: prepacked)
         return "\(method.title) (\(method.file))"
     }
@@ -238,6 +251,9 @@ extension Fast {
                             into y: UnsafeMutablePointer<Float>) {
         let s = geometry
         s.validate()
+        // Small 3x3 maps of few channels (the lessons' training nets): the batch in the lanes
+        // (Convolution+FastSmall.swift, Convolution+FastPlanes.swift), where they measured faster.
+        if smallConvolutionForward(x, weight: weight, bias: bias, geometry: s, residual: residual, relu: relu, into: y) { return }
         let epilogue = ConvEpilogue(bias: bias, residual: residual, relu: relu)
         switch conv2dMethod(for: s, prepacked: packed != nil) {
         case .grouped:
@@ -340,6 +356,7 @@ extension Fast {
     /// the weight's alone; the grouped kernel computes it anyway.)
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
                                     input: Bool, weightAndBias: Bool, bias: Bool = true) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
+        if let small = smallConvolutionBackward(s, x: x, weight: weight, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias) { return small }
         let methods = conv2dBackwardMethods(for: s)
         let grouped = methods.weight == .grouped        // one walk of the grouped kernel makes all three
         // Every kernel overwrites its outputs (the im2col path zeroes dx itself before

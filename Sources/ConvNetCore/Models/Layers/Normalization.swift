@@ -79,8 +79,10 @@ public final class BatchNorm2d: Layer {
             precondition(values > 1, "\(description): training needs more than one value per channel, got input \(x.shape)")
             let r: (output: [Float], mean: [Float], variance: [Float])
             if fastFusion {
-                r = Fast.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon,
+                r = profiled(.batchNormForward) {
+                    Fast.batchNormTraining(x.data, weight: gamma, bias: beta, shape: s, epsilon: epsilon,
                                            residual: residual?.data, relu: relu)
+                }
                 batchMean = r.mean
                 batchVariance = r.variance
             } else {
@@ -123,9 +125,11 @@ public final class BatchNorm2d: Layer {
         let gamma = weight.value.data
         let mask = fusedReLU ? cached(output, "output").data : nil
         if forwardUsedBatchStatistics && fastFusion, let mean = batchMean, let variance = batchVariance {
-            let g = Fast.batchNormTrainingBackward(x.data, weight: gamma, mean: mean, variance: variance, output: mask,
-                                                   outputGradient: outputGradient.data, shape: s, epsilon: epsilon,
-                                                   residualGradient: addedResidual)
+            let g = profiled(.batchNormBackward) {
+                Fast.batchNormTrainingBackward(x.data, weight: gamma, mean: mean, variance: variance, output: mask,
+                                               outputGradient: outputGradient.data, shape: s, epsilon: epsilon,
+                                               residualGradient: addedResidual)
+            }
             weight.accumulateGradient(g.weight)
             bias.accumulateGradient(g.bias)
             return (Tensor(shape: x.shape, data: g.input), g.residual.map { Tensor(shape: x.shape, data: $0) })
@@ -144,8 +148,8 @@ public final class BatchNorm2d: Layer {
         return (Tensor(shape: x.shape, data: grads.input), addedResidual ? Tensor(shape: x.shape, data: dy) : nil)
     }
 
-    /// The fused fast kernels apply (fast kernels, no lesson's own).
-    private var fastFusion: Bool { runsCoreFastKernels }
+    /// The fused fast kernels apply (fast kernels, no lesson's own; or the profiled fast kernels).
+    private var fastFusion: Bool { runsFastFusions }
 }
 
 /// `nn.LocalResponseNorm` (AlexNet): each activation divided by a power of the sum of

@@ -187,7 +187,11 @@ public enum ModelZoo {
             guard widths.count == 3 && widths.allSatisfy({ $0 > 0 }) && classes > 0 else {
                 throw ModelZooError("architecture: CIFAR ResNet needs 3 positive widths and classes: \(arch)")
             }
-            return CifarResNet(depth: depth, preActivation: try bool("preact", default: false), widths: widths, classes: classes)
+            let inputChannels = try int("in_channels", default: 3)
+            guard inputChannels > 0 else { throw ModelZooError("architecture: in_channels must be positive: \(arch)") }
+            return CifarResNet(depth: depth, preActivation: try bool("preact", default: false),
+                               residual: try bool("residual", default: true), widths: widths, classes: classes,
+                               inputChannels: inputChannels)
         default:
             throw ModelZooError("architecture: unsupported family \"\(family)\"")
         }
