@@ -285,7 +285,10 @@ public enum ResNetLesson: Lesson {
                 + " these blocks removed differ by at most \(sci(results.zeroedMaxDifference))"
                 + (results.zeroedMaxDifference == 0 ? " (bit for bit the same)." : ".")
                 + " Held-out error: \(percent(1 - full.accuracy)) with every block, \(percent(results.valErrorZeroed)) as the"
-                + " \(deep - 2 * zeroed.count)-layer net that remains (the zeroed blocks had learned something; the net still works).")
+                + " \(deep - 2 * zeroed.count)-layer net that remains: "
+                + (results.valErrorZeroed - (1 - full.accuracy) > 0.05
+                   ? "the trained blocks carried much of what the net computes, so the exact shallower net is a different, worse one."
+                   : "the trained blocks changed little of what the net computes."))
 
         // 6. Identity mappings.
         run.step("Identity mappings (He et al. 2016)")
