@@ -1,6 +1,7 @@
 import ConvNetCore
 import LeNetLesson
 import ResNetLesson
+import OneByOneLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -8,4 +9,5 @@ import ResNetLesson
 public let lessonCatalog: [any Lesson.Type] = [
     LeNet5Lesson.self,
     ResNetLesson.self,
+    OneByOneLesson.self,
 ]
