@@ -2,6 +2,7 @@ import ConvNetCore
 import LeNetLesson
 import ResNetLesson
 import OneByOneLesson
+import InceptionLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -10,4 +11,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     LeNet5Lesson.self,
     ResNetLesson.self,
     OneByOneLesson.self,
+    InceptionLesson.self,
 ]
