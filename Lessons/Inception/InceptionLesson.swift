@@ -228,7 +228,7 @@ public enum InceptionLesson: Lesson {
                            + " on the fast kernels (%d threads), so writing into slices saves %@ of one forward pass here.",
                            ModelSummary.grouped(race.bytesCopied), ModelSummary.grouped(race.bytesCopiesWay), ModelSummary.grouped(race.bytesSlicesWay),
                            ms(slices), ms(copies), copies >= slices ? String(format: "%.2fx faster", copies / slices) : String(format: "%.2fx slower", slices / copies),
-                           ms(race.moduleForwardSeconds), Parallelism.threadCount, percent(max(0, saved) / race.moduleForwardSeconds)))
+                           ms(race.moduleForwardSeconds), Parallelism.threadCount, String(format: "%.2f%%", 100 * max(0, saved) / race.moduleForwardSeconds)))
             results.raceModules.append(name)
             results.raceNaiveMs.append(race.result.rows[0].totalSeconds * 1e3)
             results.raceCopiesMs.append(copies * 1e3)
@@ -355,8 +355,8 @@ public enum InceptionLesson: Lesson {
         }
         return "Held-out accuracy with minus without auxiliary losses: \(gapText) (mean over \(seeds) seeds), against a seed-to-seed"
             + " spread of \(percent(spread)); per seed " + differences.map { String(format: "%+.1f", 100 * $0) }.joined(separator: ", ")
-            + ": no difference shown. With batch norm in every unit and only 8 convolutions deep, this net gets gradient to its first"
-            + " layer without help; GoogLeNet (22 layers, no batch norm) is where the paper used them, and later work (Inception v3)"
+            + ": no difference shown. With batch norm in every unit and 9 convolutions on its longest path, this net gets gradient to its"
+            + " first layer without help; GoogLeNet (22 layers, no batch norm) is where the paper used them, and later work (Inception v3)"
             + " found them to act mainly as a regulariser late in training." + gradient
     }
 

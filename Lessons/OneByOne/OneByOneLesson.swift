@@ -276,9 +276,11 @@ public enum OneByOneLesson: Lesson {
         results.raceFastMs = race.result.rows[2].totalSeconds * 1e3
         results.raceSpeedup = race.result.speedup(of: 2)
         results.raceMaxDifference = race.result.maxRelativeDifference
-        run.say(String(format: "The fast 1x1 convolution is %.0fx faster than the per-pixel dot products and %.2fx as fast as the fully"
-                       + " connected layer on pixel rows; same numbers (largest relative difference %.1e). What ran: %@.",
-                       results.raceSpeedup, race.result.rows[1].totalSeconds / race.result.rows[2].totalSeconds,
+        let versusRows = race.result.rows[1].totalSeconds / race.result.rows[2].totalSeconds
+        run.say(String(format: "On one thread (all three alike: on this shared machine, waking a second thread swamps calls this size),"
+                       + " the fast 1x1 convolution is %.0fx faster than the per-pixel dot products and %@ than the fully connected"
+                       + " layer on pixel rows, which pays the two transposes; same numbers (largest relative difference %.1e). What ran: %@.",
+                       results.raceSpeedup, versusRows >= 1 ? String(format: "%.2fx faster", versusRows) : String(format: "%.2fx slower", 1 / versusRows),
                        results.raceMaxDifference, race.kernel))
 
         // 5. mlpconv on digits.
@@ -366,8 +368,9 @@ public enum OneByOneLesson: Lesson {
             run.recordFile("nin-small.safetensors", description: "the trained NiN-small of seed \(seeds[0])")
         }
 
-        let headline = String(format: "1x1 conv = fully connected at every pixel (difference %@); bottleneck: %.1fx fewer multiplies, %.1fx faster forward; NiN-small %@ vs plain %@",
-                              sci(results.fcForwardMaxDifference), results.courseMultipliesRatio, results.courseForwardTimeRatio,
+        let headline = String(format: "1x1 conv = fully connected at every pixel (difference %@); bottleneck: %.1fx fewer multiplies, forward time / %.1f on one thread (/ %.1f on %d); NiN-small %@ vs plain %@",
+                              sci(results.fcForwardMaxDifference), results.courseMultipliesRatio, results.courseForwardTimeRatioOneThread,
+                              results.courseForwardTimeRatio, Parallelism.threadCount,
                               percent(results.valAccuracyNinMean), percent(results.valAccuracyPlainMean))
         try run.finish(headline: headline, results: results)
         return results

@@ -135,6 +135,11 @@ enum OneByOneProbes {
         let dy = Tensor.randomNormal(g.outputShape.dimensions, using: &generator).data
         let b = Fast.conv2dBackwardMethods(for: g)
         let kernel = "Fast.conv2d: \(Fast.conv2dMethod(for: g).title); backward dx: \(b.input.title), dW: \(b.weight.title)"
+        // On one thread, every entrant alike: on a machine shared with other jobs, waiting
+        // for a second thread to wake swamps calls of this size and makes the times noise.
+        let threads = Parallelism.threadCount
+        Parallelism.threadCount = 1
+        defer { Parallelism.threadCount = threads }
         let result = KernelRace.run([
             RaceEntrant(name: "naive: a dot product per pixel", kernel: "Naive.conv2d, Naive.conv2dBackward (seven loops, kh = kw = 1)",
                         isSlow: true,

@@ -21,32 +21,28 @@ import Foundation
 /// NCHW feature maps as one row per pixel, and back.
 public enum PixelRows {
     /// `x` `[N, C, H, W]` as `[N * H * W, C]`: row `n * H * W + p` holds the `C` channels
-    /// of pixel `p` of image `n`.
+    /// of pixel `p` of image `n` (each image's `C x HW` matrix transposed).
     public static func rows<T: BinaryFloatingPoint>(_ x: [T], _ s: FeatureMapShape) -> [T] {
         precondition(x.count == s.count, "PixelRows.rows: \(x.count) values for \(s)")
-        var r = [T](repeating: 0, count: x.count)
-        for n in 0..<s.batch {
-            for c in 0..<s.channels {
-                for p in 0..<s.spatial {
-                    r[(n * s.spatial + p) * s.channels + c] = x[(n * s.channels + c) * s.spatial + p]
-                }
-            }
-        }
-        return r
+        return transposeEach(x, matrices: s.batch, rows: s.channels, columns: s.spatial)
     }
 
     /// The inverse of ``rows(_:_:)``: `[N * H * W, C]` back to `[N, C, H, W]`.
     public static func maps<T: BinaryFloatingPoint>(_ r: [T], _ s: FeatureMapShape) -> [T] {
         precondition(r.count == s.count, "PixelRows.maps: \(r.count) values for \(s)")
-        var x = [T](repeating: 0, count: r.count)
-        for n in 0..<s.batch {
-            for c in 0..<s.channels {
-                for p in 0..<s.spatial {
-                    x[(n * s.channels + c) * s.spatial + p] = r[(n * s.spatial + p) * s.channels + c]
-                }
+        return transposeEach(r, matrices: s.batch, rows: s.spatial, columns: s.channels)
+    }
+
+    /// `matrices` row-major `rows x columns` matrices laid end to end, each transposed.
+    static func transposeEach<T: BinaryFloatingPoint>(_ a: [T], matrices: Int, rows: Int, columns: Int) -> [T] {
+        var t = [T](repeating: 0, count: a.count)
+        for m in 0..<matrices {
+            let base = m * rows * columns
+            for i in 0..<rows {
+                for j in 0..<columns { t[base + j * rows + i] = a[base + i * columns + j] }
             }
         }
-        return x
+        return t
     }
 }
 
@@ -54,9 +50,9 @@ public enum PixelRows {
 /// connected layer at every pixel: rows, `Naive.linear`, maps.
 public func pixelwiseFullyConnected<T: BinaryFloatingPoint>(_ x: [T], weight: [T], bias: [T]?, shape s: FeatureMapShape,
                                                            outChannels: Int) -> [T] {
-    let y = Naive.linear(PixelRows.rows(x, s), weight: weight, bias: bias, batch: s.batch * s.spatial,
-                         inFeatures: s.channels, outFeatures: outChannels)
-    return PixelRows.maps(y, FeatureMapShape(batch: s.batch, channels: outChannels, height: s.height, width: s.width))
+    onPixelRows(x, shape: s, outChannels: outChannels) {
+        Naive.linear($0, weight: weight, bias: bias, batch: $1, inFeatures: s.channels, outFeatures: outChannels)
+    }
 }
 
 /// The gradients of ``pixelwiseFullyConnected(_:weight:bias:shape:outChannels:)``:
@@ -64,27 +60,41 @@ public func pixelwiseFullyConnected<T: BinaryFloatingPoint>(_ x: [T], weight: [T
 public func pixelwiseFullyConnectedBackward<T: BinaryFloatingPoint>(_ x: [T], weight: [T], outputGradient dy: [T],
                                                                    shape s: FeatureMapShape, outChannels: Int)
     -> (input: [T], weight: [T], bias: [T]) {
-    let out = FeatureMapShape(batch: s.batch, channels: outChannels, height: s.height, width: s.width)
-    let g = Naive.linearBackward(PixelRows.rows(x, s), weight: weight, outputGradient: PixelRows.rows(dy, out),
-                                 batch: s.batch * s.spatial, inFeatures: s.channels, outFeatures: outChannels)
-    return (PixelRows.maps(g.input, s), g.weight, g.bias)
+    backwardOnPixelRows(x, dy, shape: s, outChannels: outChannels) {
+        Naive.linearBackward($0, weight: weight, outputGradient: $1, batch: $2, inFeatures: s.channels, outFeatures: outChannels)
+    }
 }
 
 /// The same with the fast fully connected layer (`Fast.linear`: one blocked GEMM), the
 /// transposes to and from pixel rows included.
 public func fastPixelwiseFullyConnected(_ x: [Float], weight: [Float], bias: [Float]?, shape s: FeatureMapShape,
                                         outChannels: Int) -> [Float] {
-    let y = Fast.linear(PixelRows.rows(x, s), weight: weight, bias: bias, batch: s.batch * s.spatial,
-                        inFeatures: s.channels, outFeatures: outChannels)
-    return PixelRows.maps(y, FeatureMapShape(batch: s.batch, channels: outChannels, height: s.height, width: s.width))
+    onPixelRows(x, shape: s, outChannels: outChannels) {
+        Fast.linear($0, weight: weight, bias: bias, batch: $1, inFeatures: s.channels, outFeatures: outChannels)
+    }
 }
 
 /// The gradients by `Fast.linearBackward` on pixel rows.
 public func fastPixelwiseFullyConnectedBackward(_ x: [Float], weight: [Float], outputGradient dy: [Float],
                                                 shape s: FeatureMapShape, outChannels: Int)
     -> (input: [Float], weight: [Float], bias: [Float]) {
+    backwardOnPixelRows(x, dy, shape: s, outChannels: outChannels) {
+        Fast.linearBackward($0, weight: weight, outputGradient: $1, batch: $2, inFeatures: s.channels, outFeatures: outChannels)
+    }
+}
+
+/// `x` as pixel rows, through `linear(rows, pixels)`, back to maps of `outChannels`.
+func onPixelRows<T: BinaryFloatingPoint>(_ x: [T], shape s: FeatureMapShape, outChannels: Int,
+                                         _ linear: ([T], Int) -> [T]) -> [T] {
+    let y = linear(PixelRows.rows(x, s), s.batch * s.spatial)
+    return PixelRows.maps(y, FeatureMapShape(batch: s.batch, channels: outChannels, height: s.height, width: s.width))
+}
+
+/// `x` and `dy` as pixel rows, through `backward(rows, dyRows, pixels)`; dx back as maps.
+func backwardOnPixelRows<T: BinaryFloatingPoint>(_ x: [T], _ dy: [T], shape s: FeatureMapShape, outChannels: Int,
+                                                 _ backward: ([T], [T], Int) -> (input: [T], weight: [T], bias: [T]))
+    -> (input: [T], weight: [T], bias: [T]) {
     let out = FeatureMapShape(batch: s.batch, channels: outChannels, height: s.height, width: s.width)
-    let g = Fast.linearBackward(PixelRows.rows(x, s), weight: weight, outputGradient: PixelRows.rows(dy, out),
-                                batch: s.batch * s.spatial, inFeatures: s.channels, outFeatures: outChannels)
+    let g = backward(PixelRows.rows(x, s), PixelRows.rows(dy, out), s.batch * s.spatial)
     return (PixelRows.maps(g.input, s), g.weight, g.bias)
 }
