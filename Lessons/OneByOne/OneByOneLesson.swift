@@ -360,6 +360,13 @@ public enum OneByOneLesson: Lesson {
             && (differences.allSatisfy { $0 > 0 } || differences.allSatisfy { $0 < 0 })
         run.say(mlpconvVerdict(gap: gap, spread: spread, differences: differences, shown: results.differenceShown, seeds: seeds.count)
                 + stalledNote(arms, seeds: seeds))
+        if epochs >= 2 {
+            func firstEpoch(_ arm: Arm) -> Double { mean(arm.histories.map { $0.epochs.first?.validationAccuracy ?? 0 }) }
+            run.say("After the first epoch (mean over seeds): NiN-small \(percent(firstEpoch(ninArm))), plain-small"
+                    + " \(percent(firstEpoch(plainArm))); after the last: \(percent(results.valAccuracyNinMean)) and"
+                    + " \(percent(results.valAccuracyPlainMean)). The deeper stack of plain ReLU convolutions (nine, no batch norm)"
+                    + " with nothing but an average at its end is slower to start than three convolutions and a fully connected layer.")
+        }
         try run.writeFigure(svg: accuracyCurves(arms), name: "nin-vs-plain.svg",
                             caption: "held-out accuracy per epoch, mean over the seeds: NiN-small against plain-small")
         if let keep {
