@@ -3,6 +3,8 @@ import LeNetLesson
 import AlexNetLesson
 import ResNetLesson
 import VGGLesson
+import OneByOneLesson
+import InceptionLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -12,4 +14,6 @@ public let lessonCatalog: [any Lesson.Type] = [
     AlexNetLesson.self,
     VGGLesson.self,
     ResNetLesson.self,
+    OneByOneLesson.self,
+    InceptionLesson.self,
 ]
