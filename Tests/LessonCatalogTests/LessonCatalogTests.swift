@@ -50,22 +50,64 @@ struct LessonCatalogTests {
         }
     }
 
-    @Test("the keys `--help` lists are the keys a `--quick --json` run prints, for every lesson",
-          arguments: lessonCatalog.map { $0.name })
-    func helpListsTheJSONKeys(_ name: String) throws {
-        let lesson = try #require(lessonCatalog.first { $0.name == name })
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-keys-\(UUID().uuidString)/\(name)")
-        defer { try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
+    /// The keys of a run's results that measure time (they differ between two runs).
+    static func measuresTime(_ key: String) -> Bool {
+        ["_ms", "seconds", "speedup", "per_second", "gflops", "output_directory", "faster", "time", "_x_"].contains { key.contains($0) }
+            || key.hasSuffix("_x")
+    }
+
+    /// `--quick --json` of `lesson` into `out`: the results and the bytes of every
+    /// safetensors file it wrote.
+    static func quickRun(_ lesson: any Lesson.Type, out: URL) throws -> (results: [String: Any], weights: [String: Data]) {
         var options = try LessonOptions(outputDirectory: out, fixtures: FixtureLocator.root, declared: lesson.options, given: [:])
         options.quick = true
         options.json = true
         let json = try lesson.runForJSON(options, console: Console(showsProgress: false))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        var weights: [String: Data] = [:]
+        for case let path as String in FileManager.default.enumerator(atPath: out.path) ?? FileManager.DirectoryEnumerator()
+            where path.hasSuffix(".safetensors") && !path.contains("checkpoint") {
+            weights[path] = FileManager.default.contents(atPath: out.appendingPathComponent(path).path)
+        }
+        return (object, weights)
+    }
+
+    /// `value` without the entries that measure time, at any depth, as sorted-key JSON.
+    static func timeless(_ value: Any) -> String {
+        func strip(_ v: Any) -> Any {
+            if let d = v as? [String: Any] { return d.filter { !measuresTime($0.key) }.mapValues(strip) }
+            if let a = v as? [Any] { return a.map(strip) }
+            return v
+        }
+        let stripped = strip(value)
+        guard JSONSerialization.isValidJSONObject([stripped]),
+              let data = try? JSONSerialization.data(withJSONObject: [stripped], options: [.sortedKeys]) else { return "\(stripped)" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // Serialized: a lesson repeats its numbers exactly when it has the process's threads to
+    // itself (two lessons at once share the thread pool, which changes how some sums split).
+    @Test("the keys `--help` lists are the keys a `--quick --json` run prints, and the same seed repeats the run, for every lesson",
+          .serialized, arguments: lessonCatalog.map { $0.name })
+    func helpListsTheJSONKeys(_ name: String) throws {
+        let lesson = try #require(lessonCatalog.first { $0.name == name })
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let first = try Self.quickRun(lesson, out: root.appendingPathComponent("first/\(name)"))
         let listed = Set(lesson.resultKeys.map(\.name))
-        #expect(Set(object.keys) == listed,
-                "printed but not listed: \(Set(object.keys).subtracting(listed).sorted()); listed but not printed: \(listed.subtracting(object.keys).sorted())")
+        #expect(Set(first.results.keys) == listed,
+                "printed but not listed: \(Set(first.results.keys).subtracting(listed).sorted()); listed but not printed: \(listed.subtracting(first.results.keys).sorted())")
         for key in listed { #expect(lesson.help.contains(key)) }
-        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("index.html").path))
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("first/\(name)/index.html").path))
+
+        // The same seed on the same threads: the same numbers (times aside) and the same weights, bit for bit.
+        let second = try Self.quickRun(lesson, out: root.appendingPathComponent("second/\(name)"))
+        for (key, value) in first.results where !Self.measuresTime(key) {
+            let (before, after) = (Self.timeless(value), second.results[key].map(Self.timeless) ?? "missing")
+            #expect(before == after, "\(name): --json key \(key) was \(before), then \(after)")
+        }
+        #expect(first.weights.keys.sorted() == second.weights.keys.sorted())
+        for (file, data) in first.weights { #expect(second.weights[file] == data, "\(name): \(file) differs between two runs of one seed") }
     }
 
     @Test("every lesson with exercises has 2-4, and the tool carries their reference solutions (start then reset gives the file back)")
