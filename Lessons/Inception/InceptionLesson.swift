@@ -58,13 +58,7 @@ public enum InceptionLesson: Lesson {
         ResultKey("stem_gradient_init_with_aux", "from the main loss + 0.3 x the auxiliary losses"),
         ResultKey("difference_shown", "the arms' held-out accuracies differ by more than the seed-to-seed spread, same sign every seed"),
         ResultKey("params_small", "parameters of the small Inception net (heads included)"),
-        ResultKey("epochs", "epochs per net"),
-        ResultKey("seeds", "the paired seeds"),
-        ResultKey("train_examples", "training digits"),
-        ResultKey("train_seconds", "time spent training, all nets"),
-        ResultKey("quick", "whether --quick was given"),
-        ResultKey("output_directory", "where the files went"),
-    ]
+    ] + ResultKey.trainingRun
 
     /// The `--json` object.
     public struct Results: Encodable {

@@ -66,13 +66,7 @@ public enum OneByOneLesson: Lesson {
         ResultKey("val_accuracy_nin_mean", "mean over seeds"),
         ResultKey("val_accuracy_plain_mean", "mean over seeds"),
         ResultKey("difference_shown", "the two nets differ by more than the seed-to-seed spread"),
-        ResultKey("epochs", "epochs per net"),
-        ResultKey("seeds", "the paired seeds"),
-        ResultKey("train_examples", "training digits"),
-        ResultKey("train_seconds", "time spent training, all nets"),
-        ResultKey("quick", "whether --quick was given"),
-        ResultKey("output_directory", "where the files went"),
-    ]
+    ] + ResultKey.trainingRun
 
     /// The `--json` object.
     public struct Results: Encodable {

@@ -66,13 +66,7 @@ public enum ResNetLesson: Lesson {
         ResultKey("race_max_difference", "largest relative difference from the naive results"),
         ResultKey("race_bytes_separate", "bytes the separate passes move (forward + backward)"),
         ResultKey("race_bytes_fused", "bytes the fused kernel moves"),
-        ResultKey("epochs", "epochs per net"),
-        ResultKey("seeds", "the paired seeds"),
-        ResultKey("train_examples", "training digits"),
-        ResultKey("train_seconds", "time spent training, all nets"),
-        ResultKey("quick", "whether --quick was given"),
-        ResultKey("output_directory", "where the files went"),
-    ]
+    ] + ResultKey.trainingRun
 
     /// The `--json` object: fixed keys, plus one key per net trained (`train_error_plain_56`).
     public struct Results: Encodable {

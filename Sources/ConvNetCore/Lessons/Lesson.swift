@@ -65,6 +65,17 @@ public struct ResultKey: Sendable {
         self.name = name
         self.meaning = meaning
     }
+
+    /// The keys of a lesson that trains several nets on paired seeds: how long, on what,
+    /// and where the files went.
+    public static let trainingRun: [ResultKey] = [
+        ResultKey("epochs", "epochs per net"),
+        ResultKey("seeds", "the paired seeds"),
+        ResultKey("train_examples", "training digits"),
+        ResultKey("train_seconds", "time spent training, all nets"),
+        ResultKey("quick", "whether --quick was given"),
+        ResultKey("output_directory", "where the files went"),
+    ]
 }
 
 /// One option of a lesson: its name (`--batch`), the values it takes, its default and
