@@ -1,6 +1,8 @@
 import ConvNetCore
 import LeNetLesson
 import ResNetLesson
+import ResNeXtLesson
+import DenseNetLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -8,4 +10,6 @@ import ResNetLesson
 public let lessonCatalog: [any Lesson.Type] = [
     LeNet5Lesson.self,
     ResNetLesson.self,
+    ResNeXtLesson.self,
+    DenseNetLesson.self,
 ]

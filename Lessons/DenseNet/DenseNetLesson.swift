@@ -1,0 +1,246 @@
+import ConvNetCore
+import Foundation
+
+// `lesson run densenet`: dense connectivity, the growth rate and compression, and the
+// memory of concatenation.
+//
+//   1. the networks: DenseNet-121, 169, 201 and 161 counted from their shapes beside
+//      Fixtures/torchvision-counts.json, the paper's top-1 errors printed as the paper's;
+//   2. growth and compression: DenseNet-121's blocks and transitions, channel by channel
+//      (c_0 + L k out of a block, theta = 0.5 out of a transition);
+//   3. memory: dense blocks of 6, 12, 24 and 48 layers on real digit features, trained a
+//      step naively (each layer's concatenation a new tensor) and with one shared buffer
+//      (Pleiss et al. 2017): the same outputs and gradients, the bytes each keeps for
+//      backward (counted, and measured from malloc) and the time each takes; one plot.
+
+/// The DenseNet lesson, as `lesson list` and `lesson run densenet` see it.
+public enum DenseNetLesson: Lesson {
+    public static let name = "densenet"
+    public static let folder = "DenseNet"
+    public static let summary = "DenseNet (2017): every layer sees all earlier feature maps; growth rate, compression, the memory of concatenation"
+
+    public static let options: [LessonOption] = [
+        LessonOption("growth", .integer(1...64), default: "12", help: "growth rate k of the measured blocks (DenseNet-BC on CIFAR: 12)"),
+        LessonOption("batch", .integer(1...64), default: "8", help: "digits in the measured blocks' batch (--quick: 4)"),
+        LessonOption("size", .integer(4...28), default: "16", help: "the digits' side, n_H = n_W (resized from 28)"),
+    ]
+
+    public static let notes = """
+    Defaults: blocks of 6, 12, 24 and 48 layers (--quick: 6 and 12), c_0 = 2k input channels from a 3x3 convolution of the digits.
+    Writes under --out: index.html, memory.svg.
+    """
+
+    public static let resultKeys: [ResultKey] = [
+        ResultKey("densenet121_parameters", "DenseNet-121, counted from its shapes"),
+        ResultKey("densenet169_parameters", "DenseNet-169"),
+        ResultKey("densenet201_parameters", "DenseNet-201"),
+        ResultKey("densenet161_parameters", "DenseNet-161"),
+        ResultKey("densenet121_macs", "DenseNet-121's multiply-accumulates at 224x224, batch 1"),
+        ResultKey("counts_match", "all four nets' parameters and MACs equal Fixtures/torchvision-counts.json"),
+        ResultKey("block_channels_121", "channels out of DenseNet-121's four dense blocks"),
+        ResultKey("transition_channels_121", "channels out of its three transitions"),
+        ResultKey("memory_depths", "layers of the measured blocks"),
+        ResultKey("memory_batch", "digits in their batch"),
+        ResultKey("kept_bytes_naive", "bytes of activations kept from forward to backward, naive concatenation, per depth"),
+        ResultKey("kept_bytes_shared", "the same with the shared buffer"),
+        ResultKey("heap_bytes_naive", "malloc's bytes in use after the forward pass minus before (kept + the output), naive, per depth"),
+        ResultKey("heap_bytes_shared", "the same with the shared buffer"),
+        ResultKey("ms_naive", "forward + backward of the block, naive, per depth, ms"),
+        ResultKey("ms_shared", "forward + backward with the shared buffer and recomputation, ms"),
+        ResultKey("memory_ratio", "kept bytes naive / shared at the deepest block"),
+        ResultKey("time_ratio", "time shared / naive at the deepest block"),
+        ResultKey("growth_exponent_naive", "p in kept bytes ~ L^p between the two deepest blocks, naive (2: quadratic)"),
+        ResultKey("growth_exponent_shared", "the same with the shared buffer (1: linear)"),
+        ResultKey("max_difference", "largest relative difference of any output or gradient, shared against naive (0: bit for bit)"),
+        ResultKey("quick", "whether --quick was given"),
+        ResultKey("output_directory", "where the files went"),
+    ]
+
+    public struct Results: Encodable {
+        var densenet121Parameters = 0, densenet169Parameters = 0, densenet201Parameters = 0, densenet161Parameters = 0
+        var densenet121Macs = 0, countsMatch = false
+        var blockChannels121: [Int] = [], transitionChannels121: [Int] = []
+        var memoryDepths: [Int] = [], memoryBatch = 0
+        var keptBytesNaive: [Int] = [], keptBytesShared: [Int] = [], heapBytesNaive: [Int] = [], heapBytesShared: [Int] = []
+        var msNaive: [Double] = [], msShared: [Double] = []
+        var memoryRatio = 0.0, timeRatio = 0.0, growthExponentNaive = 0.0, growthExponentShared = 0.0, maxDifference = 0.0
+        var quick = false, outputDirectory = ""
+
+        enum CodingKeys: String, CodingKey {
+            case densenet121Parameters = "densenet121_parameters", densenet169Parameters = "densenet169_parameters"
+            case densenet201Parameters = "densenet201_parameters", densenet161Parameters = "densenet161_parameters"
+            case densenet121Macs = "densenet121_macs", countsMatch = "counts_match"
+            case blockChannels121 = "block_channels_121", transitionChannels121 = "transition_channels_121"
+            case memoryDepths = "memory_depths", memoryBatch = "memory_batch"
+            case keptBytesNaive = "kept_bytes_naive", keptBytesShared = "kept_bytes_shared"
+            case heapBytesNaive = "heap_bytes_naive", heapBytesShared = "heap_bytes_shared"
+            case msNaive = "ms_naive", msShared = "ms_shared"
+            case memoryRatio = "memory_ratio", timeRatio = "time_ratio"
+            case growthExponentNaive = "growth_exponent_naive", growthExponentShared = "growth_exponent_shared"
+            case maxDifference = "max_difference", quick, outputDirectory = "output_directory"
+        }
+    }
+
+    public static func run(_ options: LessonOptions, console: Console) throws -> Results {
+        let quick = options.quick
+        let k = options.integer("growth"), side = options.integer("size")
+        let batch = options.isGiven("batch") || !quick ? options.integer("batch") : 4
+        let depths = quick ? [6, 12] : [6, 12, 24, 48]
+        let run = try LessonRun(lesson: name, title: "DenseNet: dense connectivity and the memory of concatenation", options: options, console: console)
+        var results = Results()
+        results.quick = quick
+        results.outputDirectory = run.directory.path
+        results.memoryDepths = depths
+        results.memoryBatch = batch
+
+        // 1. The networks.
+        run.step("The networks")
+        run.say("In a dense block every layer receives the feature maps of ALL earlier layers, concatenated along the channels,"
+                + " and passes its own on to all later ones: x_l = H_l([x_0, x_1, ..., x_{l-1}]). A ResNet adds (a[l+2] = g(z + a[l]));"
+                + " a DenseNet concatenates, so nothing an earlier layer computed is lost, and each layer can be narrow: it adds only"
+                + " k new channels (the growth rate). H_l is BN-ReLU-Conv 1x1 (to 4k channels: the bottleneck) then BN-ReLU-Conv 3x3 (to k).")
+        let published = PublishedCounts.all(fixtures: options.fixtures)
+        var rows: [[String]] = [], match = true
+        for entry in DenseNets.all {
+            let s = entry.make().summary(inputShape: [1, 3, 224, 224])
+            let same = published[entry.key].map { $0.parameters == s.parameters && $0.macs == s.macs } ?? false
+            match = match && same
+            switch entry.key {
+            case "densenet121": (results.densenet121Parameters, results.densenet121Macs) = (s.parameters, s.macs)
+            case "densenet169": results.densenet169Parameters = s.parameters
+            case "densenet201": results.densenet201Parameters = s.parameters
+            default: results.densenet161Parameters = s.parameters
+            }
+            let paper = DenseNetPaper.table3.first { entry.name.hasPrefix($0.model + " ") }
+            rows.append([entry.name, ModelSummary.grouped(s.parameters), ModelSummary.grouped(s.macs), same ? "match" : "MISMATCH",
+                         paper.map { String(format: "%.2f%%", $0.top1) } ?? "not in the paper's table"])
+        }
+        results.countsMatch = match
+        run.show(ReportTable(headers: ["network", "parameters", "MACs (224x224)", "torchvision-counts.json", "the paper's top-1 error (Table 3)"],
+                             rows: rows))
+        run.say("The paper's errors are on ImageNet (single 224x224 crop; DenseNet-264 at 22.15% is not built here) and are not measured"
+                + " here. DenseNet-121 has \(ModelSummary.grouped(results.densenet121Parameters)) parameters, under a third of"
+                + " ResNet-50's 25,557,032, for about the same error as ResNet-50 in the paper's Figure 3.")
+
+        // 2. Growth and compression.
+        run.step("Growth rate and compression: DenseNet-121, block by block")
+        let net121 = DenseNet.densenet121()
+        let blocks = net121.namedLayers().compactMap { $0.layer as? DenseBlock }
+        var shapeRows: [[String]] = []
+        for (name, shape) in DenseNets.stageShapes(net121) {
+            if name.hasPrefix("denseblock") {
+                let block = blocks[results.blockChannels121.count]
+                results.blockChannels121.append(shape[1])
+                shapeRows.append([name, shapeText(shape), "\(block.inChannels) + \(block.layers.count) x \(block.growthRate) = \(block.outChannels)",
+                                  "layer l sees \(block.inChannels) + \(block.growthRate) l channels"])
+            } else {
+                results.transitionChannels121.append(shape[1])
+                shapeRows.append([name, shapeText(shape), "theta = 0.5: half the channels", "2x2 average pool: half of n_H, n_W"])
+            }
+        }
+        run.show(ReportTable(headers: ["stage", "output shape", "channels", "why"], rows: shapeRows))
+        run.say("Inside a block the channels grow by k = 32 per layer: the first block takes 64 channels (after the 7x7 convolution and"
+                + " max pool) and ends with 64 + 6 x 32 = 256; each transition's 1x1 convolution compresses them by theta = 0.5 before"
+                + " the next block (DenseNet-BC: bottleneck and compression).")
+
+        // 3. Memory.
+        run.step("The memory of concatenation: naive against one shared buffer")
+        let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
+        var sample = digits.split(trainCount: batch, validationCount: 0, seed: options.seed).train.resized(height: side, width: side)
+        let (m, sd) = sample.pixelStatistics
+        sample.normalize(mean: m, std: sd)
+        let c0 = 2 * k
+        let conv0 = Conv2d(1, c0, kernel: 3, padding: 1, bias: false)
+        conv0.initialize(seed: options.seed)
+        let x = conv0(sample.images)
+        run.say("Naively, layer l of a block concatenates [x_0, ..., x_{l-1}] into a NEW tensor of c_0 + l k channels, and its first"
+                + " batch norm keeps that tensor and its own output for backward: a block of L layers keeps about sum_l 2 (c_0 + l k)"
+                + " channels, which grows as L^2. Pleiss et al. (2017) keep the block's features in ONE pre-allocated buffer into which"
+                + " each layer writes its k new channels, let each layer's concatenation, first batch norm and 1x1 convolution die"
+                + " after the forward pass, and recompute them in backward: what stays is the bottleneck's 4k channels and the k new"
+                + " ones per layer, which grows as L.")
+        run.say("Measured here: blocks of \(depths.map(String.init).joined(separator: ", ")) layers (k = \(k), c_0 = \(c0), bottleneck 4k)"
+                + " on \(batch) real digits (\(side)x\(side), through a 3x3 convolution to \(c0) channels: \(shapeText(x.shape))),"
+                + " one training step each way from the same initialisation. 'Kept' counts the distinct buffers the block's layers"
+                + " hold after forward (DenseBlock.keptActivationBytes); 'malloc' is the C library's bytes in use after forward"
+                + " minus before (it includes the block's output).")
+        var memoryRows: [[String]] = []
+        for depth in depths {
+            let naive = try measureBlock(depth: depth, k: k, x: x, shared: false, quick: quick, seed: options.seed)
+            let shared = try measureBlock(depth: depth, k: k, x: x, shared: true, quick: quick, seed: options.seed)
+            let difference = zip(naive.outputs, shared.outputs).map { relativeError($1, $0) }.max() ?? 0
+            results.maxDifference = max(results.maxDifference, difference)
+            results.keptBytesNaive.append(naive.kept)
+            results.keptBytesShared.append(shared.kept)
+            results.heapBytesNaive.append(naive.heap ?? -1)
+            results.heapBytesShared.append(shared.heap ?? -1)
+            results.msNaive.append(naive.seconds * 1e3)
+            results.msShared.append(shared.seconds * 1e3)
+            run.note("\(depth) layers: naive kept \(megabytes(naive.kept)), shared \(megabytes(shared.kept))")
+            memoryRows.append(["\(depth)", "\(c0 + depth * k)", megabytes(naive.kept), megabytes(shared.kept),
+                               String(format: "%.2fx", Double(naive.kept) / Double(shared.kept)),
+                               naive.heap.map(megabytes) ?? "-", shared.heap.map(megabytes) ?? "-",
+                               String(format: "%.1f ms", naive.seconds * 1e3), String(format: "%.1f ms", shared.seconds * 1e3),
+                               sci(difference)])
+        }
+        run.show(ReportTable(headers: ["layers", "channels out", "kept, naive", "kept, shared", "naive / shared", "malloc, naive",
+                                       "malloc, shared", "time, naive", "time, shared", "largest difference"], rows: memoryRows))
+        let last = depths.count - 1
+        results.memoryRatio = Double(results.keptBytesNaive[last]) / Double(results.keptBytesShared[last])
+        results.timeRatio = results.msShared[last] / results.msNaive[last]
+        let depthRatio = log(Double(depths[last]) / Double(depths[last - 1]))
+        results.growthExponentNaive = log(Double(results.keptBytesNaive[last]) / Double(results.keptBytesNaive[last - 1])) / depthRatio
+        results.growthExponentShared = log(Double(results.keptBytesShared[last]) / Double(results.keptBytesShared[last - 1])) / depthRatio
+        run.say(String(format: "From %d to %d layers the naive block's kept bytes grew as L^%.2f, the shared buffer's as L^%.2f: at %d layers"
+                       + " the shared buffer keeps %.1fx less, for %.2fx the time (the concatenations, first batch norms and 1x1"
+                       + " convolutions run twice). Outputs, input gradients and every parameter gradient: largest relative difference"
+                       + " %@%@.", depths[last - 1], depths[last], results.growthExponentNaive, results.growthExponentShared,
+                       depths[last], results.memoryRatio, results.timeRatio, sci(results.maxDifference),
+                       results.maxDifference == 0 ? " (bit for bit the same: the same kernels on the same numbers)" : ""))
+        let paper = DenseNetPaper.memory
+        run.say(String(format: "Pleiss et al. 2017 report, for %@: %.2f GB naive against %.2f GB with shared buffers, for %@ more time"
+                       + " (theirs, on a GPU; their count includes the whole network, its weights and the framework's workspace).",
+                       paper.model, paper.naiveGB, paper.sharedGB, paper.extraTime))
+        try run.writeFigure(svg: DenseNetPictures.memory(depths: depths, naive: results.keptBytesNaive, shared: results.keptBytesShared,
+                                                         heapNaive: results.heapBytesNaive, heapShared: results.heapBytesShared),
+                            name: "memory.svg", caption: "bytes kept from forward to backward against the layers of a dense block")
+
+        let headline = String(format: "DenseNet-121 %@ parameters; a %d-layer block keeps %@ naively, %@ with a shared buffer (%.1fx less, %.2fx the time)",
+                              ModelSummary.grouped(results.densenet121Parameters), depths[last], megabytes(results.keptBytesNaive[last]),
+                              megabytes(results.keptBytesShared[last]), results.memoryRatio, results.timeRatio)
+        try run.finish(headline: headline, results: results)
+        return results
+    }
+
+    /// One training step of a fresh dense block of `depth` layers on `x`: the bytes it
+    /// keeps after forward (counted and from malloc), its outputs and gradients, and the
+    /// median time of a forward and backward pass.
+    static func measureBlock(depth: Int, k: Int, x: Tensor, shared: Bool, quick: Bool, seed: UInt64)
+        throws -> (kept: Int, heap: Int?, seconds: Double, outputs: [[Float]]) {
+        let c0 = x.shape[1]
+        let block = DenseBlock(layers: depth, inChannels: c0, growthRate: k)
+        block.initialize(seed: seed)
+        block.memoryEfficient = shared
+        var g = SeededGenerator(seed: seed &+ 1)
+        let dy = Tensor.randomNormal([x.shape[0], block.outChannels, x.shape[2], x.shape[3]], using: &g)
+        let before = HeapBytes.inUse()
+        let y = block(x)
+        let after = HeapBytes.inUse()
+        let kept = block.keptActivationBytes
+        let dx = block.backward(dy)
+        let outputs = [y.data, dx.data] + block.parameters.map(\.gradient.data)
+        let seconds = Stopwatch.medianSeconds(samples: quick ? 1 : 3, target: 0) {
+            block.zeroGradients()
+            _ = block(x)
+            _ = block.backward(dy)
+        }
+        return (kept, before.flatMap { b in after.map { $0 - b } }, seconds, outputs)
+    }
+}
+
+/// "12.3 MB" (10^6 bytes).
+func megabytes(_ bytes: Int) -> String { String(format: bytes < 10_000_000 ? "%.2f MB" : "%.1f MB", Double(bytes) / 1e6) }
+/// "1.2e-07", or "12.3" for readable magnitudes.
+func sci(_ x: Double) -> String { x == 0 ? "0" : (abs(x) >= 0.01 && abs(x) < 1_000 ? String(format: "%.3g", x) : String(format: "%.1e", x)) }
+/// "[3, 256, 56, 56]".
+func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
