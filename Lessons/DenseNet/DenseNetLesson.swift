@@ -23,11 +23,15 @@ public enum DenseNetLesson: Lesson {
         LessonOption("growth", .integer(1...64), default: "12", help: "growth rate k of the measured blocks (DenseNet-BC on CIFAR: 12)"),
         LessonOption("batch", .integer(1...64), default: "8", help: "digits in the measured blocks' batch (--quick: 4)"),
         LessonOption("size", .integer(4...28), default: "16", help: "the digits' side, n_H = n_W (resized from 28)"),
+        LessonOption("seeds", .integer(1...10), default: "2", help: "paired seeds of the DenseNet-vs-ResNet training (--quick: 1)"),
+        LessonOption("train", .integer(100...4_000), default: "1500", help: "training digits (--quick: 200)"),
+        LessonOption("layers", .integer(1...16), default: "3", help: "layers per dense block of the trained DenseNet-BC"),
     ]
 
     public static let notes = """
     Defaults: blocks of 6, 12, 24 and 48 layers (--quick: 6 and 12), c_0 = 2k input channels from a 3x3 convolution of the digits.
-    Writes under --out: index.html, memory.svg.
+    Training: 3 epochs (--epochs), batch 64, SGD 0.1, momentum 0.9, weight decay 1e-4, on 16x16 digits (--quick: 1 epoch).
+    Writes under --out: index.html, memory.svg, densenet-digits.safetensors.
     """
 
     public static let resultKeys: [ResultKey] = [
@@ -52,6 +56,17 @@ public enum DenseNetLesson: Lesson {
         ResultKey("growth_exponent_naive", "p in kept bytes ~ L^p between the two deepest blocks, naive (2: quadratic)"),
         ResultKey("growth_exponent_shared", "the same with the shared buffer (1: linear)"),
         ResultKey("max_difference", "largest relative difference of any output or gradient, shared against naive (0: bit for bit)"),
+        ResultKey("digits_parameters_densenet", "parameters of the small DenseNet-BC trained on digits"),
+        ResultKey("digits_parameters_resnet", "parameters of the ResNet lesson's res-20 (widths 8/16/32)"),
+        ResultKey("val_errors_densenet", "held-out error of the DenseNet-BC, each seed"),
+        ResultKey("val_errors_resnet", "held-out error of res-20, each seed"),
+        ResultKey("val_error_densenet", "mean over seeds"),
+        ResultKey("val_error_resnet", "mean over seeds"),
+        ResultKey("seconds_densenet", "training time, all seeds"),
+        ResultKey("seconds_resnet", "training time, all seeds"),
+        ResultKey("epochs", "epochs per net"),
+        ResultKey("seeds", "the paired seeds"),
+        ResultKey("train_examples", "training digits"),
         ResultKey("quick", "whether --quick was given"),
         ResultKey("output_directory", "where the files went"),
     ]
@@ -64,6 +79,9 @@ public enum DenseNetLesson: Lesson {
         var keptBytesNaive: [Int] = [], keptBytesShared: [Int] = [], heapBytesNaive: [Int] = [], heapBytesShared: [Int] = []
         var msNaive: [Double] = [], msShared: [Double] = []
         var memoryRatio = 0.0, timeRatio = 0.0, growthExponentNaive = 0.0, growthExponentShared = 0.0, maxDifference = 0.0
+        var digitsParametersDensenet = 0, digitsParametersResnet = 0
+        var valErrorsDensenet: [Double] = [], valErrorsResnet: [Double] = [], valErrorDensenet = 0.0, valErrorResnet = 0.0
+        var secondsDensenet = 0.0, secondsResnet = 0.0, epochs = 0, seeds: [Int] = [], trainExamples = 0
         var quick = false, outputDirectory = ""
 
         enum CodingKeys: String, CodingKey {
@@ -78,6 +96,11 @@ public enum DenseNetLesson: Lesson {
             case memoryRatio = "memory_ratio", timeRatio = "time_ratio"
             case growthExponentNaive = "growth_exponent_naive", growthExponentShared = "growth_exponent_shared"
             case maxDifference = "max_difference", quick, outputDirectory = "output_directory"
+            case digitsParametersDensenet = "digits_parameters_densenet", digitsParametersResnet = "digits_parameters_resnet"
+            case valErrorsDensenet = "val_errors_densenet", valErrorsResnet = "val_errors_resnet"
+            case valErrorDensenet = "val_error_densenet", valErrorResnet = "val_error_resnet"
+            case secondsDensenet = "seconds_densenet", secondsResnet = "seconds_resnet"
+            case epochs, seeds, trainExamples = "train_examples"
         }
     }
 
@@ -205,6 +228,67 @@ public enum DenseNetLesson: Lesson {
                                                          heapNaive: results.heapBytesNaive, heapShared: results.heapBytesShared),
                             name: "memory.svg", caption: "bytes kept from forward to backward against the layers of a dense block")
 
+        // 4. Training a small DenseNet-BC.
+        run.step("A small DenseNet-BC on digits, beside the ResNet lesson's res-20")
+        let seedCount = options.isGiven("seeds") || !quick ? options.integer("seeds") : 1
+        let seeds = (0..<seedCount).map { options.seed + UInt64($0) }
+        let epochs = options.epochs ?? (quick ? 1 : 3)
+        let trainCount = options.isGiven("train") || !quick ? options.integer("train") : 200
+        let blockLayers = options.integer("layers")
+        (results.epochs, results.seeds, results.trainExamples) = (epochs, seeds.map { Int($0) }, trainCount)
+        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
+        training = training.subset(Array(0..<min(trainCount, training.count))).resized(height: 16, width: 16)
+        validation = validation.subset(Array(0..<(quick ? 200 : 1_000))).resized(height: 16, width: 16)
+        let (pixelMean, pixelStd) = training.pixelStatistics
+        training.normalize(mean: pixelMean, std: pixelStd)
+        validation.normalize(mean: pixelMean, std: pixelStd)
+        var settings = TrainingSettings(epochs: epochs, batchSize: 64, schedule: .constant(0.1))
+        settings.weightDecay = 1e-4
+        let denseLabel = "DenseNet-BC, 3 blocks of \(blockLayers), k = \(k)", resLabel = "res-20 (8/16/32)"
+        var histories: [String: [TrainingHistory]] = [:]
+        for seed in seeds {
+            for label in [denseLabel, resLabel] {
+                let net: Layer = label == denseLabel ? DenseNets.digits(layers: blockLayers, growthRate: k, seed: seed)
+                                                     : DenseNets.residualDigits(depth: 20, seed: seed)
+                if label == denseLabel { results.digitsParametersDensenet = net.parameterCount } else { results.digitsParametersResnet = net.parameterCount }
+                var trainer = Trainer(settings)
+                trainer.label = "\(label), seed \(seed)"
+                trainer.printsEpochs = false
+                let history = try trainer.train(net, on: training, validation: validation, seed: seed, console: console)
+                histories[label, default: []].append(history)
+                run.note("\(label), seed \(seed): held-out error \(percent(1 - (history.last!.validationAccuracy ?? 0))), \(String(format: "%.1f s", history.seconds))")
+                if label == denseLabel && seed == seeds[0] {
+                    try net.save(to: run.directory.appendingPathComponent("densenet-digits.safetensors"),
+                                 metadata: ["lesson": "densenet", "seed": String(seed), "input": "1x16x16 digits, normalised"])
+                    run.recordFile("densenet-digits.safetensors", description: "the trained \(denseLabel) of seed \(seed)")
+                }
+            }
+        }
+        func errors(_ label: String) -> [Double] { histories[label]!.map { 1 - ($0.last?.validationAccuracy ?? 0) } }
+        results.valErrorsDensenet = errors(denseLabel)
+        results.valErrorsResnet = errors(resLabel)
+        results.valErrorDensenet = mean(results.valErrorsDensenet)
+        results.valErrorResnet = mean(results.valErrorsResnet)
+        results.secondsDensenet = histories[denseLabel]!.reduce(0) { $0 + $1.seconds }
+        results.secondsResnet = histories[resLabel]!.reduce(0) { $0 + $1.seconds }
+        run.say("Both nets on \(ModelSummary.grouped(training.count)) digits at 16x16 (held out: \(validation.count)), \(epochs) epoch\(epochs == 1 ? "" : "s")"
+                + " of SGD (lr 0.1, momentum 0.9, weight decay 1e-4, batch 64), the same seeds and mini-batches. The DenseNet-BC is the"
+                + " paper's CIFAR layout (a 3x3 convolution to 2k channels, three dense blocks with transitions) built from the core's"
+                + " DenseBlock and Transition.")
+        run.show(ReportTable(headers: ["net", "parameters"] + seeds.map { "held-out err, seed \($0)" } + ["mean", "spread", "training time"],
+                             rows: [(denseLabel, results.digitsParametersDensenet, results.valErrorsDensenet, results.secondsDensenet),
+                                    (resLabel, results.digitsParametersResnet, results.valErrorsResnet, results.secondsResnet)].map { row in
+                                 [row.0, ModelSummary.grouped(row.1)] + row.2.map(percent)
+                                     + [percent(mean(row.2)), percent((row.2.max() ?? 0) - (row.2.min() ?? 0)), String(format: "%.1f s", row.3)]
+                             }))
+        let spread = max((results.valErrorsDensenet.max() ?? 0) - (results.valErrorsDensenet.min() ?? 0),
+                         (results.valErrorsResnet.max() ?? 0) - (results.valErrorsResnet.min() ?? 0))
+        let gap = results.valErrorResnet - results.valErrorDensenet
+        run.say(seeds.count < 2 ? "One seed: no spread measured, so no difference is claimed either way."
+                : abs(gap) > spread ? "The difference of the means (\(percent(abs(gap)))) is beyond the seed-to-seed spread (\(percent(spread))): the "
+                    + (gap > 0 ? "DenseNet-BC" : "res-20") + " did better at this budget."
+                : "No difference shown: the means differ by \(percent(abs(gap))), within the seed-to-seed spread (\(percent(spread))).")
+
         let headline = String(format: "DenseNet-121 %@ parameters; a %d-layer block keeps %@ naively, %@ with a shared buffer (%.1fx less, %.2fx the time)",
                               ModelSummary.grouped(results.densenet121Parameters), depths[last], megabytes(results.keptBytesNaive[last]),
                               megabytes(results.keptBytesShared[last]), results.memoryRatio, results.timeRatio)
@@ -238,6 +322,10 @@ public enum DenseNetLesson: Lesson {
     }
 }
 
+/// The mean of `values` (0 for none).
+func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+/// "12.3%".
+func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
 /// "12.3 MB" (10^6 bytes).
 func megabytes(_ bytes: Int) -> String { String(format: bytes < 10_000_000 ? "%.2f MB" : "%.1f MB", Double(bytes) / 1e6) }
 /// "1.2e-07", or "12.3" for readable magnitudes.

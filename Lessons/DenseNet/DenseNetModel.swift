@@ -34,6 +34,38 @@ public enum DenseNets {
     }
 }
 
+extension DenseNets {
+    /// A small DenseNet-BC for 1-channel digits, the paper's CIFAR layout (Huang et al. 2017,
+    /// section 3) made of the core's blocks: a 3x3 convolution to 2k channels, three dense
+    /// blocks of `layers` bottleneck layers with transitions (theta = 0.5) between them,
+    /// then BN, ReLU, global average pooling and a linear classifier. He-initialised from `seed`.
+    public static func digits(layers: Int, growthRate k: Int, seed: UInt64) -> Sequential {
+        var stages: [(String, Layer)] = [("conv0", Conv2d(1, 2 * k, kernel: 3, padding: 1, bias: false))]
+        var channels = 2 * k
+        for i in 1...3 {
+            let block = DenseBlock(layers: layers, inChannels: channels, growthRate: k)
+            stages.append(("denseblock\(i)", block))
+            channels = block.outChannels
+            if i < 3 {
+                stages.append(("transition\(i)", Transition(channels, channels / 2)))
+                channels /= 2
+            }
+        }
+        stages.append(("norm5", BatchNorm2d(channels)))
+        let net = Sequential(named: [("features", Sequential(named: stages)), ("relu", ReLU()), ("avgpool", AdaptiveAvgPool2d(1)),
+                                     ("flatten", Flatten()), ("classifier", Linear(channels, 10))])
+        net.initialize(seed: seed)
+        return net
+    }
+
+    /// The ResNet lesson's residual net of `depth` (6n+2, widths 8/16/32) for the same digits.
+    public static func residualDigits(depth: Int, seed: UInt64) -> CifarResNet {
+        let net = CifarResNet(depth: depth, widths: [8, 16, 32], classes: 10, inputChannels: 1)
+        net.initialize(seed: seed)
+        return net
+    }
+}
+
 /// What the papers report, printed beside our runs and labelled as theirs.
 public enum DenseNetPaper {
     /// Huang et al. 2017, Table 3: ImageNet top-1 error (%), single 224x224 crop.
