@@ -291,16 +291,11 @@ public enum ResNeXtLesson: Lesson {
 
         // 5. The data.
         run.step("The data")
-        let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
-        guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
-        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
-        training = training.subset(Array(0..<min(trainCount, training.count))).resized(height: 16, width: 16)
-        validation = validation.subset(Array(0..<(quick ? 200 : 1_000))).resized(height: 16, width: 16)
-        let (pixelMean, pixelStd) = training.pixelStatistics
-        training.normalize(mean: pixelMean, std: pixelStd)
-        validation.normalize(mean: pixelMean, std: pixelStd)
+        let (training, validation, _, _) = try LabeledImages.smallDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"),
+                                                                         trainCount: trainCount, validationCount: quick ? 200 : 1_000,
+                                                                         side: 16, seed: options.seed)
         run.say("Fixtures/mnist-5k split with seed \(options.seed): \(ModelSummary.grouped(training.count)) training digits and"
-                + " \(validation.count) held out, 28x28 averaged down to 16x16 and normalised, as in the ResNet lesson.")
+                + " \(ModelSummary.grouped(validation.count)) held out, 28x28 averaged down to 16x16 and normalised, as in the ResNet lesson.")
 
         // 6. ResNeXt against ResNet.
         run.step("ResNeXt against ResNet of the same size")
