@@ -30,7 +30,7 @@ public enum DenseNetLesson: Lesson {
 
     public static let notes = """
     Defaults: blocks of 6, 12, 24 and 48 layers (--quick: 6 and 12), c_0 = 2k input channels from a 3x3 convolution of the digits.
-    Training: 3 epochs (--epochs), batch 64, SGD 0.1, momentum 0.9, weight decay 1e-4, on 16x16 digits (--quick: 1 epoch).
+    Training: 3 epochs (--epochs; the last at lr/10), batch 64, SGD 0.1, momentum 0.9, weight decay 1e-4, on 16x16 digits (--quick: 1 epoch).
     Writes under --out: index.html, memory.svg, densenet-digits.safetensors.
     """
 
@@ -237,7 +237,8 @@ public enum DenseNetLesson: Lesson {
         let (training, validation, _, _) = try LabeledImages.smallDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"),
                                                                          trainCount: trainCount, validationCount: quick ? 200 : 1_000,
                                                                          side: 16, seed: options.seed)
-        var settings = TrainingSettings(epochs: epochs, batchSize: 64, schedule: .constant(0.1))
+        var settings = TrainingSettings(epochs: epochs, batchSize: 64,
+                                        schedule: epochs > 1 ? .step(initial: 0.1, milestones: [epochs - 1], factor: 0.1) : .constant(0.1))
         settings.weightDecay = 1e-4
         let denseLabel = "DenseNet-BC, 3 blocks of \(blockLayers), k = \(k)", resLabel = "res-20 (8/16/32)"
         var histories: [String: [TrainingHistory]] = [:]
@@ -267,7 +268,7 @@ public enum DenseNetLesson: Lesson {
         results.secondsDensenet = histories[denseLabel]!.reduce(0) { $0 + $1.seconds }
         results.secondsResnet = histories[resLabel]!.reduce(0) { $0 + $1.seconds }
         run.say("Both nets on \(ModelSummary.grouped(training.count)) digits at 16x16 (held out: \(validation.count)), \(epochs) epoch\(epochs == 1 ? "" : "s")"
-                + " of SGD (lr 0.1, momentum 0.9, weight decay 1e-4, batch 64), the same seeds and mini-batches. The DenseNet-BC is the"
+                + " of SGD (lr 0.1\(epochs > 1 ? ", divided by 10 for the last epoch" : ""), momentum 0.9, weight decay 1e-4, batch 64), the same seeds and mini-batches. The DenseNet-BC is the"
                 + " paper's CIFAR layout (a 3x3 convolution to 2k channels, three dense blocks with transitions) built from the core's"
                 + " DenseBlock and Transition.")
         run.show(ReportTable(headers: ["net", "parameters"] + seeds.map { "held-out err, seed \($0)" } + ["mean", "spread", "training time"],
