@@ -49,10 +49,12 @@ public enum DenseNetLesson: Lesson {
         ResultKey("kept_bytes_shared", "the same with the shared buffer"),
         ResultKey("heap_bytes_naive", "malloc's bytes in use after the forward pass minus before (kept + the output), naive, per depth"),
         ResultKey("heap_bytes_shared", "the same with the shared buffer"),
-        ResultKey("ms_naive", "forward + backward of the block, naive, per depth, ms"),
-        ResultKey("ms_shared", "forward + backward with the shared buffer and recomputation, ms"),
+        ResultKey("ms_naive", "forward + backward of the block on one thread, naive, per depth: that thread's CPU time, ms (median)"),
+        ResultKey("ms_shared", "the same with the shared buffer and recomputation"),
+        ResultKey("wall_ms_naive", "the same passes' wall time, ms (on a shared machine it counts other programs too)"),
+        ResultKey("wall_ms_shared", "the same passes' wall time with the shared buffer"),
         ResultKey("memory_ratio", "kept bytes naive / shared at the deepest block"),
-        ResultKey("time_ratio", "time shared / naive at the deepest block"),
+        ResultKey("time_ratio", "CPU time shared / naive at the deepest block"),
         ResultKey("growth_exponent_naive", "p in kept bytes ~ L^p between the two deepest blocks, naive (2: quadratic)"),
         ResultKey("growth_exponent_shared", "the same with the shared buffer (1: linear)"),
         ResultKey("max_difference", "largest relative difference of any output or gradient, shared against naive (0: bit for bit)"),
@@ -77,7 +79,7 @@ public enum DenseNetLesson: Lesson {
         var blockChannels121: [Int] = [], transitionChannels121: [Int] = []
         var memoryDepths: [Int] = [], memoryBatch = 0
         var keptBytesNaive: [Int] = [], keptBytesShared: [Int] = [], heapBytesNaive: [Int] = [], heapBytesShared: [Int] = []
-        var msNaive: [Double] = [], msShared: [Double] = []
+        var msNaive: [Double] = [], msShared: [Double] = [], wallMsNaive: [Double] = [], wallMsShared: [Double] = []
         var memoryRatio = 0.0, timeRatio = 0.0, growthExponentNaive = 0.0, growthExponentShared = 0.0, maxDifference = 0.0
         var digitsParametersDensenet = 0, digitsParametersResnet = 0
         var valErrorsDensenet: [Double] = [], valErrorsResnet: [Double] = [], valErrorDensenet = 0.0, valErrorResnet = 0.0
@@ -92,7 +94,7 @@ public enum DenseNetLesson: Lesson {
             case memoryDepths = "memory_depths", memoryBatch = "memory_batch"
             case keptBytesNaive = "kept_bytes_naive", keptBytesShared = "kept_bytes_shared"
             case heapBytesNaive = "heap_bytes_naive", heapBytesShared = "heap_bytes_shared"
-            case msNaive = "ms_naive", msShared = "ms_shared"
+            case msNaive = "ms_naive", msShared = "ms_shared", wallMsNaive = "wall_ms_naive", wallMsShared = "wall_ms_shared"
             case memoryRatio = "memory_ratio", timeRatio = "time_ratio"
             case growthExponentNaive = "growth_exponent_naive", growthExponentShared = "growth_exponent_shared"
             case maxDifference = "max_difference", quick, outputDirectory = "output_directory"
@@ -196,16 +198,19 @@ public enum DenseNetLesson: Lesson {
             results.keptBytesShared.append(shared.kept)
             results.heapBytesNaive.append(naive.heap ?? -1)
             results.heapBytesShared.append(shared.heap ?? -1)
-            results.msNaive.append(naive.seconds * 1e3)
-            results.msShared.append(shared.seconds * 1e3)
+            results.msNaive.append(naive.cpuSeconds * 1e3)
+            results.msShared.append(shared.cpuSeconds * 1e3)
+            results.wallMsNaive.append(naive.seconds * 1e3)
+            results.wallMsShared.append(shared.seconds * 1e3)
             run.note("\(depth) layers: naive kept \(megabytes(naive.kept)), shared \(megabytes(shared.kept))")
             memoryRows.append(["\(depth) (\(c0 + depth * k) ch)", megabytes(naive.kept) + " / " + megabytes(shared.kept),
                                String(format: "%.2fx", Double(naive.kept) / Double(shared.kept)),
                                (naive.heap.map(megabytes) ?? "-") + " / " + (shared.heap.map(megabytes) ?? "-"),
+                               String(format: "%.1f / %.1f ms", naive.cpuSeconds * 1e3, shared.cpuSeconds * 1e3),
                                String(format: "%.1f / %.1f ms", naive.seconds * 1e3, shared.seconds * 1e3), sci(difference)])
         }
         run.show(ReportTable(headers: ["layers (channels out)", "kept: naive / shared", "naive / shared", "malloc: naive / shared",
-                                       "time: naive / shared", "largest difference"], rows: memoryRows))
+                                       "CPU time, 1 thread: naive / shared", "wall time", "largest difference"], rows: memoryRows))
         let last = depths.count - 1
         results.memoryRatio = Double(results.keptBytesNaive[last]) / Double(results.keptBytesShared[last])
         results.timeRatio = results.msShared[last] / results.msNaive[last]
@@ -213,7 +218,7 @@ public enum DenseNetLesson: Lesson {
         results.growthExponentNaive = log(Double(results.keptBytesNaive[last]) / Double(results.keptBytesNaive[last - 1])) / depthRatio
         results.growthExponentShared = log(Double(results.keptBytesShared[last]) / Double(results.keptBytesShared[last - 1])) / depthRatio
         run.say(String(format: "From %d to %d layers the naive block's kept bytes grew as L^%.2f, the shared buffer's as L^%.2f: at %d layers"
-                       + " the shared buffer keeps %.1fx less, for %.2fx the time (the concatenations, first batch norms and 1x1"
+                       + " the shared buffer keeps %.1fx less, for %.2fx the CPU time (the concatenations, first batch norms and 1x1"
                        + " convolutions run twice). Outputs, input gradients and every parameter gradient: largest relative difference"
                        + " %@%@.", depths[last - 1], depths[last], results.growthExponentNaive, results.growthExponentShared,
                        depths[last], results.memoryRatio, results.timeRatio, sci(results.maxDifference),
@@ -285,7 +290,7 @@ public enum DenseNetLesson: Lesson {
                     + (gap > 0 ? "DenseNet-BC" : "res-20") + " did better at this budget."
                 : "No difference shown: the means differ by \(percent(abs(gap))), within the seed-to-seed spread (\(percent(spread))).")
 
-        let headline = String(format: "DenseNet-121 %@ parameters; a %d-layer block keeps %@ naively, %@ with a shared buffer (%.1fx less, %.2fx the time)",
+        let headline = String(format: "DenseNet-121 %@ parameters; a %d-layer block keeps %@ naively, %@ with a shared buffer (%.1fx less, %.2fx the CPU time)",
                               ModelSummary.grouped(results.densenet121Parameters), depths[last], megabytes(results.keptBytesNaive[last]),
                               megabytes(results.keptBytesShared[last]), results.memoryRatio, results.timeRatio)
         try run.finish(headline: headline, results: results)
@@ -294,9 +299,9 @@ public enum DenseNetLesson: Lesson {
 
     /// One training step of a fresh dense block of `depth` layers on `x`: the bytes it
     /// keeps after forward (counted and from malloc), its outputs and gradients, and the
-    /// median time of a forward and backward pass.
+    /// median wall and CPU time of a forward and backward pass.
     static func measureBlock(depth: Int, k: Int, x: Tensor, shared: Bool, quick: Bool, seed: UInt64)
-        throws -> (kept: Int, heap: Int?, seconds: Double, outputs: [[Float]]) {
+        throws -> (kept: Int, heap: Int?, seconds: Double, cpuSeconds: Double, outputs: [[Float]]) {
         let c0 = x.shape[1]
         let block = DenseBlock(layers: depth, inChannels: c0, growthRate: k)
         block.initialize(seed: seed)
@@ -309,15 +314,31 @@ public enum DenseNetLesson: Lesson {
         let kept = block.keptActivationBytes
         let dx = block.backward(dy)
         let outputs = [y.data, dx.data] + block.parameters.map(\.gradient.data)
-        let seconds = Stopwatch.medianSeconds(samples: quick ? 1 : 3, target: 0) {
+        // Timed on ONE thread, each sample's wall time and the CPU time of that thread: on a shared machine the wall clock
+        // also counts the time other programs held the core, the thread's CPU time only its work (and with more threads
+        // the pool's threads spin between jobs, which their CPU time would count).
+        let threads = Parallelism.threadCount
+        Parallelism.threadCount = 1
+        defer { Parallelism.threadCount = threads }
+        var wall: [Double] = [], cpu: [Double] = []
+        for _ in 0..<(quick ? 1 : 3) {
+            let (w0, c0) = (Stopwatch.now(), threadCPUSeconds())
             block.zeroGradients()
             _ = block(x)
             _ = block.backward(dy)
+            wall.append(Stopwatch.now() - w0)
+            cpu.append(threadCPUSeconds() - c0)
         }
-        return (kept, before.flatMap { b in after.map { $0 - b } }, seconds, outputs)
+        return (kept, before.flatMap { b in after.map { $0 - b } }, wall.sorted()[wall.count / 2], cpu.sorted()[cpu.count / 2], outputs)
     }
 }
 
+/// Seconds of CPU time used so far by the calling thread.
+func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
 /// The mean of `values` (0 for none).
 func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
 /// "12.3%".

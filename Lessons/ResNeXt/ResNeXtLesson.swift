@@ -190,7 +190,7 @@ public enum ResNeXtLesson: Lesson {
             if entry.cardinality == 8 { results.resnext29Parameters = count }
             cifarRows.append([entry.model, ModelSummary.grouped(count), entry.parameters, String(format: "%.2f%%", entry.testError)])
         }
-        run.show(ReportTable(headers: ["CIFAR template (Sources/ConvNetCore/.../CifarResNeXt.swift)", "parameters, counted",
+        run.show(ReportTable(headers: ["CIFAR template (CifarResNeXt)", "parameters, counted",
                                        "the paper's (Table 7)", "the paper's CIFAR-10 test error"], rows: cifarRows))
 
         // 2. Real activations.
@@ -230,19 +230,21 @@ public enum ResNeXtLesson: Lesson {
                                backward: { [layer.backward(dy).data] + forms.gradients(form).map(\.values) })
         }, quick: quick)
         let reference = forms.run(.summedPaths, x1, dy)
-        var differences: [[String]] = []
+        var differences = reference.map { [$0.name] }                 // one row per output or gradient, one column per form
         for form in [BlockForm.concatenated, .grouped] {
             let other = forms.run(form, x1, dy)
-            let worst = zip(reference, other).map { (name: $0.name, error: relativeError($1.values, $0.values)) }
-            results.formsMaxDifference = max(results.formsMaxDifference, worst.map(\.error).max() ?? 0)
-            differences.append([form.title] + worst.map { sci($0.error) })
+            for (i, (a, b)) in zip(reference, other).enumerated() {
+                let error = relativeError(b.values, a.values)
+                results.formsMaxDifference = max(results.formsMaxDifference, error)
+                differences[i].append(sci(error))
+            }
         }
         run.say("Forms (a) and (b) are built from the weights of form (c), ResNeXt-50's block layer1.1 (the core's Bottleneck with"
                 + " groups 32): path i's first 1x1 is rows 4i..4i+3 of conv1, its 3x3 is group i of conv2, its batch norms are"
                 + " channels 4i..4i+3 of bn1 and bn2, and in form (a) its last 1x1 is columns 4i..4i+3 of conv3. Each form runs"
                 + " forward on the activations of the first photograph (\(shapeText(x1.shape))) and backward with the same random upstream"
                 + " gradient, in training mode.")
-        run.show(ReportTable(headers: ["largest relative difference from form (a)"] + reference.map(\.name), rows: differences))
+        run.show(ReportTable(headers: ["output or gradient", "(b) against (a)", "(c) against (a)"], rows: differences))
         run.say("The three forms compute the same function: every output, input gradient and parameter gradient agrees to rounding"
                 + " (largest relative difference \(sci(results.formsMaxDifference)); float sums in a different order)."
                 + " What differs is the time:")
@@ -286,7 +288,11 @@ public enum ResNeXtLesson: Lesson {
                                      + " kernel's time): at this size each group's maps are large enough for 32 separate calls to cost"
                                      + " little more than one grouped pass.", results.raceSeparateOverFast)
         }
+        let (grouped, separate) = (race.rows[1], race.rows[2])
         run.say(String(format: "The fast grouped kernel ran %.0fx as fast as the naive loops; ", results.raceSpeedup) + separateVerdict
+                + String(format: " (Forward %.2f ms grouped against %.2f ms separate, backward %.2f against %.2f.)",
+                         grouped.forwardSeconds * 1e3, separate.forwardSeconds * 1e3,
+                         (grouped.backwardSeconds ?? 0) * 1e3, (separate.backwardSeconds ?? 0) * 1e3)
                 + " Same numbers: largest relative difference " + sci(results.raceMaxDifference) + " from the naive loops.")
 
         // 5. The data.
