@@ -272,7 +272,7 @@ public enum DenseNetLesson: Lesson {
         results.valErrorResnet = mean(results.valErrorsResnet)
         results.secondsDensenet = histories[denseLabel]!.reduce(0) { $0 + $1.seconds }
         results.secondsResnet = histories[resLabel]!.reduce(0) { $0 + $1.seconds }
-        run.say("Both nets on \(ModelSummary.grouped(training.count)) digits at 16x16 (held out: \(validation.count)), \(epochs) epoch\(epochs == 1 ? "" : "s")"
+        run.say("Both nets on \(ModelSummary.grouped(training.count)) digits at 16x16 (held out: \(ModelSummary.grouped(validation.count))), \(epochs) epoch\(epochs == 1 ? "" : "s")"
                 + " of SGD (lr 0.1\(epochs > 1 ? ", divided by 10 for the last epoch" : ""), momentum 0.9, weight decay 1e-4, batch 64), the same seeds and mini-batches. The DenseNet-BC is the"
                 + " paper's CIFAR layout (a 3x3 convolution to 2k channels, three dense blocks with transitions) built from the core's"
                 + " DenseBlock and Transition.")
