@@ -47,7 +47,7 @@ public enum DenseNetLesson: Lesson {
         ResultKey("memory_batch", "digits in their batch"),
         ResultKey("kept_bytes_naive", "bytes of activations kept from forward to backward, naive concatenation, per depth"),
         ResultKey("kept_bytes_shared", "the same with the shared buffer"),
-        ResultKey("heap_bytes_naive", "malloc's bytes in use after the forward pass minus before (kept + the output), naive, per depth"),
+        ResultKey("heap_bytes_naive", "malloc's bytes in use after the forward pass minus before (kept + the output), naive, per depth (-1 where the C library does not say)"),
         ResultKey("heap_bytes_shared", "the same with the shared buffer"),
         ResultKey("ms_naive", "forward + backward of the block on one thread, naive, per depth: that thread's CPU time, ms (median)"),
         ResultKey("ms_shared", "the same with the shared buffer and recomputation"),
