@@ -5,6 +5,8 @@ import ResNetLesson
 import VGGLesson
 import OneByOneLesson
 import InceptionLesson
+import ResNeXtLesson
+import DenseNetLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -16,4 +18,6 @@ public let lessonCatalog: [any Lesson.Type] = [
     ResNetLesson.self,
     OneByOneLesson.self,
     InceptionLesson.self,
+    ResNeXtLesson.self,
+    DenseNetLesson.self,
 ]

@@ -146,3 +146,22 @@ extension LabeledImages {
         return (Float(mean), Float(variance.squareRoot()))
     }
 }
+
+extension LabeledImages {
+    /// The small-digit setting of the lessons that train CIFAR-style nets: `mnist-5k`
+    /// (4,000 / 1,000 split with `seed`), the first `trainCount` training digits and
+    /// `validationCount` held-out ones, each 28x28 digit averaged down to `side` x `side`,
+    /// both normalised with the training digits' mean and deviation (returned too).
+    public static func smallDigits(directory: URL, trainCount: Int, validationCount: Int, side: Int, seed: UInt64)
+        throws -> (train: LabeledImages, validation: LabeledImages, mean: Float, std: Float) {
+        let digits = try loadDigits(directory: directory)
+        guard digits.count >= 5_000 else { throw FileFormatError(path: directory.path, reason: "\(digits.count) digits, 5,000 expected") }
+        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: seed)
+        training = training.subset(Array(0..<min(trainCount, training.count))).resized(height: side, width: side)
+        validation = validation.subset(Array(0..<min(validationCount, validation.count))).resized(height: side, width: side)
+        let (mean, std) = training.pixelStatistics
+        training.normalize(mean: mean, std: std)
+        validation.normalize(mean: mean, std: std)
+        return (training, validation, mean, std)
+    }
+}

@@ -41,6 +41,13 @@ public final class DenseBlock: Layer {
     public let inChannels: Int
     public let growthRate: Int
     private var inputChannels: [Int] = []
+    /// Train with one pre-allocated buffer for the block's features and recompute each
+    /// layer's concatenation, first batch norm and 1x1 convolution in backward (Pleiss et
+    /// al. 2017; torchvision's `memory_efficient`): memory linear in the layers instead of
+    /// quadratic, the same numbers. See DenseNet+SharedBuffer.swift.
+    public var memoryEfficient = false
+    /// The shared buffer of the last memory-efficient forward pass (its output).
+    var sharedFeatures: Tensor?
 
     public init(layers count: Int, inChannels: Int, growthRate: Int, bnSize: Int = 4, dropRate: Float = 0) {
         self.inChannels = inChannels
@@ -66,6 +73,8 @@ public final class DenseBlock: Layer {
 
     public override func forward(_ x: Tensor) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "\(description): expected input [N, \(inChannels), H, W], got \(x.shape)")
+        sharedFeatures = nil
+        if memoryEfficient && isTraining && layers.allSatisfy({ $0.layers.count == 6 }) { return forwardSharedBuffer(x) }
         var features = x
         inputChannels = []
         for layer in layers {
@@ -76,6 +85,7 @@ public final class DenseBlock: Layer {
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {
+        if let shared = sharedFeatures { return backwardSharedBuffer(outputGradient, features: shared) }
         precondition(inputChannels.count == layers.count, "\(description): backward called without a forward")
         var g = outputGradient
         let (n, h, w) = (g.shape[0], g.shape[2], g.shape[3])

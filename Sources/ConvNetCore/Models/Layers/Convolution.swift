@@ -95,6 +95,12 @@ public final class Conv2d: Layer {
         return Tensor(shape: g.outputShape.dimensions, data: y)
     }
 
+    /// Drops the input kept for `backward`, for a caller that recomputes it (the
+    /// memory-efficient DenseBlock).
+    func releaseActivations() { input = nil }
+    /// The activations kept for `backward` (for memory accounting).
+    var keptActivations: [Tensor] { [input].compactMap { $0 } }
+
     public override func backward(_ outputGradient: Tensor) -> Tensor {
         let x = cached(input)
         let g = geometry(for: x.shape)

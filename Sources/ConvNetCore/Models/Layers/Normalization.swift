@@ -115,6 +115,12 @@ public final class BatchNorm2d: Layer {
 
     public override func backward(_ outputGradient: Tensor) -> Tensor { backwardFused(outputGradient).input }
 
+    /// Drops the activations kept for `backward` (its input and output), for a caller that
+    /// recomputes them before backward (the memory-efficient DenseBlock).
+    func releaseActivations() { input = nil; output = nil }
+    /// The activations kept for `backward` (for memory accounting).
+    var keptActivations: [Tensor] { [input, output].compactMap { $0 } }
+
     /// The backward pass of ``forward(_:residual:relu:)``: dLoss/dx, and dLoss/dresidual
     /// when the forward pass added one (the output gradient, masked by the ReLU if any).
     /// Adds the parameters' gradients into their `gradient`.
