@@ -50,10 +50,11 @@ struct LessonCatalogTests {
         }
     }
 
-    /// The keys of a run's results that measure time (they differ between two runs).
+    /// The keys of a run's results that measure time, or the allocator's bytes in use (they
+    /// differ between two runs).
     static func measuresTime(_ key: String) -> Bool {
-        ["_ms", "seconds", "speedup", "per_second", "gflops", "output_directory", "faster", "time", "_x_"].contains { key.contains($0) }
-            || key.hasSuffix("_x")
+        ["_ms", "seconds", "speedup", "per_second", "gflops", "output_directory", "faster", "time", "_x_", "_over_", "heap_bytes"]
+            .contains { key.contains($0) } || key.hasSuffix("_x") || key.hasPrefix("ms_")
     }
 
     /// `--quick --json` of `lesson` into `out`: the results and the bytes of every
