@@ -339,13 +339,5 @@ func threadCPUSeconds() -> Double {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
-/// The mean of `values` (0 for none).
-func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-/// "12.3%".
-func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
 /// "12.3 MB" (10^6 bytes).
 func megabytes(_ bytes: Int) -> String { String(format: bytes < 10_000_000 ? "%.2f MB" : "%.1f MB", Double(bytes) / 1e6) }
-/// "1.2e-07", or "12.3" for readable magnitudes.
-func sci(_ x: Double) -> String { x == 0 ? "0" : (abs(x) >= 0.01 && abs(x) < 1_000 ? String(format: "%.3g", x) : String(format: "%.1e", x)) }
-/// "[3, 256, 56, 56]".
-func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }

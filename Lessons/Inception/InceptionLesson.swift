@@ -235,14 +235,9 @@ public enum InceptionLesson: Lesson {
 
         // 5. Side branches.
         run.step("Side branches: auxiliary classifiers on a small Inception net")
-        let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
-        guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
-        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
-        training = training.subset(Array(0..<min(trainCount, training.count))).resized(height: 16, width: 16)
-        validation = validation.subset(Array(0..<(quick ? 200 : 1_000))).resized(height: 16, width: 16)
-        let (pixelMean, pixelStd) = training.pixelStatistics
-        training.normalize(mean: pixelMean, std: pixelStd)
-        validation.normalize(mean: pixelMean, std: pixelStd)
+        let (training, validation, _, _) = try LabeledImages.smallDigits(
+            directory: options.fixtures.appendingPathComponent("mnist-5k"), trainCount: trainCount,
+            validationCount: quick ? 200 : 1_000, side: 16, seed: options.seed)
         results.trainExamples = training.count
         let small = smallInceptionNet(seed: 0)
         results.paramsSmall = small.parameterCount
@@ -365,8 +360,3 @@ public enum InceptionLesson: Lesson {
     }
 }
 
-func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-func spreadOf(_ values: [Double]) -> Double { (values.max() ?? 0) - (values.min() ?? 0) }
-func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
-func sci(_ x: Double) -> String { x == 0 ? "0" : (abs(x) >= 0.01 && abs(x) < 1_000 ? String(format: "%.3g", x) : String(format: "%.2e", x)) }
-func ms(_ seconds: Double) -> String { String(format: seconds < 0.01 ? "%.3f ms" : "%.2f ms", seconds * 1e3) }

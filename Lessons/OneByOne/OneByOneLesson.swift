@@ -279,18 +279,9 @@ public enum OneByOneLesson: Lesson {
 
         // 5. mlpconv on digits.
         run.step("Network in Network's mlpconv, small, on digits")
-        let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
-        guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
-        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
-        training = training.subset(Array(0..<min(trainCount, training.count)))
-        validation = validation.subset(Array(0..<(quick ? 200 : 1_000)))
-        if size != 28 {
-            training = training.resized(height: size, width: size)
-            validation = validation.resized(height: size, width: size)
-        }
-        let (pixelMean, pixelStd) = training.pixelStatistics
-        training.normalize(mean: pixelMean, std: pixelStd)
-        validation.normalize(mean: pixelMean, std: pixelStd)
+        let (training, validation, _, _) = try LabeledImages.smallDigits(
+            directory: options.fixtures.appendingPathComponent("mnist-5k"), trainCount: trainCount,
+            validationCount: quick ? 200 : 1_000, side: size, seed: options.seed)
         results.trainExamples = training.count
         let settings = TrainingSettings(epochs: epochs, batchSize: 64, schedule: .constant(options.number("lr")))
         results.paramsNinSmall = SmallNet.nin.build(size: size, seed: 0).parameterCount
@@ -459,8 +450,3 @@ public enum OneByOneLesson: Lesson {
     }
 }
 
-func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-func spreadOf(_ values: [Double]) -> Double { (values.max() ?? 0) - (values.min() ?? 0) }
-func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
-func sci(_ x: Double) -> String { x == 0 ? "0" : (abs(x) >= 0.01 && abs(x) < 1_000 ? String(format: "%.3g", x) : String(format: "%.2e", x)) }
-func ms(_ seconds: Double) -> String { String(format: seconds < 0.01 ? "%.3f ms" : "%.2f ms", seconds * 1e3) }

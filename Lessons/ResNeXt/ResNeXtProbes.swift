@@ -136,11 +136,3 @@ extension ResNeXtLesson {
     }
 }
 
-/// The mean of `values` (0 for none).
-func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-/// "12.3%".
-func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
-/// "1.2e-07", or "12.3" for readable magnitudes.
-func sci(_ x: Double) -> String { x == 0 ? "0" : (abs(x) >= 0.01 && abs(x) < 1_000 ? String(format: "%.3g", x) : String(format: "%.1e", x)) }
-/// "[3, 256, 56, 56]".
-func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }

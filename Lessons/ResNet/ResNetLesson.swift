@@ -174,14 +174,9 @@ public enum ResNetLesson: Lesson {
 
         // 2. The data.
         run.step("The data")
-        let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"))
-        guard digits.count >= 5_000 else { throw LessonError("mnist-5k holds \(digits.count) digits, 5,000 expected") }
-        var (training, validation) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
-        training = training.subset(Array(0..<min(trainCount, training.count))).resized(height: 16, width: 16)
-        validation = validation.subset(Array(0..<(quick ? 200 : 1_000))).resized(height: 16, width: 16)
-        let (pixelMean, pixelStd) = training.pixelStatistics
-        training.normalize(mean: pixelMean, std: pixelStd)
-        validation.normalize(mean: pixelMean, std: pixelStd)
+        let (training, validation, pixelMean, pixelStd) = try LabeledImages.smallDigits(
+            directory: options.fixtures.appendingPathComponent("mnist-5k"), trainCount: trainCount,
+            validationCount: quick ? 200 : 1_000, side: 16, seed: options.seed)
         results.trainExamples = training.count
         run.say("Fixtures/mnist-5k split with seed \(options.seed): \(ModelSummary.grouped(training.count)) training digits and"
                 + " \(validation.count) held out, each 28x28 digit averaged down to 16x16 and normalised with the training set's"
@@ -374,9 +369,3 @@ public enum ResNetLesson: Lesson {
     }
 }
 
-/// The mean of `values` (0 for none).
-func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-/// "12.3%".
-func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
-/// "1.2e-03" or "12.3" for readable magnitudes.
-func sci(_ x: Double) -> String { x == 0 ? "0" : (abs(x) >= 0.01 && abs(x) < 1_000 ? String(format: "%.3g", x) : String(format: "%.2e", x)) }
