@@ -19,10 +19,14 @@ let optimisedAlways: [SwiftSetting] = [
 // Sources/LessonCatalog/LessonCatalog.swift too). A new lesson is one word here.
 let lessons = ["LeNet", "AlexNet", "VGG", "ResNet", "OneByOne", "Inception", "ResNeXt", "DenseNet"]
 
+// A lesson that builds on an earlier lesson's network (transfer learning starts from
+// LeNet-5) names that lesson here; its target then depends on the earlier one's.
+let earlierLessons: [String: [String]] = [:]
+
 let lessonTargets: [Target] = lessons.flatMap { name -> [Target] in [
     .target(
         name: "\(name)Lesson",
-        dependencies: ["ConvNetCore"],
+        dependencies: ["ConvNetCore"] + (earlierLessons[name] ?? []).map { .target(name: "\($0)Lesson") },
         path: "Lessons/\(name)",
         exclude: ["README.md"],
         swiftSettings: nativeCPU + optimisedAlways
