@@ -1,0 +1,5 @@
+import ConvNetCore
+import Foundation
+import Testing
+import TestSupport
+@testable import TransferLesson
