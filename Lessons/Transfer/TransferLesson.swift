@@ -24,8 +24,8 @@ public enum TransferLesson: Lesson {
 
     public static let options: [LessonOption] = [
         LessonOption("seeds", .integer(1...10), default: "3", help: "paired seeds of every arm (--quick: 1)"),
-        LessonOption("steps", .integer(1...100_000), default: "300", help: "SGD steps of every target-task training (--quick: 60)"),
-        LessonOption("pretrain-epochs", .integer(1...200), default: "12", help: "epochs of pretraining on digits 0-4 (--quick: 3)"),
+        LessonOption("steps", .integer(1...100_000), default: "250", help: "SGD steps of every target-task training (--quick: 20)"),
+        LessonOption("pretrain-epochs", .integer(1...200), default: "12", help: "epochs of pretraining on digits 0-4 (--quick: 2, on 400 digits)"),
         LessonOption("batch", .integer(1...1_024), default: "32", help: "mini-batch size (at most the training digits)"),
         LessonOption("lr", .number(1e-6...10), default: "0.05", help: "learning rate of SGD with momentum 0.9, /10 at 2/3 of the training"),
         LessonOption("wd", .number(0...1), default: "0.002", help: "weight decay"),
@@ -34,8 +34,8 @@ public enum TransferLesson: Lesson {
 
     public static let notes = """
     Defaults: pretraining on the digits 0-4 of Fixtures/mnist-5k's 4,000 training digits (12 epochs, shifts of up to 2 pixels);
-    target task digits 5-9 from 5, 20 and 100 labels per class (--quick: 5 and 20), held out: the digits 5-9 of the 1,000
-    held-out digits (--quick: of 200). --weights FILE starts from any LeNet-5 checkpoint (c1.weight ... output.bias, output
+    target task digits 5-9 from 5, 20 and 100 labels per class (--quick: 5 and 20, drawn from the first 1,000 training digits),
+    held out: the digits 5-9 of the 1,000 held-out digits (--quick: of 200). --weights FILE starts from any LeNet-5 checkpoint (c1.weight ... output.bias, output
     of any number of classes, replaced) instead of pretraining. No augmentation on the target task (cached features cannot be shifted).
     Writes under --out: index.html, accuracy-vs-labels.svg, lenet5-digits0-4.safetensors (pretrained here), features-f6-train.safetensors
     and features-f6-heldout.safetensors (the cache).
@@ -132,7 +132,7 @@ public enum TransferLesson: Lesson {
         let quick = options.quick
         let seedCount = options.isGiven("seeds") || !quick ? options.integer("seeds") : 1
         let seeds = (0..<seedCount).map { options.seed + UInt64($0) }
-        let steps = options.isGiven("steps") || !quick ? options.integer("steps") : 60
+        let steps = options.isGiven("steps") || !quick ? options.integer("steps") : 20
         let labelCounts = quick ? [5, 20] : [5, 20, 100]
         let yosinskiLabels = options.integer("yosinski-labels")
         let checkpoint = try options.weights.map { try LeNetCheckpoint.read($0) }
@@ -148,7 +148,7 @@ public enum TransferLesson: Lesson {
         // The data: the LeNet lesson's split of MNIST-5k, digits 0-4 for the source task,
         // 5-9 (relabelled 0-4) for the target task.
         let splitSeed = checkpoint?.metadata["split_seed"].flatMap(UInt64.init) ?? options.seed
-        var (training, validation) = try LabeledImages.mnist5k(fixtures: options.fixtures, trainCount: quick ? 2_000 : 4_000,
+        var (training, validation) = try LabeledImages.mnist5k(fixtures: options.fixtures, trainCount: quick ? 1_000 : 4_000,
                                                                validationCount: quick ? 200 : 1_000, seed: splitSeed, padding: 2)
         training.normalize(mean: pixelMean, std: pixelStd)
         validation.normalize(mean: pixelMean, std: pixelStd)
@@ -181,8 +181,8 @@ public enum TransferLesson: Lesson {
                         + " pretraining on 0-4 is.")
             }
         } else {
-            let epochs = options.integer("pretrain-epochs") == 12 && quick && !options.isGiven("pretrain-epochs") ? 3 : options.integer("pretrain-epochs")
-            let pretrainSet = quick ? source.subset(Array(0..<min(600, source.count))) : source
+            let epochs = quick && !options.isGiven("pretrain-epochs") ? 2 : options.integer("pretrain-epochs")
+            let pretrainSet = quick ? source.subset(Array(0..<min(400, source.count))) : source
             let model = LeNet5.transfer(classes: 5, seed: options.seed)
             var trainer = Trainer(settings(epochs: epochs, batch: options.integer("batch"), options: options))
             trainer.label = "pretraining on 0-4"
@@ -233,54 +233,64 @@ public enum TransferLesson: Lesson {
         results.cacheBytes = cacheBytes
         results.cacheExamples = pool.count
 
+        // Every net trained here is "frozen up to a cut (or nothing), the layers above from the
+        // pretrained weights or re-initialised", on k digits per class with one seed. Nets that
+        // are the same run are trained once (`trained`): S2 and S4 have no parameters, so frozen
+        // up to S2 trains what frozen up to C1 trains (S4: C3); with F6 frozen, re-initialising
+        // the layers above changes nothing (only the new output is there, new either way).
+        var memo: [String: (accuracy: Double, seconds: Double, weights: [String: Tensor])] = [:]
+        func trained(_ cut: TransferCut?, reinitialized: Bool, k: Int, seed: UInt64, label: String) throws -> (accuracy: Double, seconds: Double, weights: [String: Tensor]) {
+            let cut: TransferCut? = cut == .s2 ? .c1 : cut == .s4 ? .c3 : cut
+            let reinitialized = reinitialized && cut != .f6
+            let key = "\(cut?.rawValue ?? "none") \(reinitialized) \(k) \(seed)"
+            if let done = memo[key] { return done }
+            let labelled = labelledSubset(pool, perClass: k, seed: seed)
+            let model: LeNet5
+            if reinitialized {
+                model = cut.map { LeNet5.transfer(classes: 5, seed: seed, from: pretrained, through: $0) } ?? LeNet5.transfer(classes: 5, seed: seed)
+            } else {
+                model = LeNet5.transfer(classes: 5, seed: seed, from: pretrained)
+            }
+            let net: Layer = cut.map { TransferSplit.frozen(model, through: $0) } ?? model
+            var trainer = Trainer(settings(steps: steps, examples: labelled.images.count, options: options))
+            trainer.label = "\(label), k = \(k), seed \(seed)"
+            trainer.printsEpochs = false
+            let seconds = try trainer.train(net, on: labelled.images, seed: seed, console: console).seconds
+            results.trainSeconds += seconds
+            let done = (Trainer.evaluate(net, on: targetValidation).accuracy, seconds, model.stateDict())
+            memo[key] = done
+            return done
+        }
+
         var accuracy = Array(repeating: Array(repeating: [Double](), count: labelCounts.count), count: Arm.allCases.count)
         var equal = true
         for (ki, k) in labelCounts.enumerated() {
             for seed in seeds {
-                let labelled = labelledSubset(pool, perClass: k, seed: seed)
-                let train = { (model: Layer, data: LabeledImages, arm: Arm) throws -> Double in
-                    var trainer = Trainer(settings(steps: steps, examples: data.count, options: options))
-                    trainer.label = "\(arm.title), k = \(k), seed \(seed)"
-                    trainer.printsEpochs = false
-                    let history = try trainer.train(model, on: data, seed: seed, console: console)
-                    results.trainSeconds += history.seconds
-                    return history.seconds
-                }
-                // From scratch.
-                let scratch = LeNet5.transfer(classes: 5, seed: seed)
-                _ = try train(scratch, labelled.images, .scratch)
-                accuracy[Arm.scratch.rawValue][ki].append(Trainer.evaluate(scratch, on: targetValidation).accuracy)
+                let scratch = try trained(nil, reinitialized: true, k: k, seed: seed, label: Arm.scratch.title)
+                accuracy[Arm.scratch.rawValue][ki].append(scratch.accuracy)
                 // Frozen C1-F6, features recomputed inside the model on every step.
-                let frozenModel = LeNet5.transfer(classes: 5, seed: seed, from: pretrained)
-                let frozen = TransferSplit.frozen(frozenModel, through: .f6)
-                results.secondsFrozen += try train(frozen, labelled.images, .frozen)
-                accuracy[Arm.frozen.rawValue][ki].append(Trainer.evaluate(frozen, on: targetValidation).accuracy)
-                // The same on the cache, read from disk.
+                let frozen = try trained(.f6, reinitialized: false, k: k, seed: seed, label: Arm.frozen.title)
+                accuracy[Arm.frozen.rawValue][ki].append(frozen.accuracy)
+                results.secondsFrozen += frozen.seconds
+                // The same on the cache, read from disk: the layers above F6 alone, on the features.
                 let start = Stopwatch.now()
                 let cachedModel = LeNet5.transfer(classes: 5, seed: seed, from: pretrained)
                 let head = TransferSplit.head(cachedModel, above: .f6)
                 let cache = try FeatureCache.read(cacheURL)
                 let heldOut = try FeatureCache.read(heldOutURL)
-                let cachedSet = cache.subset(labelled.indices)
+                let cachedSet = cache.subset(labelledSubset(pool, perClass: k, seed: seed).indices)
                 var trainer = Trainer(settings(steps: steps, examples: cachedSet.count, options: options))
                 trainer.label = "\(Arm.cached.title), k = \(k), seed \(seed)"
                 trainer.printsEpochs = false
                 let history = try trainer.train(head, on: cachedSet, seed: seed, console: console)
                 results.trainSeconds += history.seconds
-                results.secondsCached += Stopwatch.now() - start
                 let cachedAccuracy = Trainer.evaluate(head, on: heldOut).accuracy
+                results.secondsCached += Stopwatch.now() - start
                 accuracy[Arm.cached.rawValue][ki].append(cachedAccuracy)
-                equal = equal && cachedAccuracy == accuracy[Arm.frozen.rawValue][ki].last!
-                    && cachedModel.stateDict() == frozenModel.stateDict()
-                // Fine-tuning the last layers: C1-S4 frozen.
-                let lastModel = LeNet5.transfer(classes: 5, seed: seed, from: pretrained)
-                let last = TransferSplit.frozen(lastModel, through: .s4)
-                _ = try train(last, labelled.images, .finetuneLast)
-                accuracy[Arm.finetuneLast.rawValue][ki].append(Trainer.evaluate(last, on: targetValidation).accuracy)
-                // Fine-tuning everything.
-                let all = LeNet5.transfer(classes: 5, seed: seed, from: pretrained)
-                _ = try train(all, labelled.images, .finetuneAll)
-                accuracy[Arm.finetuneAll.rawValue][ki].append(Trainer.evaluate(all, on: targetValidation).accuracy)
+                equal = equal && cachedAccuracy == frozen.accuracy && cachedModel.stateDict() == frozen.weights
+                // Fine-tuning the last layers (C1-S4 frozen), and everything.
+                accuracy[Arm.finetuneLast.rawValue][ki].append(try trained(.s4, reinitialized: false, k: k, seed: seed, label: Arm.finetuneLast.title).accuracy)
+                accuracy[Arm.finetuneAll.rawValue][ki].append(try trained(nil, reinitialized: false, k: k, seed: seed, label: Arm.finetuneAll.title).accuracy)
             }
         }
         console.clearProgress()
@@ -300,8 +310,9 @@ public enum TransferLesson: Lesson {
         // 3. The cache.
         run.step("The cache: computing the frozen features once")
         run.say("The cached arm gave the recomputing arm's accuracies and final weights " + (equal ? "bit for bit, for every k and seed:"
-                + " the features are computed by the same frozen layers from the same digits either way, so caching them changes the"
-                + " time, never the numbers." : "NOT bit for bit (the frozen layers' features depend on how the digits are batched)."))
+                + " the features are computed by the same frozen layers from the same digits either way (and a digit's features do not"
+                + " depend on the mini-batch it is in, for mini-batches of 3 digits or more), so caching them changes the time, never the"
+                + " numbers." : "NOT bit for bit: a mini-batch of 1 or 2 digits runs other kernels, whose rounding differs (about 1e-7)."))
         let race = KernelRace.run([
             RaceEntrant(name: "recompute: C1-F6 over the \(pool.count) digits", kernel: "Frozen.features (LeNetKernels, fast)",
                         forward: { [frozenF6.features(of: pool.images).data] }),
@@ -325,23 +336,8 @@ public enum TransferLesson: Lesson {
         run.step("Which layers transfer: frozen up to each layer (Yosinski et al. 2014, small)")
         var finetuned: [[Double]] = [], reinitialized: [[Double]] = []
         for cut in TransferCut.allCases {
-            var f: [Double] = [], r: [Double] = []
-            for seed in seeds {
-                let labelled = labelledSubset(pool, perClass: yosinskiLabels, seed: seed)
-                for reinit in [false, true] {
-                    let model = reinit ? LeNet5.transfer(classes: 5, seed: seed, from: pretrained, through: cut)
-                                       : LeNet5.transfer(classes: 5, seed: seed, from: pretrained)
-                    let net = TransferSplit.frozen(model, through: cut)
-                    var trainer = Trainer(settings(steps: steps, examples: labelled.images.count, options: options))
-                    trainer.label = "frozen to \(cut.rawValue)\(reinit ? ", above re-initialised" : ""), seed \(seed)"
-                    trainer.printsEpochs = false
-                    results.trainSeconds += try trainer.train(net, on: labelled.images, seed: seed, console: console).seconds
-                    let a = Trainer.evaluate(net, on: targetValidation).accuracy
-                    if reinit { r.append(a) } else { f.append(a) }
-                }
-            }
-            finetuned.append(f)
-            reinitialized.append(r)
+            finetuned.append(try seeds.map { try trained(cut, reinitialized: false, k: yosinskiLabels, seed: $0, label: "frozen to \(cut.rawValue)").accuracy })
+            reinitialized.append(try seeds.map { try trained(cut, reinitialized: true, k: yosinskiLabels, seed: $0, label: "frozen to \(cut.rawValue), above re-initialised").accuracy })
         }
         console.clearProgress()
         results.yosinskiCuts = TransferCut.allCases.map(\.rawValue)
@@ -356,7 +352,8 @@ public enum TransferLesson: Lesson {
         let model = LeNet5.transfer(classes: 5, seed: 0)
         for (i, cut) in TransferCut.allCases.enumerated() {
             let frozenParameters = TransferSplit.frozenPart(model, through: cut).layers.reduce(0) { $0 + $1.parameterCount }
-            rows.append([cut.frozenLayers, ModelSummary.grouped(frozenParameters), cell(reinitialized[i]), cell(finetuned[i]),
+            let same = cut == .s2 ? " (= c1: S2 has no parameters)" : cut == .s4 ? " (= c1-c3: S4 has no parameters)" : ""
+            rows.append([cut.frozenLayers + same, ModelSummary.grouped(frozenParameters), cell(reinitialized[i]), cell(finetuned[i]),
                          ModelSummary.grouped(4 * cut.featureShape.reduce(1, *))])
         }
         run.show(ReportTable(caption: "held-out accuracy on digits 5-9 from \(yosinskiLabels) labels per class, frozen up to each layer",
@@ -440,8 +437,8 @@ public enum TransferLesson: Lesson {
         let cuts = TransferCut.allCases
         let bestFrozen = cuts.indices.max { reinitialized[$0] < reinitialized[$1] }!
         let bestTuned = cuts.indices.max { finetuned[$0] < finetuned[$1] }!
-        return "S2 and S4 have no parameters, so freezing up to S2 trains exactly what freezing up to C1 trains (and S4 as C3):"
-            + " their rows repeat. Measured here: with the layers above re-initialised, freezing up to \(cuts[bestFrozen].frozenLayers)"
+        return "S2 and S4 have no parameters, so freezing up to S2 trains exactly the layers, from the same weights, that freezing up to"
+            + " C1 trains (S4: C3): those rows are the same runs, not trained twice. Measured here: with the layers above re-initialised, freezing up to \(cuts[bestFrozen].frozenLayers)"
             + " did best (\(percent(reinitialized[bestFrozen]))), up to F6 gave \(percent(reinitialized.last!)); with them fine-tuned from"
             + " the pretrained weights, up to \(cuts[bestTuned].frozenLayers) did best (\(percent(finetuned[bestTuned]))). With F6 frozen the two"
             + " columns are the same net (only the new output is above it)."
