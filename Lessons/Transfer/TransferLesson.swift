@@ -311,8 +311,8 @@ public enum TransferLesson: Lesson {
         run.step("The cache: computing the frozen features once")
         run.say("The cached arm gave the recomputing arm's accuracies and final weights " + (equal ? "bit for bit, for every k and seed:"
                 + " the features are computed by the same frozen layers from the same digits either way (and a digit's features do not"
-                + " depend on the mini-batch it is in, for mini-batches of 3 digits or more), so caching them changes the time, never the"
-                + " numbers." : "NOT bit for bit: a mini-batch of 1 or 2 digits runs other kernels, whose rounding differs (about 1e-7)."))
+                + " depend on the mini-batch it is in, for mini-batches of 4 digits or more), so caching them changes the time, never the"
+                + " numbers." : "NOT bit for bit: a mini-batch of 1-3 digits runs the GEMM's thin kernel, whose rounding differs (about 1e-7)."))
         let race = KernelRace.run([
             RaceEntrant(name: "recompute: C1-F6 over the \(pool.count) digits", kernel: "Frozen.features (LeNetKernels, fast)",
                         forward: { [frozenF6.features(of: pool.images).data] }),
