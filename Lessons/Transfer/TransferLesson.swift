@@ -25,7 +25,7 @@ public enum TransferLesson: Lesson {
     public static let options: [LessonOption] = [
         LessonOption("seeds", .integer(1...10), default: "3", help: "paired seeds of every arm (--quick: 1)"),
         LessonOption("steps", .integer(1...100_000), default: "250", help: "SGD steps of every target-task training (--quick: 20)"),
-        LessonOption("pretrain-epochs", .integer(1...200), default: "12", help: "epochs of pretraining on digits 0-4 (--quick: 2, on 400 digits)"),
+        LessonOption("pretrain-epochs", .integer(1...200), default: "12", help: "epochs of pretraining on digits 0-4, as --epochs (--quick: 2, on 400 digits)"),
         LessonOption("batch", .integer(1...1_024), default: "32", help: "mini-batch size (at most the training digits)"),
         LessonOption("lr", .number(1e-6...10), default: "0.05", help: "learning rate of SGD with momentum 0.9, /10 at 2/3 of the training"),
         LessonOption("wd", .number(0...1), default: "0.002", help: "weight decay"),
@@ -181,7 +181,7 @@ public enum TransferLesson: Lesson {
                         + " pretraining on 0-4 is.")
             }
         } else {
-            let epochs = quick && !options.isGiven("pretrain-epochs") ? 2 : options.integer("pretrain-epochs")
+            let epochs = options.epochs ?? (quick && !options.isGiven("pretrain-epochs") ? 2 : options.integer("pretrain-epochs"))
             let pretrainSet = quick ? source.subset(Array(0..<min(400, source.count))) : source
             let model = LeNet5.transfer(classes: 5, seed: options.seed)
             var trainer = Trainer(settings(epochs: epochs, batch: options.integer("batch"), options: options))
