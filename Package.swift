@@ -21,7 +21,7 @@ let lessons = ["LeNet", "AlexNet", "VGG", "ResNet", "OneByOne", "Inception", "Re
 
 // A lesson that builds on an earlier lesson's network (transfer learning starts from
 // LeNet-5) names that lesson here; its target then depends on the earlier one's.
-let earlierLessons: [String: [String]] = [:]
+let earlierLessons: [String: [String]] = ["Augmentation": ["LeNet"]]
 
 let lessonTargets: [Target] = lessons.flatMap { name -> [Target] in [
     .target(

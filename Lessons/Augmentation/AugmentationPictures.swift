@@ -41,9 +41,10 @@ enum AugmentationPictures {
         return (Image(width: width, height: height, channels: 3, pixels: pixels), tops)
     }
 
-    /// Held-out accuracy after each epoch, mean over the seeds, one line per arm.
-    static func accuracyCurves(_ arms: [(name: String, perEpoch: [Double])]) -> String {
-        var chart = LineChart(title: "Held-out accuracy on 1,000 digits, trained on a small subset", xLabel: "epoch", yLabel: "accuracy (mean over seeds)")
+    /// Training loss after each epoch (on the distorted digits), mean over the seeds, one line per arm.
+    static func lossCurves(_ arms: [(name: String, perEpoch: [Double])]) -> String {
+        var chart = LineChart(title: "LeNet-5 on a small digit subset: training loss with each augmentation", xLabel: "epoch", yLabel: "training loss (mean over seeds)")
+        chart.logarithmicY = true
         for arm in arms {
             chart.series.append(.init(name: arm.name, points: arm.perEpoch.enumerated().map { (Double($0 + 1), $1) },
                                       dashed: arm.name == "none"))

@@ -94,7 +94,7 @@ struct AugmentationFacts {
         digits.normalize(mean: 0.1, std: 0.3)
         let augment = AugmentationLesson.augmenter([.crop, .rotation, .elastic], fill: -0.33)
         func train(streamed: Bool) throws -> [[Float]] {
-            let net = LeNet5().initialize(seed: 4, scheme: .xavier)
+            let net = AugmentationLesson.network(seed: 4)
             let sgd = SGD(parameters: net.parameters, learningRate: 0.01, momentum: 0.9)
             let plan = BatchPlan(data: digits, batchSize: 16, epochs: 2, seed: 9, augment: { augment($0, &$1) })
             if streamed {
