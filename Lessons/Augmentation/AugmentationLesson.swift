@@ -25,10 +25,10 @@ public enum AugmentationLesson: Lesson {
     public static let summary = "Data augmentation: mirroring, crops, rotation, shear, elastic warps, colour and PCA colour shifts; a thread streaming batches; accuracy with vs without"
 
     public static let options: [LessonOption] = [
-        LessonOption("train", .integer(100...4_000), default: "500", help: "training digits (--quick: 200)"),
+        LessonOption("train", .integer(100...4_000), default: "500", help: "training digits (--quick: 160)"),
         LessonOption("held-out", .integer(100...1_000), default: "1000", help: "held-out digits (--quick: 200)"),
         LessonOption("seeds", .integer(1...10), default: "3", help: "paired seeds per arm (--quick: 1)"),
-        LessonOption("side", .integer(32...512), default: "160", help: "side of the photographs on the contact sheet and in the race (--quick: 48)"),
+        LessonOption("side", .integer(32...512), default: "160", help: "side of the photographs on the contact sheet and in the race (--quick: 32)"),
         LessonOption("draws", .integer(1...8), default: "4", help: "draws of each distortion per photograph on the contact sheet (--quick: 2)"),
         LessonOption("capacity", .integer(1...64), default: "4", help: "batches the streaming queue holds"),
         LessonOption("lr", .number(1e-4...1), default: "0.05", help: "SGD learning rate (divided by 10 for the last third)"),
@@ -37,7 +37,7 @@ public enum AugmentationLesson: Lesson {
     public static let notes = """
     Training: LeNet-5 (tanh, Xavier) on MNIST-5k digits padded to 32x32, batch 32, SGD momentum 0.9, weight decay 5e-4,
     20 epochs (--epochs; --quick: 3), arms: none, mirror, crop, rotation, shear, elastic, combined (crop + rotation + shear + elastic).
-    Throughput: 2 epochs over 2,000 digits (--quick: 1 over 192) with the combined augmentation, inline and streamed.
+    Throughput: 2 epochs over 2,000 digits (--quick: 1 over 128) with the combined augmentation, inline and streamed.
     Writes under --out: index.html, contact-sheet.png, contact-sheet.svg, training-loss.svg, lenet5-augmented.safetensors.
     """
 
@@ -124,7 +124,7 @@ public enum AugmentationLesson: Lesson {
     public static func run(_ options: LessonOptions, console: Console) throws -> Results {
         let quick = options.quick
         func value(_ name: String, quick q: Int) -> Int { options.isGiven(name) || !quick ? options.integer(name) : q }
-        let side = value("side", quick: 48), draws = value("draws", quick: 2)
+        let side = value("side", quick: 32), draws = value("draws", quick: 2)
         let run = try LessonRun(lesson: name, title: "Data augmentation: distortions, a streaming thread, and what they do for digits",
                                 options: options, console: console)
         var results = Results()
@@ -251,7 +251,7 @@ public enum AugmentationLesson: Lesson {
         run.step("A CPU thread streams distorted mini-batches to training")
         let digits = try LabeledImages.loadDigits(directory: options.fixtures.appendingPathComponent("mnist-5k"), padding: 2)
         let (fullTrain, fullHeld) = digits.split(trainCount: 4_000, validationCount: 1_000, seed: options.seed)
-        var streamSet = fullTrain.subset(Array(0..<(quick ? 192 : 2_000)))
+        var streamSet = fullTrain.subset(Array(0..<(quick ? 128 : 2_000)))
         let (pixelMean, pixelStd) = streamSet.pixelStatistics
         streamSet.normalize(mean: pixelMean, std: pixelStd)
         let background = (0 - pixelMean) / pixelStd
@@ -312,7 +312,7 @@ public enum AugmentationLesson: Lesson {
         let seedCount = value("seeds", quick: 1)
         let seeds = (0..<seedCount).map { options.seed + UInt64($0) }
         let epochs = options.epochs ?? (quick ? 3 : 20)
-        let trainCount = value("train", quick: 200), heldCount = value("held-out", quick: 200)
+        let trainCount = value("train", quick: 160), heldCount = value("held-out", quick: 200)
         var training = fullTrain.subset(Array(0..<trainCount))
         var heldOut = fullHeld.subset(Array(0..<heldCount))
         let (mean0, std0) = training.pixelStatistics

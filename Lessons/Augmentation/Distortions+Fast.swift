@@ -11,8 +11,8 @@ import Foundation
 //   image folded into one `fill` weight, so the inner loop has no bounds checks; then
 //   every channel is resampled with those taps. The naive form redoes the coordinate,
 //   the floor, the weights and four bounds checks for every pixel of every channel.
-// - Mirroring reverses rows with SIMD16 vectors (`SIMD16.reversed` lane shuffle);
-//   colour shifts add one SIMD16 of the offset to each plane sixteen pixels at a time.
+// - Mirroring reverses rows through raw pointers (vectorised by the compiler); colour
+//   shifts add one SIMD16 of the offset to each plane sixteen pixels at a time.
 // - Everything works in place in pre-sized buffers: no per-pixel closures or arrays.
 
 /// The fast distortions of one image.
@@ -32,33 +32,31 @@ public enum FastDistortions {
 
         /// The taps for source coordinates (ys[j], xs[j]).
         mutating func set(ys: UnsafeBufferPointer<Double>, xs: UnsafeBufferPointer<Double>, height: Int, width: Int) {
-            anyFill = false
-            let width = width
-            for j in 0..<ys.count {
-                let (y, x) = (Float(ys[j]), Float(xs[j]))
-                let (y0, x0) = (y.rounded(.down), x.rounded(.down))
-                let (fy, fx) = (y - y0, x - x0)
-                let (r, q) = (Int(y0), Int(x0))
-                let rowIn0 = r >= 0 && r < height, rowIn1 = r + 1 >= 0 && r + 1 < height
-                let colIn0 = q >= 0 && q < width, colIn1 = q + 1 >= 0 && q + 1 < width
-                var fill: Float = 0
-                func tap(_ t: Int, _ inside: Bool, _ flat: Int, _ w: Float) {
-                    if inside {
-                        index[4 * j + t] = Int32(flat)
-                        weight[4 * j + t] = w
-                    } else {
-                        index[4 * j + t] = 0
-                        weight[4 * j + t] = 0
-                        fill += w
+            var any = false
+            index.withUnsafeMutableBufferPointer { idx in
+                weight.withUnsafeMutableBufferPointer { wt in
+                    fillWeight.withUnsafeMutableBufferPointer { fw in
+                        for j in 0..<ys.count {
+                            let (y, x) = (Float(ys[j]), Float(xs[j]))
+                            let (y0, x0) = (y.rounded(.down), x.rounded(.down))
+                            let (fy, fx) = (y - y0, x - x0)
+                            let (r, q) = (Int(y0), Int(x0))
+                            let rowIn0 = r >= 0 && r < height, rowIn1 = r + 1 >= 0 && r + 1 < height
+                            let colIn0 = q >= 0 && q < width, colIn1 = q + 1 >= 0 && q + 1 < width
+                            let w = (w0: (1 - fy) * (1 - fx), w1: (1 - fy) * fx, w2: fy * (1 - fx), w3: fy * fx)
+                            let b = 4 * j
+                            var fill: Float = 0
+                            if rowIn0 && colIn0 { idx[b] = Int32(r * width + q); wt[b] = w.w0 } else { idx[b] = 0; wt[b] = 0; fill += w.w0 }
+                            if rowIn0 && colIn1 { idx[b + 1] = Int32(r * width + q + 1); wt[b + 1] = w.w1 } else { idx[b + 1] = 0; wt[b + 1] = 0; fill += w.w1 }
+                            if rowIn1 && colIn0 { idx[b + 2] = Int32((r + 1) * width + q); wt[b + 2] = w.w2 } else { idx[b + 2] = 0; wt[b + 2] = 0; fill += w.w2 }
+                            if rowIn1 && colIn1 { idx[b + 3] = Int32((r + 1) * width + q + 1); wt[b + 3] = w.w3 } else { idx[b + 3] = 0; wt[b + 3] = 0; fill += w.w3 }
+                            fw[j] = fill
+                            if fill != 0 { any = true }
+                        }
                     }
                 }
-                tap(0, rowIn0 && colIn0, r * width + q, (1 - fy) * (1 - fx))
-                tap(1, rowIn0 && colIn1, r * width + q + 1, (1 - fy) * fx)
-                tap(2, rowIn1 && colIn0, (r + 1) * width + q, fy * (1 - fx))
-                tap(3, rowIn1 && colIn1, (r + 1) * width + q + 1, fy * fx)
-                fillWeight[j] = fill
-                if fill != 0 { anyFill = true }
             }
+            anyFill = any
         }
 
         /// One channel's output row from its plane.
@@ -109,18 +107,12 @@ public enum FastDistortions {
         }
     }
 
-    /// Mirroring: each row reversed, sixteen pixels at a time.
+    /// Mirroring: each row copied in reverse order (a plain loop over pointers, which the
+    /// compiler turns into vector loads, lane permutes and stores).
     public static func mirror(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int) {
         for row in 0..<channels * height {
             let src = x + row * width, dst = out + row * width
-            var j = 0
-            while j + 16 <= width {                       // dst[j ..< j+16] = reverse(src[W-16-j ..< W-j])
-                let v = UnsafeRawPointer(src + width - 16 - j).loadUnaligned(as: SIMD16<Float>.self)
-                let r = v[SIMD16<Int32>(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
-                UnsafeMutableRawPointer(dst + j).storeBytes(of: r, as: SIMD16<Float>.self)
-                j += 16
-            }
-            while j < width { dst[j] = src[width - 1 - j]; j += 1 }
+            for j in 0..<width { dst[j] = src[width - 1 - j] }
         }
     }
 

@@ -163,18 +163,32 @@ public func gaussianSmoothed(_ field: [Double], height: Int, width: Int, sigma: 
     let total = kernel.reduce(0, +)
     kernel = kernel.map { $0 / total }
     var rows = [Double](repeating: 0, count: field.count), out = rows
-    for i in 0..<height {
-        for j in 0..<width {
-            var s = 0.0
-            for (k, weight) in kernel.enumerated() { s += weight * field[i * width + min(max(j + k - radius, 0), width - 1)] }
-            rows[i * width + j] = s
+    // Row pass then column pass; the clamped source index of each tap is worked out once
+    // per column (per row) rather than per pixel.
+    let columnTaps = (0..<width).map { j in (-radius...radius).map { min(max(j + $0, 0), width - 1) } }
+    let rowTaps = (0..<height).map { i in (-radius...radius).map { min(max(i + $0, 0), height - 1) } }
+    field.withUnsafeBufferPointer { f in
+        rows.withUnsafeMutableBufferPointer { r in
+            for i in 0..<height {
+                for j in 0..<width {
+                    var s = 0.0
+                    let taps = columnTaps[j]
+                    for k in 0..<kernel.count { s += kernel[k] * f[i * width + taps[k]] }
+                    r[i * width + j] = s
+                }
+            }
         }
     }
-    for i in 0..<height {
-        for j in 0..<width {
-            var s = 0.0
-            for (k, weight) in kernel.enumerated() { s += weight * rows[min(max(i + k - radius, 0), height - 1) * width + j] }
-            out[i * width + j] = s
+    rows.withUnsafeBufferPointer { r in
+        out.withUnsafeMutableBufferPointer { o in
+            for i in 0..<height {
+                let taps = rowTaps[i]
+                for j in 0..<width {
+                    var s = 0.0
+                    for k in 0..<kernel.count { s += kernel[k] * r[taps[k] * width + j] }
+                    o[i * width + j] = s
+                }
+            }
         }
     }
     return out
