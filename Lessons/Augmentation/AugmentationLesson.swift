@@ -239,13 +239,20 @@ public enum AugmentationLesson: Lesson {
                        + " and P^T P = I to %@. The first axis is close to the mean colour's own direction (|cos| %@), so most of"
                        + " the shift brightens or darkens the picture's own colour; over 200 draws of alpha ~ N(0, 0.1) x sqrt(lambda)"
                        + " the mean colour turned by %@ degrees on average, against %@ for a shift of the same length in a random"
-                       + " RGB direction. With the paper's alpha x lambda on [0, 1] pixels the offset is about lambda_1 / 10 = %@,"
-                       + " under one grey level of 255: the sheet (and Facebook's ResNet code) use sqrt(lambda).",
+                       + " RGB direction.",
                        sci(results.pcaReconstructionError), sci(results.pcaOrthonormalityError),
                        results.pcaFirstAxisCosine.map { String(format: "%.3f", $0) }.joined(separator: ", "),
                        results.pcaMeanColourDegrees.map { String(format: "%.2f", $0) }.joined(separator: ", "),
-                       results.colourMeanColourDegrees.map { String(format: "%.2f", $0) }.joined(separator: ", "),
-                       sci((results.pcaEigenvalues.map { $0[0] }.max() ?? 0) / 10)))
+                       results.colourMeanColourDegrees.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+        let largest = results.pcaEigenvalues.map { $0[0] }
+        run.say(String(format: "The scale matters: lambda is a variance, in the square of the pixels' unit. With the paper's alpha_k lambda_k"
+                       + " on [0, 1] pixels, a typical offset along p_1 (alpha = 0.1) is 0.1 lambda_1 = %@ grey levels of 255 on these"
+                       + " photographs; on 0-255 pixels lambda_1 is 255^2 times larger and the same formula would move pixels by %@ levels."
+                       + " Many reimplementations multiply by sqrt(lambda_k) instead, the standard deviation along p_k, which does not"
+                       + " depend on the scale (%@ levels here); so does the contact sheet. The exercise and its grader keep the paper's lambda.",
+                       largest.map { String(format: "%.1f", 0.1 * $0 * 255) }.joined(separator: ", "),
+                       largest.map { ModelSummary.grouped(Int(0.1 * $0 * 255 * 255)) }.joined(separator: ", "),
+                       largest.map { String(format: "%.1f", 0.1 * $0.squareRoot() * 255) }.joined(separator: ", ")))
 
         // 4. The streaming thread.
         run.step("A CPU thread streams distorted mini-batches to training")

@@ -73,7 +73,7 @@ public struct DistortionStrength: Sendable {
     public var maxColourShift = 0.1
     /// AlexNet's alpha ~ N(0, pcaStd).
     public var pcaStd = 0.1
-    /// Multiply by lambda_k (the paper) or by sqrt(lambda_k) (fb.resnet.torch, torchvision's references).
+    /// Multiply by lambda_k (the paper) or by sqrt(lambda_k) (many reimplementations).
     public var pcaWeighting: PCAWeighting = .eigenvalue
 
     public init() {}
@@ -98,7 +98,7 @@ public struct DistortionStrength: Sendable {
 public enum PCAWeighting: String, Sendable {
     /// alpha_k lambda_k, the paper's formula.
     case eigenvalue
-    /// alpha_k sqrt(lambda_k): the standard deviation along p_k (Facebook's ResNet code).
+    /// alpha_k sqrt(lambda_k): the standard deviation along p_k, independent of the pixels' scale.
     case standardDeviation
 }
 
