@@ -55,9 +55,9 @@ public enum AugmentationLesson: Lesson {
         ResultKey("pca_first_axis_cosine", "per photograph: |cos| between p_1 and the mean colour"),
         ResultKey("pca_mean_colour_degrees", "per photograph: mean angle (degrees) the PCA shift turns the mean colour, over 200 draws"),
         ResultKey("colour_mean_colour_degrees", "the same for a per-channel shift of the same length in a random direction"),
-        ResultKey("throughput_plain", "training images/s with no augmentation"),
-        ResultKey("throughput_inline", "images/s with the augmentation made between steps"),
-        ResultKey("throughput_streamed", "images/s with the augmentation made by the producer thread"),
+        ResultKey("plain_images_per_second", "training images/s with no augmentation"),
+        ResultKey("inline_images_per_second", "images/s with the augmentation made between steps"),
+        ResultKey("streamed_images_per_second", "images/s with the augmentation made by the producer thread"),
         ResultKey("streamed_over_inline", "throughput streamed / inline"),
         ResultKey("augment_seconds", "the producer's time making the batches"),
         ResultKey("consumer_wait_seconds", "time training waited for a batch, streamed"),
@@ -94,7 +94,7 @@ public enum AugmentationLesson: Lesson {
             case pcaEigenvalues = "pca_eigenvalues", pcaReconstructionError = "pca_reconstruction_error"
             case pcaOrthonormalityError = "pca_orthonormality_error", pcaFirstAxisCosine = "pca_first_axis_cosine"
             case pcaMeanColourDegrees = "pca_mean_colour_degrees", colourMeanColourDegrees = "colour_mean_colour_degrees"
-            case throughputPlain = "throughput_plain", throughputInline = "throughput_inline", throughputStreamed = "throughput_streamed"
+            case throughputPlain = "plain_images_per_second", throughputInline = "inline_images_per_second", throughputStreamed = "streamed_images_per_second"
             case streamedOverInline = "streamed_over_inline", augmentSeconds = "augment_seconds"
             case consumerWaitSeconds = "consumer_wait_seconds", sameWeights = "same_weights"
             case arms, accuracies, meanAccuracies = "mean_accuracies", pairedDifferences = "paired_differences", verdicts
