@@ -59,6 +59,9 @@ public enum AugmentationLesson: Lesson {
         ResultKey("inline_images_per_second", "images/s with the augmentation made between steps"),
         ResultKey("streamed_images_per_second", "images/s with the augmentation made by the producer thread"),
         ResultKey("streamed_over_inline", "throughput streamed / inline"),
+        ResultKey("inline_one_thread_images_per_second", "inline, with the kernels on one thread (0 on a 1-core run)"),
+        ResultKey("streamed_one_thread_images_per_second", "streamed, with the kernels on one thread: the producer has the other core"),
+        ResultKey("streamed_over_inline_one_thread", "their ratio"),
         ResultKey("augment_seconds", "the producer's time making the batches"),
         ResultKey("consumer_wait_seconds", "time training waited for a batch, streamed"),
         ResultKey("same_weights", "the streamed and inline runs ended with the same weights, bit for bit"),
@@ -82,6 +85,7 @@ public enum AugmentationLesson: Lesson {
         var pcaEigenvalues: [[Double]] = [], pcaReconstructionError = 0.0, pcaOrthonormalityError = 0.0
         var pcaFirstAxisCosine: [Double] = [], pcaMeanColourDegrees: [Double] = [], colourMeanColourDegrees: [Double] = []
         var throughputPlain = 0.0, throughputInline = 0.0, throughputStreamed = 0.0, streamedOverInline = 0.0
+        var inlineOneThread = 0.0, streamedOneThread = 0.0, streamedOverInlineOneThread = 0.0
         var augmentSeconds = 0.0, consumerWaitSeconds = 0.0, sameWeights = false
         var arms: [String] = [], accuracies: [[Double]] = [], meanAccuracies: [Double] = [], pairedDifferences: [[Double]] = []
         var verdicts: [String] = []
@@ -96,6 +100,8 @@ public enum AugmentationLesson: Lesson {
             case pcaMeanColourDegrees = "pca_mean_colour_degrees", colourMeanColourDegrees = "colour_mean_colour_degrees"
             case throughputPlain = "plain_images_per_second", throughputInline = "inline_images_per_second", throughputStreamed = "streamed_images_per_second"
             case streamedOverInline = "streamed_over_inline", augmentSeconds = "augment_seconds"
+            case inlineOneThread = "inline_one_thread_images_per_second", streamedOneThread = "streamed_one_thread_images_per_second"
+            case streamedOverInlineOneThread = "streamed_over_inline_one_thread"
             case consumerWaitSeconds = "consumer_wait_seconds", sameWeights = "same_weights"
             case arms, accuracies, meanAccuracies = "mean_accuracies", pairedDifferences = "paired_differences", verdicts
             case epochs, seeds, trainExamples = "train_examples", heldOutExamples = "held_out_examples", trainSeconds = "train_seconds"
@@ -284,6 +290,25 @@ public enum AugmentationLesson: Lesson {
         let (streamNet, streamSGD) = fresh()
         let streamed = try trainSteps(streamNet, optimizer: streamSGD, source: stream.next)
         stream.cancel()
+        // The same two ways with the kernels on ONE thread, which leaves the second core to the producer.
+        var oneThread: (inline: Double, streamed: Double)?
+        let threads = Parallelism.threadCount
+        if threads > 1 {
+            Parallelism.threadCount = 1
+            defer { Parallelism.threadCount = threads }
+            let inlinePlan1 = BatchPlan(data: streamSet, batchSize: 32, epochs: streamEpochs, seed: options.seed, augment: { combined($0, &$1) })
+            let (net1, sgd1) = fresh()
+            let inline1 = try trainSteps(net1, optimizer: sgd1, source: inlinePlan1.next)
+            let stream1 = BatchStream(BatchPlan(data: streamSet, batchSize: 32, epochs: streamEpochs, seed: options.seed, augment: { combined($0, &$1) }),
+                                      capacity: options.integer("capacity"))
+            let (net2, sgd2) = fresh()
+            let streamed1 = try trainSteps(net2, optimizer: sgd2, source: stream1.next)
+            stream1.cancel()
+            oneThread = (Double(inline1.images) / inline1.seconds, Double(streamed1.images) / streamed1.seconds)
+        }
+        results.inlineOneThread = oneThread?.inline ?? 0
+        results.streamedOneThread = oneThread?.streamed ?? 0
+        results.streamedOverInlineOneThread = oneThread.map { $0.streamed / $0.inline } ?? 0
         results.throughputPlain = Double(plain.images) / plain.seconds
         results.throughputInline = Double(inline.images) / inline.seconds
         results.throughputStreamed = Double(streamed.images) / streamed.seconds
@@ -303,7 +328,11 @@ public enum AugmentationLesson: Lesson {
              String(format: "%.2f s making batches + %.2f s training", augmentSeconds, trainOnly)],
             ["augmentation streamed", ModelSummary.grouped(Int(results.throughputStreamed)), String(format: "%.2f", streamed.seconds),
              String(format: "producer %.2f s making batches; training waited %.2f s for them", stream.producerWorkSeconds, stream.consumerWaitSeconds)],
-        ]))
+        ] + (oneThread.map { one in [
+            ["inline, kernels on 1 thread", ModelSummary.grouped(Int(one.inline)), String(format: "%.2f", Double(inline.images) / one.inline), "augmentation and training in turn on one core"],
+            ["streamed, kernels on 1 thread", ModelSummary.grouped(Int(one.streamed)), String(format: "%.2f", Double(streamed.images) / one.streamed),
+             String(format: "a core each for training and the producer: %.2fx the inline one-thread run", one.streamed / one.inline)],
+        ] } ?? [])))
         run.say(String(format: "Streamed / inline: %.2fx. Inline, every step waits for its batch to be distorted; streamed, the"
                        + " distortion of the next batches overlaps the current step, so the step only pays for it when the producer"
                        + " falls behind (here training waited %.2f s of %.2f s). The gain is bounded by (augment + train) / max(augment,"
@@ -313,6 +342,11 @@ public enum AugmentationLesson: Lesson {
                        inline.seconds / max(augmentSeconds, trainOnly, 1e-9), Parallelism.threadCount, ProcessInfo.processInfo.activeProcessorCount,
                        results.sameWeights ? "ended with the same weights, bit for bit: the thread changes where the augmentation runs, not what it computes"
                                            : "did NOT end with the same weights"))
+        if let one = oneThread {
+            run.say(String(format: "With the kernels on one thread, so that the producer has a core of its own: inline %@ images/s, streamed %@:"
+                           + " %.2fx. (On a machine shared with other programs neither core is really free, and the ratios vary from run to run.)",
+                           ModelSummary.grouped(Int(one.inline)), ModelSummary.grouped(Int(one.streamed)), one.streamed / one.inline))
+        }
 
         // 5. Accuracy with and without.
         run.step("What each distortion does for digits: LeNet-5 on a small subset, paired seeds")
