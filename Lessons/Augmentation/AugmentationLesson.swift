@@ -181,7 +181,7 @@ public enum AugmentationLesson: Lesson {
         run.say("The naive form works out, for every channel and every output pixel, where it comes from, the four neighbours, their"
                 + " weights and whether each is inside the image. The fast form does that once per output ROW for all channels"
                 + " (for the affine maps the source coordinate is a running sum along the row), folds the outside taps into one"
-                + " fill weight, then resamples each channel with the row's taps; mirroring and colour shifts are SIMD16 loops.")
+                + " fill weight, then resamples each channel with the row's taps; mirroring is a reversed copy of each row, colour shifts a SIMD16 loop.")
         let all = photos.flatMap(\.rgb)
         var raceRows: [[String]] = []
         let per = 3 * side * side
