@@ -8,6 +8,7 @@ import InceptionLesson
 import ResNeXtLesson
 import DenseNetLesson
 import TransferLesson
+import AugmentationLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -22,4 +23,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     ResNeXtLesson.self,
     DenseNetLesson.self,
     TransferLesson.self,
+    AugmentationLesson.self,
 ]
