@@ -292,11 +292,14 @@ public enum MultiCropLesson: Lesson {
         results.batchSpeedup = race.speedup
         results.raceMaxDifference = race.maxRelativeDifference
         run.say(String(format: "The 10 crops of one held-out digit through net 1: ten passes of a batch of 1 took %@, one pass of a batch of"
-                       + " ten %@ (%.1fx faster), with the same probabilities (largest relative difference %@). Same multiplies either way;"
-                       + " the batch reads every weight once for ten crops and hands the kernels matrices ten times taller, and pays the"
-                       + " per-layer overhead (allocations, dispatch) once instead of ten times. A 10-crop test costs 10 forward passes of"
-                       + " work, but batched it does not cost 10 times the wall time.",
-                       ms(race.rows[0].forwardSeconds), ms(race.rows[1].forwardSeconds), race.speedup, sci(race.maxRelativeDifference)))
+                       + " ten %@ (%.2fx), with the same probabilities (largest relative difference %@). Same multiplies either way;"
+                       + " the batch reads every weight once for ten crops, hands the kernels matrices ten times taller and pays the"
+                       + " per-layer overhead (allocations, dispatch) once instead of ten times, but it may also split its work over"
+                       + " threads, which costs more than it saves for so small a net when the cores are busy. ",
+                       ms(race.rows[0].forwardSeconds), ms(race.rows[1].forwardSeconds), race.speedup, sci(race.maxRelativeDifference))
+                + (race.speedup > 1.1 ? "Here the batch was faster: a 10-crop test costs 10 forward passes of work, but not 10 times the wall time."
+                   : race.speedup < 0.9 ? "Here the batch was SLOWER: on this machine, at this moment, batching did not pay."
+                   : "Here the two took about the same time: batching did not pay for a net this small on this machine, at this moment."))
 
         let headline = String(format: "1 net, 1 crop: %.1f errors of %d; 5 crops: %.1f; %d-net ensemble: %d, with 25 crops: %d; 10-crop batch %.1fx faster than ten passes",
                               base, validation.count, results.meanNetErrors[idx(.five)], netCount, ensembleOne,
