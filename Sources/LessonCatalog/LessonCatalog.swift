@@ -9,6 +9,7 @@ import ResNeXtLesson
 import DenseNetLesson
 import TransferLesson
 import AugmentationLesson
+import MultiCropLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -24,4 +25,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     DenseNetLesson.self,
     TransferLesson.self,
     AugmentationLesson.self,
+    MultiCropLesson.self,
 ]
