@@ -7,9 +7,9 @@ import Foundation
 //   1. the nets and the data: a big teacher MLP (dropout, jittered inputs) and a small
 //      student MLP (no regularisation) on MNIST-5k digits, counted;
 //   2. the distillation loss's kernel pair (Sources/ConvNetCore/Kernels/Losses): against
-//      PyTorch's fixture, against finite differences, the T^2 scaling measured, and the
-//      naive and fast kernels raced on the real logits;
-//   3. the teachers, one per seed;
+//      PyTorch's fixture, against finite differences, and the T^2 scaling measured;
+//   3. the teachers, one per seed, and their logits on the training digits (the soft
+//      targets); the naive and fast kernels raced on those real logits;
 //   4. the soft targets: the teacher's probabilities at T = 1 and higher T for real
 //      held-out digits, as a picture (which wrong classes it finds plausible);
 //   5. the slide's table: the small model trained normally, the big model, and the small
