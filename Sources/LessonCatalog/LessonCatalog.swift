@@ -10,6 +10,7 @@ import DenseNetLesson
 import TransferLesson
 import AugmentationLesson
 import MultiCropLesson
+import DistillationLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -26,4 +27,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     TransferLesson.self,
     AugmentationLesson.self,
     MultiCropLesson.self,
+    DistillationLesson.self,
 ]

@@ -9,6 +9,7 @@ import Foundation
 //             x = augment(x)                            the lesson's hook (LeNet: random shifts)
 //             logits = model(x)                         forward, caching what backward needs
 //             loss, dlogits = crossEntropy(logits, y)   mean over the batch, on model.backend
+//                                                       (or the lesson's lossFunction: distillation)
 //             stop if the loss is not a number
 //             model.zeroGradients(); model.backward(dlogits)
 //             sgd.step()                                v = mu v + g;  w = w - lr v
@@ -107,6 +108,10 @@ public struct Trainer {
     /// Changes each training mini-batch before it is used (the lesson's augmentation),
     /// drawing any randomness from the trainer's seeded generator.
     public var augment: ((Tensor, inout SeededGenerator) -> Tensor)?
+    /// The loss of a mini-batch in place of cross-entropy on the labels (distillation's
+    /// soft targets): given the logits, the labels and the batch's indices into the
+    /// training set, the loss and dL/dlogits. Nil: `Loss.crossEntropy` on `model.backend`.
+    public var lossFunction: ((_ logits: Tensor, _ labels: [Int], _ indices: [Int]) -> (loss: Float, gradient: Tensor))?
     /// Printed before the progress and epoch lines ("plain-56, seed 2").
     public var label = ""
     /// One printed line per epoch (false: the progress line only).
@@ -159,7 +164,8 @@ public struct Trainer {
                 if let augment { x = augment(x, &generator) }
                 let labels = indices.map { trainingSet.labels[$0] }
                 let logits = model(x)
-                let (loss, dLogits) = Loss.crossEntropy(logits, targets: labels, using: model.backend)
+                let (loss, dLogits) = lossFunction?(logits, labels, indices)
+                    ?? Loss.crossEntropy(logits, targets: labels, using: model.backend)
                 guard loss.isFinite else {
                     let last = lastFiniteLoss.map { String(format: "%.4g", $0) } ?? "none"
                     throw LessonError("\(prefix)training diverged: the loss became \(loss.isNaN ? "NaN" : "infinite") at epoch"
