@@ -271,8 +271,9 @@ public enum RegularizersLesson: Lesson {
         run.say("A highway layer computes y = H(x) T(x) + x (1 - T(x)), where H(x) = ReLU(W_H x + b_H) is an ordinary layer and the"
                 + " transform gate T(x) = sigmoid(W_T x + b_T) decides, unit by unit, how much of H to take and how much of the input"
                 + " to carry unchanged. With T = 0 the layer is the identity. Srivastava et al. (2015) start the gate's bias b_T"
-                + " negative (\"-1, -3 etc.\"), so every layer starts close to carrying its input; a residual layer y = x + ReLU(W x + b)"
-                + " is the same idea with the gate fixed open to both.")
+                + " negative (\"-1, -3 etc.\"), so every layer starts close to carrying its input. A residual layer"
+                + " y = x + W_2 ReLU(W_1 x + b_1) + b_2 is the same idea with both gates fixed open; started with W_2 = 0 it is"
+                + " exactly the identity at first.")
         let thin = try LabeledImages.mnist5k(fixtures: options.fixtures, trainCount: trainCount, validationCount: 0, seed: options.seed).train
         var digits = thin
         let statistics = digits.pixelStatistics
@@ -284,9 +285,10 @@ public enum RegularizersLesson: Lesson {
         results.gateBias = Double(gateBias)
         results.highwayEpochs = highwayEpochs
         run.say("As in the paper's optimisation experiment: thin fully connected nets on the digits (28x28, flattened to 784, normalised),"
-                + " a first plain layer, then depth - 1 plain layers of 71 units, or highway layers of 50 units (about 5,000 parameters"
-                + " per layer either way), or residual layers of 71 units, then the 10-way softmax layer. Every weight from N(0, 2/fan_in)"
-                + String(format: " (the paper's normalised initialisation for ReLU), every bias 0 but the gates' b_T = %g. Each net: %d epoch%@ of SGD",
+                + " a first plain layer, then depth - 1 plain layers of 71 units, or highway layers of 50 units, or residual layers of 50"
+                + " units (about 5,000 parameters per layer each), then the 10-way softmax layer. Every weight from N(0, 2/fan_in)"
+                + String(format: " (the paper's normalised initialisation for ReLU), every bias 0 but the gates' b_T = %g, and each residual"
+                         + " layer's W_2 = 0. Each net: %d epoch%@ of SGD",
                          gateBias, highwayEpochs, highwayEpochs == 1 ? "" : "s")
                 + " (lr \(options.number("highway-lr")), momentum 0.9, batch 64) on \(ModelSummary.grouped(digits.count)) digits, seeds"
                 + " \(seeds.map(String.init).joined(separator: ", ")); the number is the mean cross-entropy on the whole training set after"
@@ -426,9 +428,9 @@ public enum RegularizersLesson: Lesson {
             ? " The paper's effect shows: the deepest highway net trains to a loss well below the plain net of its depth."
             : " The paper's effect did not show clearly at this budget: the deepest highway net did not end well below the plain one."
         if residual.contains(where: \.isNaN) || (residual[last] > 2 * max(residual[0], 1e-9)) {
-            sentence += " The residual nets, with no normalisation, add a ReLU branch to the signal in every layer: its scale grows"
-                + " layer by layer from the first step, and the deep ones degrade or diverge at this learning rate; the highway gate,"
-                + " starting near T = sigmoid(b_T), keeps each layer's output an average of its input and H, not a sum."
+            sentence += " The residual nets, with no normalisation, degrade or diverge with depth at this learning rate: every layer"
+                + " ADDS its branch to the signal, whose scale can grow layer by layer once the branches move away from zero,"
+                + " where the highway gate keeps each layer's output a weighted average of its input and H."
         }
         return sentence
     }

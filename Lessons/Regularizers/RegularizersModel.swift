@@ -7,8 +7,8 @@ import Foundation
 //   stochastic depth (StochasticDepthResNet: the same layout, tensor names and weights);
 // - a wide shallow CIFAR ResNet (6n+2 layers with few blocks and wide stages) of about the
 //   thin deep one's parameters;
-// - the paper's Wide ResNets WRN-d-k (pre-activation CifarResNet of d - 2 layers with
-//   widths 16k/32k/64k: the 1x1 projections make the paper's d), counted, never trained;
+// - the paper's Wide ResNets WRN-d-k (the core's CifarWideResNet: pre-activation blocks
+//   of 16k/32k/64k filters after a 16-filter first convolution), counted, never trained;
 // - thin fully connected plain, highway and residual nets (ThinNet) for the highway
 //   experiment on 28x28 digits.
 
@@ -34,10 +34,9 @@ enum RegularizersNets {
         (4...96).map { [$0, 2 * $0, 4 * $0] }.min { abs(parameters(depth: depth, widths: $0) - target) < abs(parameters(depth: depth, widths: $1) - target) }!
     }
 
-    /// WRN-d-k on CIFAR (3 channels, 10 classes), built from shapes only (no weights).
-    static func wideResNet(depth: Int, k: Int) -> CifarResNet {
-        CifarResNet(depth: depth - 2, preActivation: true, widths: [16 * k, 32 * k, 64 * k], classes: 10, inputChannels: 3)
-    }
+    /// WRN-d-k on CIFAR (3 channels, 10 classes; the core's CifarWideResNet), built from
+    /// shapes only (no weights).
+    static func wideResNet(depth: Int, k: Int) -> CifarWideResNet { CifarWideResNet(depth: depth, k: k) }
 }
 
 /// What the papers report, printed beside our runs and labelled as theirs.

@@ -24,7 +24,7 @@ enum RegularizersPictures {
         chart.series = [
             .init(name: "plain (71 units)", points: points(plain), color: "#c0392b", dashed: true),
             .init(name: "highway (50 units)", points: points(highway), color: "#045a8d"),
-            .init(name: "residual, no normalisation (71 units)", points: points(residual), color: "#2ca02c", dashed: true),
+            .init(name: "residual, no normalisation (50 units)", points: points(residual), color: "#2ca02c", dashed: true),
         ]
         return chart.svg
     }

@@ -73,6 +73,8 @@ struct RegularizersFacts {
 
     @Test("WRN-40-4, WRN-16-8, WRN-28-10 and ResNet-110 counted round to the paper's 8.9M, 11.0M, 36.5M, 1.7M; ResNet-1202 is 19.4M, not Table 5's 10.2M")
     func wideCounts() {
+        #expect(RegularizersNets.wideResNet(depth: 28, k: 10).parameterCount == 36_479_194)
+        #expect(RegularizersNets.wideResNet(depth: 40, k: 4).parameterCount == 8_949_210)
         func millions(_ n: Int) -> Double { (Double(n) / 1e5).rounded() / 10 }
         #expect(millions(RegularizersNets.wideResNet(depth: 40, k: 4).parameterCount) == 8.9)
         #expect(millions(RegularizersNets.wideResNet(depth: 16, k: 8).parameterCount) == 11.0)
@@ -90,11 +92,18 @@ struct RegularizersFacts {
         #expect(widths[0] > 8)
     }
 
-    @Test("a plain layer of 71 units and a highway layer of 50 both hold about 5,000 parameters, as the paper sized them")
+    @Test("a plain layer of 71 units and a highway or residual layer of 50 all hold about 5,000 parameters, as the paper sized them")
     func thinWidths() {
-        let plain = ThinNet(kind: .plain, depth: 3).parameterCount - ThinNet(kind: .plain, depth: 2).parameterCount
-        let highway = ThinNet(kind: .highway, depth: 3).parameterCount - ThinNet(kind: .highway, depth: 2).parameterCount
-        #expect(plain == 71 * 71 + 71 && highway == 2 * (50 * 50 + 50))
+        func perLayer(_ kind: ThinNet.Kind) -> Int { ThinNet(kind: kind, depth: 3).parameterCount - ThinNet(kind: kind, depth: 2).parameterCount }
+        #expect(perLayer(.plain) == 71 * 71 + 71 && perLayer(.highway) == 2 * (50 * 50 + 50) && perLayer(.residual) == 2 * (50 * 50 + 50))
+    }
+
+    @Test("a freshly initialised residual thin net's residual layers are the identity (W_2 = 0)")
+    func residualStartsAsIdentity() {
+        let net = ThinNet(kind: .residual, depth: 4).initialize(seed: 2, gateBias: -2)
+        var g = SeededGenerator(seed: 1)
+        let x = Tensor.randomNormal([3, 50], using: &g)
+        for case let layer as ResidualDenseLayer in net.layers { #expect(layer(x).data == x.data) }
     }
 
     @Test("a highway layer whose gate bias is very negative (T = 0) computes the identity, forward and backward")

@@ -9,7 +9,8 @@
 // experiment (its section 3.1, Figure 1) trains thin fully connected nets on MNIST: a first
 // plain layer, then 9, 19, 49 or 99 plain or highway layers, then a softmax layer; highway
 // layers of 50 units against plain layers of 71 (about 5,000 parameters per layer each).
-// `ThinNet` builds those nets, and a residual twin, y = x + ReLU(W x + b), for comparison.
+// `ThinNet` builds those nets, and a residual twin, y = x + W_2 ReLU(W_1 x + b_1) + b_2, for
+// comparison.
 
 /// One fully connected highway layer on `[N, features]`: the transform H = ReLU(W_H x + b_H)
 /// (`transform`) and the transform gate's pre-activation W_T x + b_T (`gate`), combined by
@@ -64,33 +65,39 @@ public final class HighwayLayer: Layer {
     }
 }
 
-/// y = x + ReLU(W x + b) on `[N, features]`: a fully connected residual layer with no
-/// normalisation, the residual counterpart of ``HighwayLayer`` (a gate fixed at "add").
+/// y = x + W_2 ReLU(W_1 x + b_1) + b_2 on `[N, features]`: a fully connected residual layer
+/// with no normalisation, the residual counterpart of ``HighwayLayer`` (two matrices, as
+/// the highway layer's W_H and W_T). ``ThinNet/initialize(seed:gateBias:)`` starts W_2 and
+/// b_2 at zero, so the layer starts as the identity, as a highway layer starts near carrying
+/// (Goyal et al. 2017 and Fixup start residual branches at zero the same way).
 public final class ResidualDenseLayer: Layer {
     public let features: Int
-    public let linear: Linear
+    public let linear1: Linear
     public let relu = ReLU()
+    public let linear2: Linear
 
     public init(_ features: Int) {
         self.features = features
-        linear = Linear(features, features)
+        linear1 = Linear(features, features)
+        linear2 = Linear(features, features)
         super.init()
-        register("linear", linear)
+        register("linear1", linear1)
         register("relu", relu)
+        register("linear2", linear2)
     }
 
     public override var description: String { "ResidualDenseLayer(\(features))" }
 
-    public override func forward(_ x: Tensor) -> Tensor { add(x, relu(linear(x))) }
+    public override func forward(_ x: Tensor) -> Tensor { add(x, linear2(relu(linear1(x)))) }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor {
-        var dx = linear.backward(relu.backward(outputGradient))
+        var dx = linear1.backward(relu.backward(linear2.backward(outputGradient)))
         add(into: &dx, outputGradient)                                                   // the identity path
         return dx
     }
 
     public override func summarize(_ input: [Int], into t: inout SummaryTrace) -> [Int] {
-        trace(relu, trace(linear, input, &t), &t)
+        trace(linear2, trace(relu, trace(linear1, input, &t), &t), &t)
     }
 }
 
@@ -101,11 +108,12 @@ public final class ThinNet: Sequential {
         case plain
         /// Highway layers (the paper: 50 units).
         case highway
-        /// y = x + ReLU(W x + b) layers (not in the paper; the same width as the plain net).
+        /// y = x + W_2 ReLU(W_1 x + b_1) + b_2 layers (not in the paper; 50 units: two matrices
+        /// per layer, as a highway layer).
         case residual
 
         /// The width that gives about 5,000 parameters per layer, as the paper sized them.
-        public var paperWidth: Int { self == .highway ? 50 : 71 }
+        public var paperWidth: Int { self == .plain ? 71 : 50 }
     }
 
     public let kind: Kind
@@ -141,7 +149,8 @@ public final class ThinNet: Sequential {
 
     /// The paper's "normalized initialization" for ReLU layers (He et al. 2015): every
     /// weight from N(0, 2 / fan_in), every bias 0, then every transform gate's bias set to
-    /// `gateBias` (negative: the layer starts near the identity). Returns the net.
+    /// `gateBias` (negative: the layer starts near the identity), and every residual layer's
+    /// W_2 set to 0 (the layer starts as the identity). Returns the net.
     @discardableResult
     public func initialize(seed: UInt64, gateBias: Float) -> ThinNet {
         var g = SeededGenerator(seed: seed)
@@ -154,6 +163,9 @@ public final class ThinNet: Sequential {
         }
         for layer in highwayLayers {
             layer.gate.bias!.value = Tensor(shape: [layer.features], repeating: gateBias)
+        }
+        for case let layer as ResidualDenseLayer in layers {                        // each branch starts at zero
+            layer.linear2.weight.value = .zeros(layer.linear2.weight.shape)
         }
         return self
     }
