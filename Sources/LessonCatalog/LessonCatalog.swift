@@ -11,6 +11,7 @@ import TransferLesson
 import AugmentationLesson
 import MultiCropLesson
 import DistillationLesson
+import RegularizersLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -28,4 +29,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     AugmentationLesson.self,
     MultiCropLesson.self,
     DistillationLesson.self,
+    RegularizersLesson.self,
 ]
