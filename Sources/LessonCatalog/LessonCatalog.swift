@@ -7,6 +7,7 @@ import OneByOneLesson
 import InceptionLesson
 import ResNeXtLesson
 import DenseNetLesson
+import UNetLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -20,4 +21,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     InceptionLesson.self,
     ResNeXtLesson.self,
     DenseNetLesson.self,
+    UNetLesson.self,
 ]
