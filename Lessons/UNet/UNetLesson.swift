@@ -26,11 +26,11 @@ public enum UNetLesson: Lesson {
     public static let summary = "U-Net (2015): transposed convolutions, crop and concatenate, per-pixel weighted loss; segmenting digits"
 
     public static let options: [LessonOption] = [
-        LessonOption("train", .integer(16...8_000), default: "1600", help: "training composites (--quick: 96)"),
-        LessonOption("heldout", .integer(8...2_000), default: "300", help: "held-out composites (--quick: 48)"),
-        LessonOption("width", .integer(2...64), default: "16", help: "channels of the small U-Net's first level (then 2x, 4x; --quick: 8)"),
+        LessonOption("train", .integer(16...8_000), default: "800", help: "training composites (--quick: 48)"),
+        LessonOption("heldout", .integer(8...2_000), default: "300", help: "held-out composites (--quick: 24)"),
+        LessonOption("width", .integer(2...64), default: "12", help: "channels of the small U-Net's first level (then 2x, 4x; --quick: 4)"),
         LessonOption("seeds", .integer(1...10), default: "2", help: "paired seeds of the U-Net / no-skip comparison (--quick: 1)"),
-        LessonOption("lr", .number(1e-5...1), default: "0.003", help: "Adam's initial learning rate (cosine to 0 over the steps)"),
+        LessonOption("lr", .number(1e-5...1), default: "0.004", help: "Adam's initial learning rate (cosine to 0 over the steps)"),
         LessonOption("balance", .number(0...1), default: "0.5",
                      help: "class weights (1/frequency)^X in the loss: 0 unweighted, 1 fully balanced"),
         LessonOption("batch", .integer(1...256), default: "16", help: "composites per mini-batch"),
@@ -38,7 +38,7 @@ public enum UNetLesson: Lesson {
 
     public static let notes = """
     Defaults: 40x40 composites of 1-2 digits (22-28 px) and 3-5 clutter fragments, from the 4,000 training digits
-    (held-out composites from the 1,000 held-out digits); 4 epochs (--epochs; --quick: 1), Adam, batch 16.
+    (held-out composites from the 1,000 held-out digits); 3 epochs (--epochs; --quick: 1), Adam, batch 16.
     Writes under --out: index.html, segmentations.png, training-loss.svg, unet-digits.safetensors.
     """
 
@@ -135,8 +135,8 @@ public enum UNetLesson: Lesson {
 
         // 3. The data.
         run.step("The data: digits on a cluttered background, a class at every pixel")
-        let trainCount = options.isGiven("train") || !quick ? options.integer("train") : 96
-        let heldoutCount = options.isGiven("heldout") || !quick ? options.integer("heldout") : 48
+        let trainCount = options.isGiven("train") || !quick ? options.integer("train") : 48
+        let heldoutCount = options.isGiven("heldout") || !quick ? options.integer("heldout") : 24
         let (digitsTrain, digitsHeldout) = try LabeledImages.mnist5k(fixtures: options.fixtures, seed: options.seed)
         let settings = DigitComposites.Settings()
         let training = DigitComposites.make(from: digitsTrain, count: trainCount, settings: settings, seed: options.seed)
@@ -252,10 +252,10 @@ public enum UNetLesson: Lesson {
                       weights: [Float], digits: LabeledImages, results: inout Results) throws {
         let quick = options.quick
         let classes = DigitComposites.classes
-        let width = options.isGiven("width") || !quick ? options.integer("width") : 8
+        let width = options.isGiven("width") || !quick ? options.integer("width") : 4
         let seedCount = options.isGiven("seeds") || !quick ? options.integer("seeds") : 1
         let seeds = (0..<seedCount).map { options.seed + UInt64($0) }
-        let epochs = options.epochs ?? (quick ? 1 : 4)
+        let epochs = options.epochs ?? (quick ? 1 : 3)
         (results.epochs, results.seeds) = (epochs, seeds.map { Int($0) })
 
         // The baselines.

@@ -33,7 +33,7 @@ struct UNetTests {
         for depth in 1...3 {
             let net = UNet(inChannels: 1, classes: 2, depth: depth, baseChannels: 2)
             var fitted = 0
-            for size in (8 * (1 << depth))...(8 * (1 << depth) + 24) {
+            for size in (16 * (1 << depth))...(16 * (1 << depth) + 24) {
                 guard let tile = UNetTile(inputSize: size, depth: depth, padding: 0) else { continue }
                 fitted += 1
                 let summary = net.summary(inputShape: [1, 1, size, size])
@@ -61,9 +61,9 @@ struct UNetTests {
         for skips in [true, false] {
             let net = UNet(inChannels: 2, classes: 3, depth: 2, baseChannels: 3, padding: 0, skips: skips).initialize(seed: 5)
             var g = SeededGenerator(seed: 6)
-            let x = Tensor.randomNormal([2, 2, 44, 44], using: &g)
+            let x = Tensor.randomNormal([1, 2, 44, 44], using: &g)
             let outShape = net.outputShape(for: x.shape)
-            #expect(outShape == [2, 3, 4, 4])
+            #expect(outShape == [1, 3, 4, 4])
             let dy = Tensor.randomNormal(outShape, using: &g)
             let direction = Tensor.randomNormal(x.shape, using: &g)
             let y = net(x)
@@ -72,7 +72,8 @@ struct UNetTests {
                 let shifted = Tensor(shape: x.shape, data: zip(x.data, direction.data).map { $0 + t * $1 })
                 return zip(net(shifted).data, dy.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             }
-            let eps: Float = 1e-2
+            // A small step: a max pool whose winner changes inside the step breaks the difference.
+            let eps: Float = 1e-4
             let numeric = (loss(eps) - loss(-eps)) / Double(2 * eps)
             let analytic = zip(dx.data, direction.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             #expect(abs(numeric - analytic) <= 2e-2 * max(1, abs(analytic)), "skips \(skips): \(numeric) vs \(analytic)")
