@@ -26,11 +26,11 @@ public enum UNetLesson: Lesson {
     public static let summary = "U-Net (2015): transposed convolutions, crop and concatenate, per-pixel weighted loss; segmenting digits"
 
     public static let options: [LessonOption] = [
-        LessonOption("train", .integer(16...8_000), default: "800", help: "training composites (--quick: 48)"),
+        LessonOption("train", .integer(16...8_000), default: "1600", help: "training composites (--quick: 48)"),
         LessonOption("heldout", .integer(8...2_000), default: "300", help: "held-out composites (--quick: 24)"),
-        LessonOption("width", .integer(2...64), default: "12", help: "channels of the small U-Net's first level (then 2x, 4x; --quick: 4)"),
+        LessonOption("width", .integer(2...64), default: "16", help: "channels of the small U-Net's first level (then 2x, 4x; --quick: 4)"),
         LessonOption("seeds", .integer(1...10), default: "2", help: "paired seeds of the U-Net / no-skip comparison (--quick: 1)"),
-        LessonOption("lr", .number(1e-5...1), default: "0.004", help: "Adam's initial learning rate (cosine to 0 over the steps)"),
+        LessonOption("lr", .number(1e-5...1), default: "0.003", help: "Adam's initial learning rate (cosine to 0 over the steps)"),
         LessonOption("balance", .number(0...1), default: "0.5",
                      help: "class weights (1/frequency)^X in the loss: 0 unweighted, 1 fully balanced"),
         LessonOption("batch", .integer(1...256), default: "16", help: "composites per mini-batch"),
@@ -38,7 +38,7 @@ public enum UNetLesson: Lesson {
 
     public static let notes = """
     Defaults: 40x40 composites of 1-2 digits (22-28 px) and 3-5 clutter fragments, from the 4,000 training digits
-    (held-out composites from the 1,000 held-out digits); 3 epochs (--epochs; --quick: 1), Adam, batch 16.
+    (held-out composites from the 1,000 held-out digits); 5 epochs (--epochs; --quick: 1), Adam, batch 16.
     Writes under --out: index.html, segmentations.png, training-loss.svg, unet-digits.safetensors.
     """
 
@@ -255,7 +255,7 @@ public enum UNetLesson: Lesson {
         let width = options.isGiven("width") || !quick ? options.integer("width") : 4
         let seedCount = options.isGiven("seeds") || !quick ? options.integer("seeds") : 1
         let seeds = (0..<seedCount).map { options.seed + UInt64($0) }
-        let epochs = options.epochs ?? (quick ? 1 : 3)
+        let epochs = options.epochs ?? (quick ? 1 : 5)
         (results.epochs, results.seeds) = (epochs, seeds.map { Int($0) })
 
         // The baselines.
