@@ -12,6 +12,7 @@ import AugmentationLesson
 import MultiCropLesson
 import DistillationLesson
 import RegularizersLesson
+import UNetLesson
 
 /// Every lesson `lesson list` shows and `lesson run` runs, in course order. A new lesson
 /// is its folder's name in Package.swift's `lessons` and its type here; the catalog's
@@ -30,4 +31,5 @@ public let lessonCatalog: [any Lesson.Type] = [
     MultiCropLesson.self,
     DistillationLesson.self,
     RegularizersLesson.self,
+    UNetLesson.self,
 ]
