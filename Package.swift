@@ -17,7 +17,7 @@ let optimisedAlways: [SwiftSetting] = [
 // The lessons, by folder: each `Lessons/<Name>/` is the target `<Name>Lesson`, tested by
 // `Tests/<Name>LessonTests/`, and the `lesson` tool runs it (add its type to
 // Sources/LessonCatalog/LessonCatalog.swift too). A new lesson is one word here.
-let lessons = ["LeNet", "AlexNet", "VGG", "ResNet", "OneByOne", "Inception", "ResNeXt", "DenseNet", "Transfer", "Augmentation", "MultiCrop", "Distillation", "Regularizers", "UNet"]
+let lessons = ["LeNet", "AlexNet", "VGG", "ResNet", "OneByOne", "Inception", "ResNeXt", "DenseNet", "Transfer", "Augmentation", "MultiCrop", "Distillation", "UNet", "Regularizers"]
 
 // A lesson that builds on an earlier lesson's network (transfer learning starts from
 // LeNet-5) names that lesson here; its target then depends on the earlier one's.

@@ -30,6 +30,6 @@ public let lessonCatalog: [any Lesson.Type] = [
     AugmentationLesson.self,
     MultiCropLesson.self,
     DistillationLesson.self,
-    RegularizersLesson.self,
     UNetLesson.self,
+    RegularizersLesson.self,
 ]
