@@ -27,13 +27,14 @@ public enum RegularizersLesson: Lesson {
         LessonOption("survival", .number(0.05...1), default: "0.5", help: "p_L, the last block's survival probability"),
         LessonOption("wide-depth", .integer(8...56), default: "8", help: "depth 6n+2 of the wide shallow net"),
         LessonOption("max-depth", .choice(["20", "50", "100"]), default: "100", help: "deepest thin net of the highway experiment: 10, 20, then 50 and 100 (--quick: 20)"),
-        LessonOption("gate-bias", .number(-10...0), default: "-2", help: "initial bias b_T of every transform gate (the paper: -1 to -3)"),
+        LessonOption("gate-bias", .number(-3...0), default: "-1", help: "initial gate bias per 10 layers: a highway net of d layers starts with b_T = X d / 10 (the paper's guideline: -1, -2, -3 at depths 10, 20, 30)"),
         LessonOption("highway-lr", .number(1e-4...1), default: "0.01", help: "learning rate of the thin nets (SGD, momentum 0.9)"),
     ]
 
     public static let notes = """
-    Residual nets: 4 epochs (--epochs; the last at lr/10), batch 64, SGD 0.1, momentum 0.9, weight decay 1e-4, on 16x16 digits
-    (--quick: 1 epoch). Thin nets: 28x28 digits flattened, 4 epochs at a constant rate (--quick: 1), batch 64.
+    Residual nets: 3 epochs (--epochs; the last at lr/10), batch 64, SGD 0.1, momentum 0.9, weight decay 1e-4, on 16x16 digits
+    (--quick: 1 epoch). Thin nets: 28x28 digits flattened, 3 epochs at a constant rate (--quick: 1), batch 64; highway gate bias
+    b_T = -d/10 for a net of d layers (-1, -2, -5, -10 at 10, 20, 50, 100).
     Writes under --out: index.html, survival.svg, highway-depth.svg, highway-gates.svg.
     """
 
@@ -66,7 +67,7 @@ public enum RegularizersLesson: Lesson {
         ResultKey("final_loss_plain", "training-set loss after the last epoch, plain nets, per depth (mean over seeds; \"nan\": diverged)"),
         ResultKey("final_loss_highway", "the same, highway nets"),
         ResultKey("final_loss_residual", "the same, residual nets (no normalisation)"),
-        ResultKey("gate_bias", "initial b_T of the highway gates"),
+        ResultKey("gate_bias", "initial b_T of the highway gates, per depth (b_T = --gate-bias x depth / 10)"),
         ResultKey("highway_epochs", "epochs per thin net"),
         ResultKey("race_naive_ms", "Naive.highway forward + backward on a real layer, ms"),
         ResultKey("race_fast_ms", "Fast.highway forward + backward, ms"),
@@ -82,7 +83,7 @@ public enum RegularizersLesson: Lesson {
         var secondsWide = 0.0
         var wrn404Parameters = 0, wrn168Parameters = 0, wrn2810Parameters = 0, resnet110Parameters = 0, resnet1202Parameters = 0
         var highwayDepths: [Int] = [], finalLossPlain: [Double] = [], finalLossHighway: [Double] = [], finalLossResidual: [Double] = []
-        var gateBias = 0.0, highwayEpochs = 0
+        var gateBias: [Double] = [], highwayEpochs = 0
         var raceNaiveMs = 0.0, raceFastMs = 0.0, raceSpeedup = 0.0, raceMaxDifference = 0.0
         var epochs = 0, seeds: [Int] = [], trainExamples = 0, trainSeconds = 0.0, quick = false, outputDirectory = ""
 
@@ -111,7 +112,7 @@ public enum RegularizersLesson: Lesson {
         let quick = options.quick
         let seedCount = options.isGiven("seeds") || !quick ? options.integer("seeds") : 1
         let seeds = (0..<seedCount).map { options.seed + UInt64($0) }
-        let epochs = options.epochs ?? (quick ? 1 : 4)
+        let epochs = options.epochs ?? (quick ? 1 : 3)
         let trainCount = options.isGiven("train") || !quick ? options.integer("train") : 200
         let depth = options.isGiven("depth") || !quick ? options.integer("depth") : 14
         let wideDepth = options.integer("wide-depth")
@@ -122,7 +123,10 @@ public enum RegularizersLesson: Lesson {
         let lastSurvival = options.number("survival")
         let maxDepth = options.isGiven("max-depth") || !quick ? Int(options.choice("max-depth"))! : 20
         let highwayDepths = [10, 20, 50, 100].filter { $0 <= maxDepth }
-        let gateBias = Float(options.number("gate-bias"))
+        let gateBiasPer10 = options.number("gate-bias")
+        /// The initial gate bias of a highway net of d layers: the paper's guideline (-1, -2, -3 at
+        /// depths 10, 20, 30) as a rule, b_T = X d / 10, the same for every seed.
+        func gateBias(_ d: Int) -> Float { Float(gateBiasPer10 * Double(d) / 10) }
         let run = try LessonRun(lesson: name, title: "Stochastic depth, wide residual networks and highway networks", options: options, console: console)
         var results = Results()
         results.epochs = epochs
@@ -278,18 +282,20 @@ public enum RegularizersLesson: Lesson {
         var digits = thin
         let statistics = digits.pixelStatistics
         digits.normalize(mean: statistics.mean, std: statistics.std)
-        let highwayEpochs = options.epochs ?? (quick ? 1 : 4)
+        let highwayEpochs = options.epochs ?? (quick ? 1 : 3)
         var thinSettings = TrainingSettings(epochs: highwayEpochs, batchSize: 64, schedule: .constant(options.number("highway-lr")))
         thinSettings.momentum = 0.9
         results.highwayDepths = highwayDepths
-        results.gateBias = Double(gateBias)
+        results.gateBias = highwayDepths.map { Double(gateBias($0)) }
         results.highwayEpochs = highwayEpochs
         run.say("As in the paper's optimisation experiment: thin fully connected nets on the digits (28x28, flattened to 784, normalised),"
                 + " a first plain layer, then depth - 1 plain layers of 71 units, or highway layers of 50 units, or residual layers of 50"
                 + " units (about 5,000 parameters per layer each), then the 10-way softmax layer. Every weight from N(0, 2/fan_in)"
-                + String(format: " (the paper's normalised initialisation for ReLU), every bias 0 but the gates' b_T = %g, and each residual"
-                         + " layer's W_2 = 0. Each net: %d epoch%@ of SGD",
-                         gateBias, highwayEpochs, highwayEpochs == 1 ? "" : "s")
+                + " (the paper's normalised initialisation for ReLU), every bias 0 but the gates' b_T, and each residual layer's W_2 = 0."
+                + String(format: " The gate bias follows the paper's guideline (\"-1, -2 and -3 for ... depth approximately 10, 20 and 30\")"
+                         + " as a rule fixed before any run: b_T = %g d / 10 for a net of d layers, here %@. Each net: %d epoch%@ of SGD",
+                         gateBiasPer10, highwayDepths.map { String(format: "%g at %d", Double(gateBias($0)), $0) }.joined(separator: ", "),
+                         highwayEpochs, highwayEpochs == 1 ? "" : "s")
                 + " (lr \(options.number("highway-lr")), momentum 0.9, batch 64) on \(ModelSummary.grouped(digits.count)) digits, seeds"
                 + " \(seeds.map(String.init).joined(separator: ", ")); the number is the mean cross-entropy on the whole training set after"
                 + " the last epoch (what Figure 1 of the paper plots).")
@@ -299,7 +305,7 @@ public enum RegularizersLesson: Lesson {
             for d in highwayDepths {
                 var perSeed: [Double] = []
                 for seed in seeds {
-                    let net = ThinNet(kind: kind, depth: d).initialize(seed: seed, gateBias: gateBias)
+                    let net = ThinNet(kind: kind, depth: d).initialize(seed: seed, gateBias: gateBias(d))
                     var trainer = Trainer(thinSettings)
                     trainer.label = "\(kind.rawValue)-\(d), seed \(seed)"
                     trainer.printsEpochs = false
@@ -346,9 +352,13 @@ public enum RegularizersLesson: Lesson {
             net.train()
             run.say(String(format: "In the trained highway-%d (seed %d) the mean transform gate T over 500 training digits runs from %.3f"
                            + " in its first highway layer to %.3f in its last (sigmoid(b_T) = %.3f at the start): ",
-                           highwayDepths.last!, seeds[0], gates.first!, gates.last!, 1 / (1 + exp(-Double(gateBias)))) 
-                    + "each layer still carries most of its input, and the net uses only as much depth as it needs.")
-            try run.writeFigure(svg: RegularizersPictures.gates(gates, depth: highwayDepths.last!, initial: 1 / (1 + exp(-Double(gateBias)))),
+                           highwayDepths.last!, seeds[0], gates.first!, gates.last!, 1 / (1 + exp(-Double(gateBias(highwayDepths.last!)))))
+                    + (gates.max()! < 0.05
+                       ? "every layer still carries nearly all of its input, so the trained net computes close to what its first plain"
+                         + " layer and the softmax layer alone would. What the negative gate bias buys here is that 100 layers do not"
+                         + " stop the training (the plain net of that depth stays near chance); it does not show the depth being used."
+                       : "each layer still carries most of its input, and the net uses only as much depth as it needs."))
+            try run.writeFigure(svg: RegularizersPictures.gates(gates, depth: highwayDepths.last!, initial: 1 / (1 + exp(-Double(gateBias(highwayDepths.last!))))),
                                 name: "highway-gates.svg", caption: "mean transform gate T(x) of each highway layer after training, 500 training digits")
 
             // 4. The race.
@@ -427,6 +437,11 @@ public enum RegularizersLesson: Lesson {
         sentence += highwayHolds
             ? " The paper's effect shows: the deepest highway net trains to a loss well below the plain net of its depth."
             : " The paper's effect did not show clearly at this budget: the deepest highway net did not end well below the plain one."
+        let shallowWorse = depths.indices.filter { !highway[$0].isNaN && !plain[$0].isNaN && highway[$0] > plain[$0] }
+        if !shallowWorse.isEmpty {
+            sentence += " At " + shallowWorse.map { "\(depths[$0])" }.joined(separator: " and ") + " layers the highway net ended ABOVE"
+                + " the plain one: the gates' advantage is in depth, not at every depth."
+        }
         if residual.contains(where: \.isNaN) || (residual[last] > 2 * max(residual[0], 1e-9)) {
             sentence += " The residual nets, with no normalisation, degrade or diverge with depth at this learning rate: every layer"
                 + " ADDS its branch to the signal, whose scale can grow layer by layer once the branches move away from zero,"
