@@ -27,14 +27,15 @@ public enum RegularizersLesson: Lesson {
         LessonOption("survival", .number(0.05...1), default: "0.5", help: "p_L, the last block's survival probability"),
         LessonOption("wide-depth", .integer(8...56), default: "8", help: "depth 6n+2 of the wide shallow net"),
         LessonOption("max-depth", .choice(["20", "50", "100"]), default: "100", help: "deepest thin net of the highway experiment: 10, 20, then 50 and 100 (--quick: 20)"),
-        LessonOption("gate-bias", .number(-3...0), default: "-1", help: "initial gate bias per 10 layers: a highway net of d layers starts with b_T = X d / 10 (the paper's guideline: -1, -2, -3 at depths 10, 20, 30)"),
+        LessonOption("gate-bias", .choice(["depth", "-1", "-2", "-3", "-5", "-10"]), default: "depth",
+                     help: "initial gate bias b_T: depth = -d/10 for a net of d layers (the paper's guideline: -1, -2, -3 at depths 10, 20, 30), or one value for every depth"),
         LessonOption("highway-lr", .number(1e-4...1), default: "0.01", help: "learning rate of the thin nets (SGD, momentum 0.9)"),
     ]
 
     public static let notes = """
     Residual nets: 3 epochs (--epochs; the last at lr/10), batch 64, SGD 0.1, momentum 0.9, weight decay 1e-4, on 16x16 digits
     (--quick: 1 epoch). Thin nets: 28x28 digits flattened, 3 epochs at a constant rate (--quick: 1), batch 64; highway gate bias
-    b_T = -d/10 for a net of d layers (-1, -2, -5, -10 at 10, 20, 50, 100).
+    b_T = -d/10 for a net of d layers (-1, -2, -5, -10 at 10, 20, 50, 100; --gate-bias -2: -2 at every depth).
     Writes under --out: index.html, survival.svg, highway-depth.svg, highway-gates.svg.
     """
 
@@ -67,7 +68,7 @@ public enum RegularizersLesson: Lesson {
         ResultKey("final_loss_plain", "training-set loss after the last epoch, plain nets, per depth (mean over seeds; \"nan\": diverged)"),
         ResultKey("final_loss_highway", "the same, highway nets"),
         ResultKey("final_loss_residual", "the same, residual nets (no normalisation)"),
-        ResultKey("gate_bias", "initial b_T of the highway gates, per depth (b_T = --gate-bias x depth / 10)"),
+        ResultKey("gate_bias", "initial b_T of the highway gates, per depth (default: -depth/10)"),
         ResultKey("highway_epochs", "epochs per thin net"),
         ResultKey("race_naive_ms", "Naive.highway forward + backward on a real layer, ms"),
         ResultKey("race_fast_ms", "Fast.highway forward + backward, ms"),
@@ -123,10 +124,10 @@ public enum RegularizersLesson: Lesson {
         let lastSurvival = options.number("survival")
         let maxDepth = options.isGiven("max-depth") || !quick ? Int(options.choice("max-depth"))! : 20
         let highwayDepths = [10, 20, 50, 100].filter { $0 <= maxDepth }
-        let gateBiasPer10 = options.number("gate-bias")
+        let fixedGateBias = Double(options.choice("gate-bias"))          // nil: the depth rule
         /// The initial gate bias of a highway net of d layers: the paper's guideline (-1, -2, -3 at
-        /// depths 10, 20, 30) as a rule, b_T = X d / 10, the same for every seed.
-        func gateBias(_ d: Int) -> Float { Float(gateBiasPer10 * Double(d) / 10) }
+        /// depths 10, 20, 30) as a rule, b_T = -d / 10, the same for every seed; or one fixed value.
+        func gateBias(_ d: Int) -> Float { Float(fixedGateBias ?? -Double(d) / 10) }
         let run = try LessonRun(lesson: name, title: "Stochastic depth, wide residual networks and highway networks", options: options, console: console)
         var results = Results()
         results.epochs = epochs
@@ -267,8 +268,11 @@ public enum RegularizersLesson: Lesson {
                           parameters: [thinParameters, results.wideParameters]))
         run.say(compare("the wide shallow net", wide.valErrors, "the thin deep one", baseline.valErrors)
                 + String(format: " Wall-clock training time: %.1f s wide against %.1f s thin (%.2fx): the wide net runs %d blocks of wide"
-                         + " convolutions where the thin one runs %d of narrow ones, and fewer, larger operations keep the cores busier.",
-                         wide.seconds, baseline.seconds, wide.seconds / baseline.seconds, 3 * (wideDepth - 2) / 6, blocks))
+                         + " convolutions where the thin one runs %d of narrow ones%@",
+                         wide.seconds, baseline.seconds, wide.seconds / baseline.seconds, 3 * (wideDepth - 2) / 6, blocks,
+                         wide.seconds < baseline.seconds
+                            ? ", and fewer, larger operations keep the cores busier."
+                            : "; here, on a 2-core CPU and not the paper's GPU, that did not make the wide net faster."))
 
         // 3. Highway networks.
         run.step("Highway networks: a gate between transforming and carrying")
@@ -292,9 +296,12 @@ public enum RegularizersLesson: Lesson {
                 + " a first plain layer, then depth - 1 plain layers of 71 units, or highway layers of 50 units, or residual layers of 50"
                 + " units (about 5,000 parameters per layer each), then the 10-way softmax layer. Every weight from N(0, 2/fan_in)"
                 + " (the paper's normalised initialisation for ReLU), every bias 0 but the gates' b_T, and each residual layer's W_2 = 0."
-                + String(format: " The gate bias follows the paper's guideline (\"-1, -2 and -3 for ... depth approximately 10, 20 and 30\")"
-                         + " as a rule fixed before any run: b_T = %g d / 10 for a net of d layers, here %@. Each net: %d epoch%@ of SGD",
-                         gateBiasPer10, highwayDepths.map { String(format: "%g at %d", Double(gateBias($0)), $0) }.joined(separator: ", "),
+                + String(format: " %@: %@. Each net: %d epoch%@ of SGD",
+                         fixedGateBias == nil
+                            ? "The gate bias follows the paper's guideline (\"-1, -2 and -3 for ... depth approximately 10, 20 and 30\")"
+                              + " as one rule, fixed before any run with it: b_T = -d/10 for a net of d layers"
+                            : "The gate bias is the same at every depth (--gate-bias; the default is the rule b_T = -d/10)",
+                         highwayDepths.map { String(format: "b_T = %g at %d layers", Double(gateBias($0)), $0) }.joined(separator: ", "),
                          highwayEpochs, highwayEpochs == 1 ? "" : "s")
                 + " (lr \(options.number("highway-lr")), momentum 0.9, batch 64) on \(ModelSummary.grouped(digits.count)) digits, seeds"
                 + " \(seeds.map(String.init).joined(separator: ", ")); the number is the mean cross-entropy on the whole training set after"
@@ -315,7 +322,8 @@ public enum RegularizersLesson: Lesson {
                         trainSeconds += history.seconds
                         let loss = history.last?.trainingSetLoss ?? .nan
                         perSeed.append(loss.isFinite ? loss : .nan)
-                        run.note("\(kind.rawValue)-\(d), seed \(seed): training-set loss " + String(format: "%.4f", loss) + String(format: ", %.1f s", history.seconds))
+                        run.note("\(kind.rawValue)-\(d), seed \(seed): " + (loss.isFinite ? "training-set loss " + String(format: "%.4f", loss) : "diverged (training-set loss NaN after the last epoch)")
+                                 + String(format: ", %.1f s", history.seconds))
                     } catch let error as LessonError where error.description.contains("diverged") {
                         perSeed.append(.nan)
                         run.note("\(kind.rawValue)-\(d), seed \(seed): diverged (\(error.description))")
