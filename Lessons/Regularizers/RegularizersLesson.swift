@@ -125,9 +125,7 @@ public enum RegularizersLesson: Lesson {
         let maxDepth = options.isGiven("max-depth") || !quick ? Int(options.choice("max-depth"))! : 20
         let highwayDepths = [10, 20, 50, 100].filter { $0 <= maxDepth }
         let fixedGateBias = Double(options.choice("gate-bias"))          // nil: the depth rule
-        /// The initial gate bias of a highway net of d layers: the paper's guideline (-1, -2, -3 at
-        /// depths 10, 20, 30) as a rule, b_T = -d / 10, the same for every seed; or one fixed value.
-        func gateBias(_ d: Int) -> Float { Float(fixedGateBias ?? -Double(d) / 10) }
+        func gateBias(_ d: Int) -> Float { initialGateBias(depth: d, fixed: fixedGateBias) }
         let run = try LessonRun(lesson: name, title: "Stochastic depth, wide residual networks and highway networks", options: options, console: console)
         var results = Results()
         results.epochs = epochs
@@ -409,6 +407,13 @@ public enum RegularizersLesson: Lesson {
                               lossText(results.finalLossHighway.last!), lossText(results.finalLossPlain.last!))
         try run.finish(headline: headline, results: results)
         return results
+    }
+
+    /// The initial gate bias b_T of a highway net of `depth` layers: the paper's guideline (-1, -2,
+    /// -3 at depths about 10, 20, 30) as one rule, b_T = -depth / 10, the same for every seed; or
+    /// `fixed` at every depth when given.
+    public static func initialGateBias(depth: Int, fixed: Double? = nil) -> Float {
+        Float(fixed ?? -Double(depth) / 10)
     }
 
     /// Each arm's held-out error on every seed, the mean and spread, training error and time.

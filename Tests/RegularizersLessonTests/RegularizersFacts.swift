@@ -98,6 +98,26 @@ struct RegularizersFacts {
         #expect(perLayer(.plain) == 71 * 71 + 71 && perLayer(.highway) == 2 * (50 * 50 + 50) && perLayer(.residual) == 2 * (50 * 50 + 50))
     }
 
+    @Test("the lesson's gate bias rule b_T = -d/10 gives the paper's -1, -2, -3 at depths 10, 20, 30, and -5, -10 at 50, 100; a fixed value overrides it")
+    func gateBiasRule() {
+        #expect([10, 20, 30, 50, 100].map { RegularizersLesson.initialGateBias(depth: $0) } == [-1, -2, -3, -5, -10])
+        #expect([10, 100].map { RegularizersLesson.initialGateBias(depth: $0, fixed: -2) } == [-2, -2])
+    }
+
+    @Test("with the rule's b_T = -10 a fresh 100-layer highway net's gates start almost shut (mean T < 0.01); with -2 they do not")
+    func deepGatesStartShut() {
+        func meanGate(_ bias: Float) -> Double {
+            let net = ThinNet(kind: .highway, depth: 100).initialize(seed: 1, gateBias: bias)
+            var g = SeededGenerator(seed: 4)
+            net.eval()
+            _ = net(Tensor.randomNormal([8, 784], using: &g))
+            let gates = net.highwayLayers.flatMap { $0.lastGate! }
+            return Double(gates.reduce(0, +)) / Double(gates.count)
+        }
+        #expect(meanGate(RegularizersLesson.initialGateBias(depth: 100)) < 0.01)
+        #expect(meanGate(-2) > 0.05)
+    }
+
     @Test("a freshly initialised residual thin net's residual layers are the identity (W_2 = 0)")
     func residualStartsAsIdentity() {
         let net = ThinNet(kind: .residual, depth: 4).initialize(seed: 2, gateBias: -2)
