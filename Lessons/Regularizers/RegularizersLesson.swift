@@ -357,13 +357,15 @@ public enum RegularizersLesson: Lesson {
             let gates = net.highwayLayers.map { layer in Double(layer.lastGate!.reduce(0, +)) / Double(layer.lastGate!.count) }
             net.train()
             run.say(String(format: "In the trained highway-%d (seed %d) the mean transform gate T over 500 training digits runs from %.3f"
-                           + " in its first highway layer to %.3f in its last (sigmoid(b_T) = %.3f at the start): ",
+                           + " in its first highway layer to %.3f in its last (sigmoid(b_T) = %.2g at the start): ",
                            highwayDepths.last!, seeds[0], gates.first!, gates.last!, 1 / (1 + exp(-Double(gateBias(highwayDepths.last!)))))
                     + (gates.max()! < 0.05
                        ? "every layer still carries nearly all of its input, so the trained net computes close to what its first plain"
                          + " layer and the softmax layer alone would. What the negative gate bias buys here is that 100 layers do not"
                          + " stop the training (the plain net of that depth stays near chance); it does not show the depth being used."
-                       : "each layer still carries most of its input, and the net uses only as much depth as it needs."))
+                       : (losses[.highway]?.last?.first ?? .nan) > 2.2
+                         ? "the gates stayed near their start and the net did not learn (its loss is near chance, ln 10 = 2.30)."
+                         : "each layer still carries most of its input, and the net uses only as much depth as it needs."))
             try run.writeFigure(svg: RegularizersPictures.gates(gates, depth: highwayDepths.last!, initial: 1 / (1 + exp(-Double(gateBias(highwayDepths.last!))))),
                                 name: "highway-gates.svg", caption: "mean transform gate T(x) of each highway layer after training, 500 training digits")
 
