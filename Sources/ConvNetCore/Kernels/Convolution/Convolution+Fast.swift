@@ -254,6 +254,9 @@ extension Fast {
         // Small 3x3 maps of few channels (the lessons' training nets): the batch in the lanes
         // (Convolution+FastSmall.swift, Convolution+FastPlanes.swift), where they measured faster.
         if smallConvolutionForward(x, weight: weight, bias: bias, geometry: s, residual: residual, relu: relu, into: y) { return }
+        // Strided 1x1 (projection shortcuts): subsample, then the stride-1 1x1 (Convolution+FastSubsampled.swift).
+        if subsampledPointwiseForward(x, weight: weight, packed: packed, bias: bias, geometry: s, residual: residual,
+                                      relu: relu, into: y) { return }
         let epilogue = ConvEpilogue(bias: bias, residual: residual, relu: relu)
         switch conv2dMethod(for: s, prepacked: packed != nil) {
         case .grouped:
@@ -357,6 +360,7 @@ extension Fast {
     static func convolutionBackward(_ s: Conv2DGeometry, x: [Float]?, weight: [Float]?, dy: [Float],
                                     input: Bool, weightAndBias: Bool, bias: Bool = true) -> (input: [Float]?, weight: [Float]?, bias: [Float]?) {
         if let small = smallConvolutionBackward(s, x: x, weight: weight, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias) { return small }
+        if let sub = subsampledPointwiseBackward(s, x: x, weight: weight, dy: dy, input: input, weightAndBias: weightAndBias, bias: bias) { return sub }
         let methods = conv2dBackwardMethods(for: s)
         let grouped = methods.weight == .grouped        // one walk of the grouped kernel makes all three
         // Every kernel overwrites its outputs (the im2col path zeroes dx itself before
