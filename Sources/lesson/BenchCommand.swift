@@ -6,7 +6,7 @@ import Foundation
 enum BenchCommand {
     static let help = """
     USAGE: lesson bench [--cases FILE] [--only NAME,...] [--threads 1,2] [--batches 1,8]
-                        [--naive-limit MACS] [--no-naive] [--direct] [--no-small] [--samples N] [--json]
+                        [--naive-limit MACS] [--no-naive] [--direct] [--no-small] [--no-subsample] [--samples N] [--json]
                         [--compare FILE]
            lesson bench --profile NAME [--threads 1,2] [--samples N] [--json]
 
@@ -32,6 +32,8 @@ enum BenchCommand {
       --no-naive         never run the naive kernels
       --direct           run resnet18's convolutions all with the direct kernel (no Winograd)
       --no-small         leave out the small-map 3x3 kernels (Convolution+FastSmall.swift)
+      --no-subsample     run strided 1x1 convolutions on the general kernels, not as
+                         subsample-then-1x1 (Convolution+FastSubsampled.swift)
       --samples N        timed samples per row, median reported (default 7)
       --json             print one JSON object: {"peak_gflops": {...}, "results": [...]}
       --compare FILE     peers.py's JSON: add the peer's figure and our ratio to each row
@@ -68,6 +70,7 @@ enum BenchCommand {
         let noNaive = args.flag("no-naive")
         if args.flag("direct") { Fast.usesWinograd = false }
         if args.flag("no-small") { Fast.usesSmallConvolution = false }
+        if args.flag("no-subsample") { Fast.usesSubsampledPointwise = false }
         let samples = try args.intOption("samples", default: 7)
         let json = args.flag("json")
         let comparePath = args.option("compare")
