@@ -42,6 +42,15 @@ public func interleaveLanes(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<F
      SIMD16(x[8], y[8], x[9], y[9], x[10], y[10], x[11], y[11], x[12], y[12], x[13], y[13], x[14], y[14], x[15], y[15]))
 }
 
+/// The even lanes of the 32 floats `x ++ y`: `(x0, x2, ..., x14, y0, y2, ..., y14)`, the
+/// stride-2 read of a row (LLVM makes it one two-source permute, `vpermt2ps`; the same
+/// lanes taken from a `SIMD32<Float>` load with `evenHalf` compiled, in one place, to
+/// sixteen scalar loads and inserts).
+@inlinable @inline(__always)
+public func evenLanes(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
+    SIMD16(x[0], x[2], x[4], x[6], x[8], x[10], x[12], x[14], y[0], y[2], y[4], y[6], y[8], y[10], y[12], y[14])
+}
+
 /// Stores the first `count` lanes of `v` (all sixteen when `count >= 16`): the ragged
 /// end of a row.
 @inlinable @inline(__always)

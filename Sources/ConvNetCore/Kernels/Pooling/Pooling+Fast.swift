@@ -1,20 +1,21 @@
 // Fast pooling: separable windows, SIMD across output columns, threads across planes.
 //
-// The trick. A kh x kw window reduction (max or sum) is separable: reduce each input row
-// over the kw columns of every window once (the "row pass"), then reduce kh of those
-// row results for each output row (the "column pass"). That costs kh + kw operations per
-// output instead of kh * kw, and with overlapping windows (AlexNet's 3x3 stride 2, the
-// 3x3 stride 1 of Inception) each row result is reused by several output rows.
-//  - Branch-free borders: every input row is first copied into a row buffer that already
-//    holds the padding (-infinity for max, so padding never wins; 0 for sums) on both
-//    sides and past the end (the overhang of ceil-mode windows). The row pass then reads
-//    whole windows with no bounds tests; the column pass clips its row range once per
-//    output row, outside the inner loop.
+// The trick. A kh x kw window reduction (max or sum) is separable: reduce the window's
+// kh input rows column by column (the "column pass"), then each window's kw columns of
+// that row of column results (the "row pass"). That costs kh + kw operations per output
+// instead of kh * kw.
+//  - Forward, output row by output row: the column pass reads the window's rows of x
+//    straight from the tensor (contiguous vectors, the row range clipped once per output
+//    row, outside the inner loop) into a row buffer that already holds the padding
+//    (-infinity for max, so padding never wins; 0 for sums) on both sides and past the end
+//    (the overhang of ceil-mode windows); the row pass then reads whole windows from it
+//    with no bounds tests. (Rows first, each input row copied into the buffer and reduced
+//    once, did less arithmetic on overlapping windows but paid a copy and two calls per
+//    input row: AlexNet's 3x3/2 pool of 64 x 112 x 112 at batch 1 ran 1.5-2x slower.)
 //  - SIMD over output positions: the row pass computes 16 adjacent outputs at a time.
 //    For stride 1 the inputs of lane i at window column j are the 16 contiguous floats
 //    at `q + j`; for stride 2 they are the even lanes of the 32 floats at `2q + j`
-//    (`SIMD32.evenHalf`, a shuffle). Other strides use a scalar loop. The column pass is
-//    contiguous in the output column for every stride.
+//    (`evenLanes` of two vector loads, one permute). Other strides use a scalar loop.
 //  - Max is computed with a compare-and-select (`vmaxps`), not the IEEE `maximum`
 //    function; fast kernels assume NaN-free inputs (the naive ones propagate NaN).
 //  - Average pooling's divisor factorises, D(oh, ow) = Dh(oh) * Dw(ow) in both of
@@ -29,8 +30,9 @@
 
 fileprivate typealias V16 = SIMD16<Float>
 
+/// p[0], p[2], ..., p[30]: two loads and one permute.
 @inline(__always) fileprivate func loadEven16(_ p: UnsafePointer<Float>) -> V16 {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+    evenLanes(load16(p), load16(p + 16))
 }
 
 /// The reduction of a pooling window: its padding value and how two values combine.
@@ -106,28 +108,45 @@ fileprivate func poolForward<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g:
             rowScale.withUnsafeBufferPointer { rs in
                 colScale.withUnsafeBufferPointer { cs in
                     Parallelism.forEachChunk(planes) { _, range in
-                        // Scratch, once per thread: the padded row and the row-pass results.
+                        // Scratch, once per thread: the padded row of column results and one
+                        // row of outputs (whole vectors).
                         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
                         buffer.initialize(repeating: R.padding, count: bufferLength)
-                        let rows = UnsafeMutablePointer<Float>.allocate(capacity: h * owp)
-                        rows.initialize(repeating: 0, count: h * owp)
-                        defer { buffer.deallocate(); rows.deallocate() }
+                        let outRow = UnsafeMutablePointer<Float>.allocate(capacity: owp)
+                        defer { buffer.deallocate(); outRow.deallocate() }
+                        let columns = buffer + pw
                         for plane in range {
                             let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
-                            // Row pass: every input row, reduced over each window's columns.
-                            for ih in 0..<h {
-                                (buffer + pw).update(from: xPlane + ih * w, count: w)
-                                reduceRow(R.self, buffer, rows + ih * owp, outWidth: ow, stride: sw, kernel: kw)
-                            }
-                            // Column pass: reduce the window's real rows, 16 outputs at a time.
                             for orow in 0..<oh {
+                                // Column pass: the window's real rows, reduced per input column,
+                                // straight from x into the padded row.
                                 let top = orow * sh - ph
                                 let r0 = max(top, 0), r1 = min(top + kh, h)
+                                if r1 <= r0 {
+                                    columns.update(repeating: R.padding, count: w)
+                                } else {
+                                    let first = xPlane + r0 * w
+                                    var c = 0
+                                    while c + 16 <= w {
+                                        var v = load16(first + c)
+                                        var ih = r0 + 1
+                                        while ih < r1 { v = R.combine(v, load16(xPlane + ih * w + c)); ih += 1 }
+                                        store16(v, columns + c)
+                                        c += 16
+                                    }
+                                    while c < w {
+                                        var v = first[c]
+                                        var ih = r0 + 1
+                                        while ih < r1 { v = R.combine(v, xPlane[ih * w + c]); ih += 1 }
+                                        columns[c] = v
+                                        c += 1
+                                    }
+                                }
+                                // Row pass: each window's columns, 16 outputs at a time.
+                                reduceRow(R.self, buffer, outRow, outWidth: ow, stride: sw, kernel: kw)
                                 let out = yPlane + orow * ow
                                 for q in Swift.stride(from: 0, to: owp, by: 16) {
-                                    var v = load16(rows + r0 * owp + q)
-                                    var ih = r0 + 1
-                                    while ih < r1 { v = R.combine(v, load16(rows + ih * owp + q)); ih += 1 }
+                                    var v = load16(outRow + q)
                                     if scaled { v *= rs[orow] * load16(cs.baseAddress! + q) }
                                     store16(v, out + q, count: ow - q)
                                 }
