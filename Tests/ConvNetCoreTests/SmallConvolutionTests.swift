@@ -49,10 +49,7 @@ struct SmallConvolutionTests {
         let conv = SmallConvolution(c.geometry)
         let naiveY = Naive.conv2d(x, weight: w, bias: b, geometry: c.geometry)
         let naive = Naive.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        for threads in [1, 2] {
-            Parallelism.threadCount = threads
+        for threads in [1, 2] { withThreadCount(threads) {
             var y = [Float](repeating: .nan, count: naiveY.count)
             x.withUnsafeBufferPointer { x in
                 w.withUnsafeBufferPointer { w in
@@ -69,7 +66,7 @@ struct SmallConvolutionTests {
             if let dx = g.input { #expect(relativeError(dx, naive.input) < 1e-5, "dx, threads \(threads)") }
             #expect(relativeError(g.weight ?? [], naive.weight) < 1e-5, "dW, threads \(threads)")
             #expect(relativeError(g.bias ?? [], naive.bias) < 1e-5, "dbias, threads \(threads)")
-        }
+        } }
     }
 
     @Test("forward, with bias, residual and ReLU, equals the seven loops, on 1 and 2 threads", arguments: cases + others)
@@ -77,25 +74,19 @@ struct SmallConvolutionTests {
         let (x, w, b, r) = ConvolutionTests.data(c, seed: 300)
         let plain = Naive.conv2d(x, weight: w, bias: b, geometry: c.geometry)
         let summed = zip(plain, r).map { max($0 + $1, 0) }
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        for threads in [1, 2] {
-            Parallelism.threadCount = threads
+        for threads in [1, 2] { withThreadCount(threads) {
             #expect(relativeError(Fast.conv2d(x, weight: w, bias: b, geometry: c.geometry), plain) < 1e-5, "threads \(threads)")
             var y: [Float] = []
             Fast.conv2d(x, weight: w, bias: b, geometry: c.geometry, residual: r, relu: true, into: &y)
             #expect(relativeError(y, summed) < 1e-5, "fused, threads \(threads)")
-        }
+        } }
     }
 
     @Test("input, weight and bias gradients equal the naive ones, together and alone, on 1 and 2 threads", arguments: cases + others)
     func backwardEqualsNaive(_ c: ConvCase) {
         let (x, w, _, dy) = ConvolutionTests.data(c, seed: 310)
         let naive = Naive.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        for threads in [1, 2] {
-            Parallelism.threadCount = threads
+        for threads in [1, 2] { withThreadCount(threads) {
             let fast = Fast.conv2dBackward(x, weight: w, outputGradient: dy, geometry: c.geometry)
             #expect(relativeError(fast.input, naive.input) < 1e-5, "dx, threads \(threads)")
             #expect(relativeError(fast.weight, naive.weight) < 1e-5, "dW, threads \(threads)")
@@ -105,7 +96,7 @@ struct SmallConvolutionTests {
                                                  inputGradient: false, biasGradient: false)
             #expect(weightOnly.input == nil && weightOnly.bias == nil)
             #expect(weightOnly.weight == fast.weight, "dW is computed the same whether or not dx is asked for")
-        }
+        } }
     }
 
     /// Maps 4, 8 and 16 pixels wide (one to sixteen vectors a plane), 8 to 64 channels
@@ -133,10 +124,7 @@ struct SmallConvolutionTests {
         let fused = zip(plain, dy).map { max($0 + $1, 0) }
         let naiveDx = Naive.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: g)
         let conv = PlaneConvolution(g)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        for threads in [1, 2] {
-            Parallelism.threadCount = threads
+        for threads in [1, 2] { withThreadCount(threads) {
             for (residual, expected) in [(false, plain), (true, fused)] {
                 var y = [Float](repeating: .nan, count: plain.count)
                 x.withUnsafeBufferPointer { x in
@@ -156,7 +144,7 @@ struct SmallConvolutionTests {
             if PlaneConvolution.fits(g, outChannels: g.inChannels) {
                 #expect(relativeError(conv.inputGradient(weight: w, dy: dy), naiveDx) < 1e-5, "dx, threads \(threads)")
             }
-        }
+        } }
     }
 
     @Test("the router's results with the plane kernel equal the naive ones, forward and backward", arguments: planeCases)

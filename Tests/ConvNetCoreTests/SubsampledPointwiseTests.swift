@@ -32,10 +32,7 @@ struct SubsampledPointwiseTests {
         let plain = Naive.conv2d(x, weight: w, bias: b, geometry: g)
         let fused = zip(plain, dy).map { max($0 + $1, 0) }
         let naive = Naive.conv2dBackward(x, weight: w, outputGradient: dy, geometry: g)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        for threads in [1, 2] {
-            Parallelism.threadCount = threads
+        for threads in [1, 2] { withThreadCount(threads) {
             #expect(relativeError(Fast.conv2d(x, weight: w, bias: b, geometry: g), plain) < 1e-5, "threads \(threads)")
             var y: [Float] = []
             Fast.conv2d(x, weight: w, bias: b, geometry: g, residual: dy, relu: true, into: &y)
@@ -48,7 +45,7 @@ struct SubsampledPointwiseTests {
             let weightOnly = Fast.conv2dBackward(x, weight: w, outputGradient: dy, geometry: g,
                                                  inputGradient: false, biasGradient: false)
             #expect(weightOnly.input == nil && weightOnly.bias == nil && weightOnly.weight == fast.weight)
-        }
+        } }
     }
 
     @Test("dx is exactly zero where no output reads the input")

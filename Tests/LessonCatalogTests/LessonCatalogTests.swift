@@ -94,7 +94,11 @@ struct LessonCatalogTests {
         let lesson = try #require(lessonCatalog.first { $0.name == name })
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-keys-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let first = try Self.quickRun(lesson, out: root.appendingPathComponent("first/\(name)"))
+        // Both runs with the thread count steady (tests that change it wait).
+        let (first, second) = try withThreadCountSteady {
+            (try Self.quickRun(lesson, out: root.appendingPathComponent("first/\(name)")),
+             try Self.quickRun(lesson, out: root.appendingPathComponent("second/\(name)")))
+        }
         let listed = Set(lesson.resultKeys.map(\.name))
         #expect(Set(first.results.keys) == listed,
                 "printed but not listed: \(Set(first.results.keys).subtracting(listed).sorted()); listed but not printed: \(listed.subtracting(first.results.keys).sorted())")
@@ -102,7 +106,6 @@ struct LessonCatalogTests {
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("first/\(name)/index.html").path))
 
         // The same seed on the same threads: the same numbers (times aside) and the same weights, bit for bit.
-        let second = try Self.quickRun(lesson, out: root.appendingPathComponent("second/\(name)"))
         for (key, value) in first.results where !Self.measuresTime(key) {
             let (before, after) = (Self.timeless(value), second.results[key].map(Self.timeless) ?? "missing")
             #expect(before == after, "\(name): --json key \(key) was \(before), then \(after)")

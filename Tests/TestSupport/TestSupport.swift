@@ -76,3 +76,26 @@ public func withTemporaryDirectory<R>(prefix: String = "convnet-test", _ body: (
     defer { try? FileManager.default.removeItem(at: url) }
     return try body(url)
 }
+
+/// Runs `body` with `Parallelism.threadCount` set to `threads`, then restores it, holding
+/// the lock of ``withThreadCountSteady(_:)``. Tests run concurrently in one process and the
+/// thread count is a global that every kernel reads: a test that changed it while a lesson
+/// ran twice to check that one seed repeats bit for bit changed how that lesson's sums
+/// split between the two runs.
+public func withThreadCount<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+    try withThreadCountSteady {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = threads
+        return try body()
+    }
+}
+
+/// Runs `body` while no test changes `Parallelism.threadCount` (through ``withThreadCount(_:_:)``).
+public func withThreadCountSteady<R>(_ body: () throws -> R) rethrows -> R {
+    threadCountLock.lock()
+    defer { threadCountLock.unlock() }
+    return try body()
+}
+
+private let threadCountLock = NSLock()
