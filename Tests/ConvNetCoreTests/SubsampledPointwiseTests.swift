@@ -16,7 +16,11 @@ struct SubsampledPointwiseTests {
 
     @Test("it takes the strided 1x1s of groups 1 and nothing else")
     func applies() {
-        for c in Self.cases { #expect(SubsampledPointwiseConvolution.applies(to: c.geometry), "\(c)") }
+        for c in Self.cases {
+            #expect(SubsampledPointwiseConvolution.applies(to: c.geometry), "\(c)")
+            #expect(Fast.conv2dKernelName(c.geometry).hasPrefix("strided 1x1 as subsample"), "\(c)")
+            #expect(!Fast.conv2dKernelName(c.geometry, prepacked: true).hasPrefix("strided 1x1"), "\(c)")
+        }
         for c in [ConvCase(1, 4, 8, 8, out: 4, kernel: (1, 1)),
                   ConvCase(1, 4, 8, 8, out: 4, kernel: (1, 1), stride: (2, 2), padding: (1, 1)),
                   ConvCase(1, 4, 8, 8, out: 4, kernel: (1, 1), stride: (2, 2), groups: 2),

@@ -14,6 +14,10 @@ import Dispatch
 // channels, at most 256 pixels; maps 4-8 wide): the batch's positions in the vector lanes
 // (Convolution+FastSmall.swift, Convolution+FastPlanes.swift; `lesson bench --no-small`
 // turns them off). `Fast.conv2dKernelName` names them when they run.
+// Then a 1x1 with a stride of 2 or more, padding 0, groups 1 (a projection shortcut) runs
+// as a subsampling of x followed by the stride-1 1x1 this router picks for the smaller map,
+// and its dx as that 1x1's dx scattered into zeros (Convolution+FastSubsampled.swift;
+// forward only where no weights come prepacked; `lesson bench --no-subsample` turns it off).
 //
 // Forward, `Fast.conv2d` (training; and `model.infer` where it runs NCHW):
 //   grouped       groups > 1 with at most 16 input and 64 output channels a group (ResNeXt,
@@ -140,6 +144,10 @@ extension Fast {
         }
         if SmallConvolution.applies(to: geometry) {
             return "3x3 on small maps, the batch's positions in the lanes (Convolution+FastSmall.swift)"
+        }
+        if usesSubsampledPointwise && !prepacked && SubsampledPointwiseConvolution.applies(to: geometry) {
+            let inner = conv2dMethod(for: SubsampledPointwiseConvolution(geometry).pointwise)
+            return "strided 1x1 as subsample, then \(inner.title) (Convolution+FastSubsampled.swift, \(inner.file))"
         }
         let method = conv2dMethod(for: geometry, prepacked: prepacked)
         return "\(method.title) (\(method.file))"
