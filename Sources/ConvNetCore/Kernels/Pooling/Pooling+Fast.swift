@@ -4,14 +4,19 @@
 // kh input rows column by column (the "column pass"), then each window's kw columns of
 // that row of column results (the "row pass"). That costs kh + kw operations per output
 // instead of kh * kw.
-//  - Forward, output row by output row: the column pass reads the window's rows of x
-//    straight from the tensor (contiguous vectors, the row range clipped once per output
-//    row, outside the inner loop) into a row buffer that already holds the padding
-//    (-infinity for max, so padding never wins; 0 for sums) on both sides and past the end
-//    (the overhang of ceil-mode windows); the row pass then reads whole windows from it
-//    with no bounds tests. (Rows first, each input row copied into the buffer and reduced
-//    once, did less arithmetic on overlapping windows but paid a copy and two calls per
-//    input row: AlexNet's 3x3/2 pool of 64 x 112 x 112 at batch 1 ran 1.5-2x slower.)
+//  - Max pooling's forward, output row by output row: the column pass reads the window's
+//    rows of x straight from the tensor (contiguous vectors, the row range clipped once
+//    per output row, outside the inner loop) into a row buffer that already holds the
+//    padding (-infinity, so padding never wins) on both sides and past the end (the
+//    overhang of ceil-mode windows); the row pass then reads whole windows from it with no
+//    bounds tests. (Rows first, each input row copied into the buffer and reduced once,
+//    did less arithmetic on overlapping windows but paid a copy and two calls per input
+//    row: AlexNet's 3x3/2 pool of 64 x 112 x 112 ran 1.9-2.6x slower.) A max is exact in
+//    any order, so the results are the same either way.
+//  - Average pooling's forward keeps the rows-first order (each input row copied into the
+//    padded buffer, 0 as padding, and reduced over the windows' columns; then kh row
+//    results summed per output): a sum's rounding depends on its order, and the lessons'
+//    runs were measured with this one.
 //  - SIMD over output positions: the row pass computes 16 adjacent outputs at a time.
 //    For stride 1 the inputs of lane i at window column j are the 16 contiguous floats
 //    at `q + j`; for stride 2 they are the even lanes of the 32 floats at `2q + j`
@@ -87,10 +92,75 @@ fileprivate func reduceRow<R: WindowReduction>(_: R.Type, _ buffer: UnsafePointe
     }
 }
 
-/// Separable forward pooling over the planes of `x`; `rowScale`/`colScale` (average
-/// pooling's reciprocal divisors, `colScale` padded to a multiple of 16) multiply the
-/// window results when given.
-fileprivate func poolForward<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g: Pool2DGeometry,
+/// Separable forward pooling, columns first (see the file's header): max pooling runs it
+/// (a max is exact in any order, so its results are those of the rows-first order).
+fileprivate func poolForwardColumnsFirst<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g: Pool2DGeometry) -> [Float] {
+    let (h, w, oh, ow) = (g.input.height, g.input.width, g.outHeight, g.outWidth)
+    let (kh, kw, sh, sw, ph, pw) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
+                                    g.paddingHeight, g.paddingWidth)
+    let planes = g.input.batch * g.input.channels
+    let owp = roundUp16(ow)
+    let bufferLength = rowBufferLength(g)
+    // Every output is written by the column pass, so the array is not zeroed first (that
+    // would be one more full write of the output through the caches).
+    return [Float](unsafeUninitializedCapacity: planes * oh * ow) { yb, initialized in
+        x.withUnsafeBufferPointer { xb in
+            let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+            Parallelism.forEachChunk(planes) { _, range in
+                // Scratch, once per thread: the padded row of column results and one
+                // row of outputs (whole vectors).
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
+                buffer.initialize(repeating: R.padding, count: bufferLength)
+                let outRow = UnsafeMutablePointer<Float>.allocate(capacity: owp)
+                defer { buffer.deallocate(); outRow.deallocate() }
+                let columns = buffer + pw
+                for plane in range {
+                    let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
+                    for orow in 0..<oh {
+                        // Column pass: the window's real rows, reduced per input column,
+                        // straight from x into the padded row.
+                        let top = orow * sh - ph
+                        let r0 = max(top, 0), r1 = min(top + kh, h)
+                        if r1 <= r0 {
+                            columns.update(repeating: R.padding, count: w)
+                        } else {
+                            let first = xPlane + r0 * w
+                            var c = 0
+                            while c + 16 <= w {
+                                var v = load16(first + c)
+                                var ih = r0 + 1
+                                while ih < r1 { v = R.combine(v, load16(xPlane + ih * w + c)); ih += 1 }
+                                store16(v, columns + c)
+                                c += 16
+                            }
+                            while c < w {
+                                var v = first[c]
+                                var ih = r0 + 1
+                                while ih < r1 { v = R.combine(v, xPlane[ih * w + c]); ih += 1 }
+                                columns[c] = v
+                                c += 1
+                            }
+                        }
+                        // Row pass: each window's columns, 16 outputs at a time.
+                        reduceRow(R.self, buffer, outRow, outWidth: ow, stride: sw, kernel: kw)
+                        let out = yPlane + orow * ow
+                        for q in Swift.stride(from: 0, to: owp, by: 16) {
+                            store16(load16(outRow + q), out + q, count: ow - q)
+                        }
+                    }
+                }
+            }
+        }
+        initialized = planes * oh * ow
+    }
+}
+
+/// Separable forward pooling, rows first: each input row copied into the padded row buffer
+/// and reduced over each window's columns, then kh of those row results per output row.
+/// Average pooling runs this order (its sums are the ones every lesson's runs were
+/// measured with; a sum's rounding depends on its order); `rowScale`/`colScale` (its
+/// reciprocal divisors, `colScale` padded to a multiple of 16) multiply the window results.
+fileprivate func poolForwardRowsFirst<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g: Pool2DGeometry,
                                                  rowScale: [Float]?, colScale: [Float]?) -> [Float] {
     let (h, w, oh, ow) = (g.input.height, g.input.width, g.outHeight, g.outWidth)
     let (kh, kw, sh, sw, ph, pw) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
@@ -108,45 +178,28 @@ fileprivate func poolForward<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g:
             rowScale.withUnsafeBufferPointer { rs in
                 colScale.withUnsafeBufferPointer { cs in
                     Parallelism.forEachChunk(planes) { _, range in
-                        // Scratch, once per thread: the padded row of column results and one
-                        // row of outputs (whole vectors).
+                        // Scratch, once per thread: the padded row and the row-pass results.
                         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
                         buffer.initialize(repeating: R.padding, count: bufferLength)
-                        let outRow = UnsafeMutablePointer<Float>.allocate(capacity: owp)
-                        defer { buffer.deallocate(); outRow.deallocate() }
-                        let columns = buffer + pw
+                        let rows = UnsafeMutablePointer<Float>.allocate(capacity: h * owp)
+                        rows.initialize(repeating: 0, count: h * owp)
+                        defer { buffer.deallocate(); rows.deallocate() }
                         for plane in range {
                             let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
+                            // Row pass: every input row, reduced over each window's columns.
+                            for ih in 0..<h {
+                                (buffer + pw).update(from: xPlane + ih * w, count: w)
+                                reduceRow(R.self, buffer, rows + ih * owp, outWidth: ow, stride: sw, kernel: kw)
+                            }
+                            // Column pass: reduce the window's real rows, 16 outputs at a time.
                             for orow in 0..<oh {
-                                // Column pass: the window's real rows, reduced per input column,
-                                // straight from x into the padded row.
                                 let top = orow * sh - ph
                                 let r0 = max(top, 0), r1 = min(top + kh, h)
-                                if r1 <= r0 {
-                                    columns.update(repeating: R.padding, count: w)
-                                } else {
-                                    let first = xPlane + r0 * w
-                                    var c = 0
-                                    while c + 16 <= w {
-                                        var v = load16(first + c)
-                                        var ih = r0 + 1
-                                        while ih < r1 { v = R.combine(v, load16(xPlane + ih * w + c)); ih += 1 }
-                                        store16(v, columns + c)
-                                        c += 16
-                                    }
-                                    while c < w {
-                                        var v = first[c]
-                                        var ih = r0 + 1
-                                        while ih < r1 { v = R.combine(v, xPlane[ih * w + c]); ih += 1 }
-                                        columns[c] = v
-                                        c += 1
-                                    }
-                                }
-                                // Row pass: each window's columns, 16 outputs at a time.
-                                reduceRow(R.self, buffer, outRow, outWidth: ow, stride: sw, kernel: kw)
                                 let out = yPlane + orow * ow
                                 for q in Swift.stride(from: 0, to: owp, by: 16) {
-                                    var v = load16(outRow + q)
+                                    var v = load16(rows + r0 * owp + q)
+                                    var ih = r0 + 1
+                                    while ih < r1 { v = R.combine(v, load16(rows + ih * owp + q)); ih += 1 }
                                     if scaled { v *= rs[orow] * load16(cs.baseAddress! + q) }
                                     store16(v, out + q, count: ow - q)
                                 }
@@ -179,7 +232,7 @@ extension Fast {
     public static func maxPool2d(_ x: [Float], geometry g: Pool2DGeometry) -> [Float] {
         g.validate()
         checkCount(x.count, equals: g.input.count, "x", in: "max_pool2d")
-        return poolForward(MaxReduction.self, x, g, rowScale: nil, colScale: nil)
+        return poolForwardColumnsFirst(MaxReduction.self, x, g)
     }
 
     /// The gradient of max pooling, twin of ``Naive/maxPool2dBackward(_:outputGradient:geometry:)``:
@@ -266,7 +319,7 @@ extension Fast {
         let colScale = reciprocalCounts(outputs: g.outWidth, input: g.input.width, kernel: g.kernelWidth,
                                         stride: g.strideWidth, padding: g.paddingWidth,
                                         countIncludePad: countIncludePad, padTo: roundUp16(g.outWidth))
-        return poolForward(SumReduction.self, x, g, rowScale: rowScale, colScale: colScale)
+        return poolForwardRowsFirst(SumReduction.self, x, g, rowScale: rowScale, colScale: colScale)
     }
 
     /// The gradient of average pooling, twin of ``Naive/avgPool2dBackward(outputGradient:geometry:countIncludePad:)``:
