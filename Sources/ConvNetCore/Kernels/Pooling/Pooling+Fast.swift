@@ -92,6 +92,17 @@ fileprivate func reduceRow<R: WindowReduction>(_: R.Type, _ buffer: UnsafePointe
     }
 }
 
+/// The `N*C*oh*ow` outputs of a pooling of `x`, every one written by `body(x, y)` (the
+/// array is not zeroed first: that would be one more full write of it through the caches).
+fileprivate func pooledOutput(_ x: [Float], _ g: Pool2DGeometry,
+                              _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    let count = g.outputShape.count
+    return [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+        x.withUnsafeBufferPointer { xb in body(xb.baseAddress!, yb.baseAddress!) }
+        initialized = count
+    }
+}
+
 /// Separable forward pooling, columns first (see the file's header): max pooling runs it
 /// (a max is exact in any order, so its results are those of the rows-first order).
 fileprivate func poolForwardColumnsFirst<R: WindowReduction>(_ r: R.Type, _ x: [Float], _ g: Pool2DGeometry) -> [Float] {
@@ -101,57 +112,51 @@ fileprivate func poolForwardColumnsFirst<R: WindowReduction>(_ r: R.Type, _ x: [
     let planes = g.input.batch * g.input.channels
     let owp = roundUp16(ow)
     let bufferLength = rowBufferLength(g)
-    // Every output is written by the column pass, so the array is not zeroed first (that
-    // would be one more full write of the output through the caches).
-    return [Float](unsafeUninitializedCapacity: planes * oh * ow) { yb, initialized in
-        x.withUnsafeBufferPointer { xb in
-            let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
-            Parallelism.forEachChunk(planes) { _, range in
-                // Scratch, once per thread: the padded row of column results and one
-                // row of outputs (whole vectors).
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
-                buffer.initialize(repeating: R.padding, count: bufferLength)
-                let outRow = UnsafeMutablePointer<Float>.allocate(capacity: owp)
-                defer { buffer.deallocate(); outRow.deallocate() }
-                let columns = buffer + pw
-                for plane in range {
-                    let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
-                    for orow in 0..<oh {
-                        // Column pass: the window's real rows, reduced per input column,
-                        // straight from x into the padded row.
-                        let top = orow * sh - ph
-                        let r0 = max(top, 0), r1 = min(top + kh, h)
-                        if r1 <= r0 {
-                            columns.update(repeating: R.padding, count: w)
-                        } else {
-                            let first = xPlane + r0 * w
-                            var c = 0
-                            while c + 16 <= w {
-                                var v = load16(first + c)
-                                var ih = r0 + 1
-                                while ih < r1 { v = R.combine(v, load16(xPlane + ih * w + c)); ih += 1 }
-                                store16(v, columns + c)
-                                c += 16
-                            }
-                            while c < w {
-                                var v = first[c]
-                                var ih = r0 + 1
-                                while ih < r1 { v = R.combine(v, xPlane[ih * w + c]); ih += 1 }
-                                columns[c] = v
-                                c += 1
-                            }
+    return pooledOutput(x, g) { xp, yp in
+        Parallelism.forEachChunk(planes) { _, range in
+            // Scratch, once per thread: the padded row of column results and one
+            // row of outputs (whole vectors).
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
+            buffer.initialize(repeating: R.padding, count: bufferLength)
+            let outRow = UnsafeMutablePointer<Float>.allocate(capacity: owp)
+            defer { buffer.deallocate(); outRow.deallocate() }
+            let columns = buffer + pw
+            for plane in range {
+                let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
+                for orow in 0..<oh {
+                    // Column pass: the window's real rows, reduced per input column,
+                    // straight from x into the padded row.
+                    let top = orow * sh - ph
+                    let r0 = max(top, 0), r1 = min(top + kh, h)
+                    if r1 <= r0 {
+                        columns.update(repeating: R.padding, count: w)
+                    } else {
+                        let first = xPlane + r0 * w
+                        var c = 0
+                        while c + 16 <= w {
+                            var v = load16(first + c)
+                            var ih = r0 + 1
+                            while ih < r1 { v = R.combine(v, load16(xPlane + ih * w + c)); ih += 1 }
+                            store16(v, columns + c)
+                            c += 16
                         }
-                        // Row pass: each window's columns, 16 outputs at a time.
-                        reduceRow(R.self, buffer, outRow, outWidth: ow, stride: sw, kernel: kw)
-                        let out = yPlane + orow * ow
-                        for q in Swift.stride(from: 0, to: owp, by: 16) {
-                            store16(load16(outRow + q), out + q, count: ow - q)
+                        while c < w {
+                            var v = first[c]
+                            var ih = r0 + 1
+                            while ih < r1 { v = R.combine(v, xPlane[ih * w + c]); ih += 1 }
+                            columns[c] = v
+                            c += 1
                         }
+                    }
+                    // Row pass: each window's columns, 16 outputs at a time.
+                    reduceRow(R.self, buffer, outRow, outWidth: ow, stride: sw, kernel: kw)
+                    let out = yPlane + orow * ow
+                    for q in Swift.stride(from: 0, to: owp, by: 16) {
+                        store16(load16(outRow + q), out + q, count: ow - q)
                     }
                 }
             }
         }
-        initialized = planes * oh * ow
     }
 }
 
@@ -168,48 +173,42 @@ fileprivate func poolForwardRowsFirst<R: WindowReduction>(_ r: R.Type, _ x: [Flo
     let planes = g.input.batch * g.input.channels
     let owp = roundUp16(ow)
     let bufferLength = rowBufferLength(g)
-    // Every output is written by the column pass, so the array is not zeroed first (that
-    // would be one more full write of the output through the caches).
-    return [Float](unsafeUninitializedCapacity: planes * oh * ow) { yb, initialized in
-        x.withUnsafeBufferPointer { xb in
-            let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
-            let rowScale = rowScale ?? [], colScale = colScale ?? []
-            let scaled = !colScale.isEmpty
-            rowScale.withUnsafeBufferPointer { rs in
-                colScale.withUnsafeBufferPointer { cs in
-                    Parallelism.forEachChunk(planes) { _, range in
-                        // Scratch, once per thread: the padded row and the row-pass results.
-                        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
-                        buffer.initialize(repeating: R.padding, count: bufferLength)
-                        let rows = UnsafeMutablePointer<Float>.allocate(capacity: h * owp)
-                        rows.initialize(repeating: 0, count: h * owp)
-                        defer { buffer.deallocate(); rows.deallocate() }
-                        for plane in range {
-                            let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
-                            // Row pass: every input row, reduced over each window's columns.
-                            for ih in 0..<h {
-                                (buffer + pw).update(from: xPlane + ih * w, count: w)
-                                reduceRow(R.self, buffer, rows + ih * owp, outWidth: ow, stride: sw, kernel: kw)
-                            }
-                            // Column pass: reduce the window's real rows, 16 outputs at a time.
-                            for orow in 0..<oh {
-                                let top = orow * sh - ph
-                                let r0 = max(top, 0), r1 = min(top + kh, h)
-                                let out = yPlane + orow * ow
-                                for q in Swift.stride(from: 0, to: owp, by: 16) {
-                                    var v = load16(rows + r0 * owp + q)
-                                    var ih = r0 + 1
-                                    while ih < r1 { v = R.combine(v, load16(rows + ih * owp + q)); ih += 1 }
-                                    if scaled { v *= rs[orow] * load16(cs.baseAddress! + q) }
-                                    store16(v, out + q, count: ow - q)
-                                }
+    return pooledOutput(x, g) { xp, yp in
+        let rowScale = rowScale ?? [], colScale = colScale ?? []
+        let scaled = !colScale.isEmpty
+        rowScale.withUnsafeBufferPointer { rs in
+            colScale.withUnsafeBufferPointer { cs in
+                Parallelism.forEachChunk(planes) { _, range in
+                    // Scratch, once per thread: the padded row and the row-pass results.
+                    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferLength)
+                    buffer.initialize(repeating: R.padding, count: bufferLength)
+                    let rows = UnsafeMutablePointer<Float>.allocate(capacity: h * owp)
+                    rows.initialize(repeating: 0, count: h * owp)
+                    defer { buffer.deallocate(); rows.deallocate() }
+                    for plane in range {
+                        let xPlane = xp + plane * h * w, yPlane = yp + plane * oh * ow
+                        // Row pass: every input row, reduced over each window's columns.
+                        for ih in 0..<h {
+                            (buffer + pw).update(from: xPlane + ih * w, count: w)
+                            reduceRow(R.self, buffer, rows + ih * owp, outWidth: ow, stride: sw, kernel: kw)
+                        }
+                        // Column pass: reduce the window's real rows, 16 outputs at a time.
+                        for orow in 0..<oh {
+                            let top = orow * sh - ph
+                            let r0 = max(top, 0), r1 = min(top + kh, h)
+                            let out = yPlane + orow * ow
+                            for q in Swift.stride(from: 0, to: owp, by: 16) {
+                                var v = load16(rows + r0 * owp + q)
+                                var ih = r0 + 1
+                                while ih < r1 { v = R.combine(v, load16(rows + ih * owp + q)); ih += 1 }
+                                if scaled { v *= rs[orow] * load16(cs.baseAddress! + q) }
+                                store16(v, out + q, count: ow - q)
                             }
                         }
                     }
                 }
             }
         }
-        initialized = planes * oh * ow
     }
 }
 
