@@ -51,6 +51,13 @@ public func evenLanes(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
     SIMD16(x[0], x[2], x[4], x[6], x[8], x[10], x[12], x[14], y[0], y[2], y[4], y[6], y[8], y[10], y[12], y[14])
 }
 
+/// The odd lanes of the 32 floats `x ++ y`: `(x1, x3, ..., x15, y1, y3, ..., y15)`, the
+/// other half of ``evenLanes(_:_:)``.
+@inlinable @inline(__always)
+public func oddLanes(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
+    SIMD16(x[1], x[3], x[5], x[7], x[9], x[11], x[13], x[15], y[1], y[3], y[5], y[7], y[9], y[11], y[13], y[15])
+}
+
 /// Stores the first `count` lanes of `v` (all sixteen when `count >= 16`): the ragged
 /// end of a row.
 @inlinable @inline(__always)

@@ -227,8 +227,8 @@ struct GroupedDirectConvolution {
             let src = xc + (q * sh + a - s.paddingHeight) * inW - s.paddingWidth  // column t of phase b: src[2t + b]
             for t in stride(from: pairedColumns.lowerBound, to: pairedColumns.upperBound, by: 16) {
                 let (lo, hi) = (load16(src + 2 * t), load16(src + 2 * t + 16))
-                store16(SIMD16(lowHalf: lo.evenHalf, highHalf: hi.evenHalf), row0 + t)
-                store16(SIMD16(lowHalf: lo.oddHalf, highHalf: hi.oddHalf), row1 + t)
+                store16(evenLanes(lo, hi), row0 + t)
+                store16(oddLanes(lo, hi), row1 + t)
             }
             for t in evenEdges.0 { row0[t] = src[2 * t] }
             for t in evenEdges.1 { row0[t] = src[2 * t] }
