@@ -219,10 +219,12 @@ public enum ResNetLesson: Lesson {
         let (plainDeepError, plainShallowError, resDeepError) = (percent(mean(plainDeep.trainErrors)),
                                                                  percent(mean(plainShallow.trainErrors)), percent(mean(resDeep.trainErrors)))
         if degradation {
+            let versusShallow = mean(resDeep.trainErrors) <= mean(plainShallow.trainErrors)
+                ? ", no higher than the shallow plain net." : ", though not as low as the shallow plain net."
             run.say("The degradation problem, reproduced: on every seed the \(deep)-layer plain net ends with a HIGHER training"
                     + " error than the \(shallow)-layer one (\(plainDeepError) against \(plainShallowError), means), though it could"
                     + " copy the shallow net and set its extra layers to the identity; the \(deep)-layer residual net, whose extra"
-                    + " blocks start near the identity, does not (\(resDeepError)).")
+                    + " blocks start near the identity, ends below the plain one on every seed (\(resDeepError))\(versusShallow)")
         } else {
             run.say("In this run the degradation problem did not show on every seed (see the table): the deeper plain net did not"
                     + " end above the shallower one, or the residual net did not end below it. Try more epochs or the default depths.")
