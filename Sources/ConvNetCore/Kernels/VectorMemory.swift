@@ -69,6 +69,43 @@ public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count:
     }
 }
 
+/// Copies `count` floats, `count` small (a row of a small map, a piece of a panel row):
+/// overlapping vector moves instead of a call to memmove (the first and last 16, 8 or 4
+/// floats cover the run), which costs more than the copy itself below a few hundred bytes.
+@inlinable @inline(__always)
+public func copyFloats(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    if count >= 16 {
+        var i = 0
+        while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
+        if i < count { store16(load16(src + (count - 16)), dst + (count - 16)) }
+    } else if count >= 8 {
+        let a = load8(src), b = load8(src + (count - 8))
+        store8(a, dst); store8(b, dst + (count - 8))
+    } else if count >= 4 {
+        let a = load4(src), b = load4(src + (count - 4))
+        store4(a, dst); store4(b, dst + (count - 4))
+    } else {
+        for i in 0..<count { dst[i] = src[i] }
+    }
+}
+
+/// Sets `count` floats to zero, `count` small (the border of a padded row), with vector
+/// stores as ``copyFloats(from:to:count:)`` copies.
+@inlinable @inline(__always)
+public func zeroFloats(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+    if count >= 16 {
+        var i = 0
+        while i + 16 <= count { store16(SIMD16<Float>(), dst + i); i += 16 }
+        if i < count { store16(SIMD16<Float>(), dst + (count - 16)) }
+    } else if count >= 8 {
+        store8(SIMD8<Float>(), dst); store8(SIMD8<Float>(), dst + (count - 8))
+    } else if count >= 4 {
+        store4(SIMD4<Float>(), dst); store4(SIMD4<Float>(), dst + (count - 4))
+    } else {
+        for i in 0..<count { dst[i] = 0 }
+    }
+}
+
 /// `16 * ceil(n / 16)`: a length padded to whole vectors.
 @inlinable @inline(__always)
 public func roundUp16(_ n: Int) -> Int { (n + 15) & ~15 }

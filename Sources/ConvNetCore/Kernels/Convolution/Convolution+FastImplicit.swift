@@ -55,27 +55,6 @@ import Foundation
 // Workspaces (panel buffers, phase planes) come from a small pool and are reused across
 // calls: nothing is allocated in the loops.
 
-// MARK: - Copies
-
-/// Copies `count` floats, `count` small (a piece of a panel row): overlapping vector
-/// moves instead of a call to memmove (the first and last 16, 8 or 4 cover the run).
-@inline(__always)
-private func copyRun(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-    if count >= 16 {
-        var i = 0
-        while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
-        if i < count { store16(load16(src + (count - 16)), dst + (count - 16)) }
-    } else if count >= 8 {
-        let a = load8(src), b = load8(src + (count - 8))
-        store8(a, dst); store8(b, dst + (count - 8))
-    } else if count >= 4 {
-        let a = load4(src), b = load4(src + (count - 4))
-        store4(a, dst); store4(b, dst + (count - 4))
-    } else {
-        for i in 0..<count { dst[i] = src[i] }
-    }
-}
-
 // MARK: - Micro-kernels reading A in place
 
 /// A register tile `C[0..<mr, 0..<nr] (+)= A B` over `kc` steps, with A read in place
@@ -429,6 +408,80 @@ struct ImplicitGEMMConvolution {
         let (sh, sw, ph, pw) = (s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth)
         let (h, w) = (s.inHeight, s.inWidth)
         let plane = hq * wq
+        if sh == 1 && sw == 1 {
+            // One phase: ph rows of zeros, rows of pw zeros + w values + pw zeros, ph rows
+            // of zeros (wq = w + 2 pw, hq = h + 2 ph). Without the general loops' per-row
+            // phase arithmetic, library calls and range clamps: 16 channels of 32 x 32 at
+            // batch 128 laid out in 0.77-0.80 ms instead of 1.25-1.33 (Zen 4, one thread).
+            let rowRange = rows ?? 0..<hq
+            for c in channels ?? 0..<cg {
+                let xc = x + c * inPlane, out = dst + c * plane
+                for i in rowRange {
+                    let row = out + i * wq, y = i - ph
+                    if y < 0 || y >= h {
+                        zeroFloats(row, count: wq)
+                    } else {
+                        zeroFloats(row, count: pw)
+                        copyFloats(from: xc + y * w, to: row + pw, count: w)
+                        zeroFloats(row + pw + w, count: pw)
+                    }
+                }
+            }
+            if (channels?.upperBound ?? cg) == cg {
+                zeroFloats(dst + phaseCount, count: wq + s.kernelWidth + 16)
+            }
+            return
+        }
+        if sw == 2 {
+            // Both column phases of a row from one zero-bordered copy of it: phase b's
+            // column j is padded[2j + b], so 16 columns of each come from two vectors of
+            // the copy (`evenLanes`, `oddLanes`) instead of 32 scalar moves. The copy is a
+            // small buffer whose borders stay zero; the last 16 columns overlap the ones
+            // before (rows under 16 columns are stored lane by lane). ResNet-20's 16 -> 32
+            // stride-2 layer, batch 128, one thread, Zen 4: forward 7.06 -> 5.56-5.61 ms,
+            // weight gradient 7.34 -> 6.08-6.23.
+            let rowRange = rows ?? 0..<hq
+            let paddedCount = 2 * wq + 32
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCount) { buffer in
+                let padded = buffer.baseAddress!
+                padded.initialize(repeating: 0, count: paddedCount)
+                for c in channels ?? 0..<cg {
+                    let xc = x + c * inPlane
+                    for a in 0..<sh {
+                        let even = dst + (c * sh + a) * 2 * plane, odd = even + plane
+                        for i in rowRange {
+                            let e = even + i * wq, o = odd + i * wq
+                            let y = i * sh + a - ph
+                            if y < 0 || y >= h {
+                                zeroFloats(e, count: wq)
+                                zeroFloats(o, count: wq)
+                                continue
+                            }
+                            copyFloats(from: xc + y * w, to: padded + pw, count: w)
+                            if wq < 16 {
+                                let v0 = load16(padded), v1 = load16(padded + 16)
+                                store16(evenLanes(v0, v1), e, count: wq)
+                                store16(oddLanes(v0, v1), o, count: wq)
+                                continue
+                            }
+                            var j = 0
+                            while true {
+                                let j0 = min(j, wq - 16)
+                                let v0 = load16(padded + 2 * j0), v1 = load16(padded + 2 * j0 + 16)
+                                store16(evenLanes(v0, v1), e + j0)
+                                store16(oddLanes(v0, v1), o + j0)
+                                if j0 + 16 >= wq { break }
+                                j += 16
+                            }
+                        }
+                    }
+                }
+            }
+            if (channels?.upperBound ?? cg) == cg {
+                zeroFloats(dst + phaseCount, count: wq + s.kernelWidth + 16)
+            }
+            return
+        }
         for c in channels ?? 0..<cg {
             let xc = x + c * inPlane
             for a in 0..<sh {
@@ -440,17 +493,19 @@ struct ImplicitGEMMConvolution {
                         let row = out + i * wq
                         let y = i * sh + a - ph
                         if y < 0 || y >= h {
-                            row.update(repeating: 0, count: wq)
+                            zeroFloats(row, count: wq)
                             continue
                         }
                         let src = xc + y * w + (b - pw)
-                        row.update(repeating: 0, count: cols.lowerBound)
+                        // Rows are short (17 floats in a stride-2 phase of a CIFAR ResNet):
+                        // inline vector moves, not a memmove and two memsets per row.
+                        zeroFloats(row, count: cols.lowerBound)
                         if sw == 1 {
-                            (row + cols.lowerBound).update(from: src + cols.lowerBound, count: cols.count)
+                            copyFloats(from: src + cols.lowerBound, to: row + cols.lowerBound, count: cols.count)
                         } else {
                             for j in cols { row[j] = src[j &* sw] }
                         }
-                        (row + cols.upperBound).update(repeating: 0, count: wq - cols.upperBound)
+                        zeroFloats(row + cols.upperBound, count: wq - cols.upperBound)
                     }
                 }
             }
@@ -489,7 +544,7 @@ struct ImplicitGEMMConvolution {
                                 let base = src + off[t], to = panel + t &* nr
                                 for sIndex in s0..<s1 {
                                     let seg = segments[sIndex]
-                                    copyRun(base + Int(seg.q), to + Int(seg.lane), Int(seg.count))
+                                    copyFloats(from: base + Int(seg.q), to: to + Int(seg.lane), count: Int(seg.count))
                                 }
                                 if filled < nr { (to + filled).update(repeating: 0, count: nr - filled) }
                             }

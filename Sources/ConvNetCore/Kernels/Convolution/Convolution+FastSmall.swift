@@ -97,15 +97,6 @@ struct SmallConvolution {
         return body(buffer.pointer)
     }
 
-    /// dst[0..<count] = src[0..<count] for a short row (no library call).
-    @inline(__always)
-    static func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
-        while i + 4 <= count { store4(load4(src + i), dst + i); i += 4 }
-        while i < count { dst[i] = src[i]; i += 1 }
-    }
-
     // MARK: Layout
 
     /// NCHW `src` of `channels` channels into shared-border planes at `dst`.
@@ -125,7 +116,7 @@ struct SmallConvolution {
                     let image = plane + lead + n * imageStride
                     let from = src + (n * channels + c) * h * w
                     for r in 0..<h {
-                        Self.copyRow(from + r * w, image + r * rowStride, count: w)
+                        copyFloats(from: from + r * w, to: image + r * rowStride, count: w)
                         image[r * rowStride + w] = 0
                     }
                     (image + h * rowStride).update(repeating: 0, count: rowStride)
@@ -159,7 +150,7 @@ struct SmallConvolution {
                     } else if bias != nil {
                         for i in 0..<w { o[i] = row[i] + b }
                     } else {
-                        Self.copyRow(row, o, count: w)
+                        copyFloats(from: row, to: o, count: w)
                     }
                 }
             }
