@@ -438,8 +438,8 @@ struct ImplicitGEMMConvolution {
             // the copy (`evenLanes`, `oddLanes`) instead of 32 scalar moves. The copy is a
             // small buffer whose borders stay zero; the last 16 columns overlap the ones
             // before (rows under 16 columns are stored lane by lane). ResNet-20's 16 -> 32
-            // stride-2 layer, batch 128, one thread, Zen 4: forward 7.06 -> 5.56-5.61 ms,
-            // weight gradient 7.34 -> 6.08-6.23.
+            // stride-2 layer, batch 128, one thread, Zen 4: forward 6.04-7.06 -> 5.56-5.88
+            // ms, weight gradient 6.33-7.34 -> 5.31-6.23 (four or five runs each).
             let rowRange = rows ?? 0..<hq
             let paddedCount = 2 * wq + 32
             withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCount) { buffer in
