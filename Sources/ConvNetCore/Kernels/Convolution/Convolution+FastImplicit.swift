@@ -405,91 +405,97 @@ struct ImplicitGEMMConvolution {
     /// computes some output rows needs only the plane rows they read).
     func buildPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, channels: Range<Int>? = nil,
                      rows: Range<Int>? = nil) {
-        let (sh, sw, ph, pw) = (s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth)
-        let (h, w) = (s.inHeight, s.inWidth)
-        let plane = hq * wq
-        if sh == 1 && sw == 1 {
-            // One phase: ph rows of zeros, rows of pw zeros + w values + pw zeros, ph rows
-            // of zeros (wq = w + 2 pw, hq = h + 2 ph). Without the general loops' per-row
-            // phase arithmetic, library calls and range clamps: 16 channels of 32 x 32 at
-            // batch 128 laid out in 0.77-0.80 ms instead of 1.25-1.33 (Zen 4, one thread).
-            let rowRange = rows ?? 0..<hq
-            for c in channels ?? 0..<cg {
-                let xc = x + c * inPlane, out = dst + c * plane
-                for i in rowRange {
-                    let row = out + i * wq, y = i - ph
-                    if y < 0 || y >= h {
-                        zeroFloats(row, count: wq)
-                    } else {
-                        zeroFloats(row, count: pw)
-                        copyFloats(from: xc + y * w, to: row + pw, count: w)
-                        zeroFloats(row + pw + w, count: pw)
-                    }
+        let channels = channels ?? 0..<cg, rows = rows ?? 0..<hq
+        if s.strideHeight == 1 && s.strideWidth == 1 {
+            buildStrideOnePlanes(x: x, dst: dst, channels: channels, rows: rows)
+        } else if s.strideWidth == 2 {
+            buildColumnPhasePairs(x: x, dst: dst, channels: channels, rows: rows)
+        } else {
+            buildAnyPhases(x: x, dst: dst, channels: channels, rows: rows)
+        }
+        // Slack past the last plane: the garbage columns of the last panel row may read it.
+        if channels.upperBound == cg {
+            zeroFloats(dst + phaseCount, count: wq + s.kernelWidth + 16)
+        }
+    }
+
+    /// Stride 1: one phase, ph rows of zeros, rows of pw zeros + w values + pw zeros, ph
+    /// rows of zeros (wq = w + 2 pw, hq = h + 2 ph). Without the general loop's per-row
+    /// phase arithmetic, library calls and range clamps: 16 channels of 32 x 32 at batch
+    /// 128 laid out in 0.77-0.80 ms instead of 1.25-1.33 (Zen 4, one thread).
+    private func buildStrideOnePlanes(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>,
+                                      channels: Range<Int>, rows: Range<Int>) {
+        let (ph, pw, h, w) = (s.paddingHeight, s.paddingWidth, s.inHeight, s.inWidth)
+        for c in channels {
+            let xc = x + c * inPlane, out = dst + c * hq * wq
+            for i in rows {
+                let row = out + i * wq, y = i - ph
+                if y < 0 || y >= h {
+                    zeroFloats(row, count: wq)
+                } else {
+                    zeroFloats(row, count: pw)
+                    copyFloats(from: xc + y * w, to: row + pw, count: w)
+                    zeroFloats(row + pw + w, count: pw)
                 }
             }
-            if (channels?.upperBound ?? cg) == cg {
-                zeroFloats(dst + phaseCount, count: wq + s.kernelWidth + 16)
-            }
-            return
         }
-        if sw == 2 {
-            // Both column phases of a row from one zero-bordered copy of it: phase b's
-            // column j is padded[2j + b], so 16 columns of each come from two vectors of
-            // the copy (`evenLanes`, `oddLanes`) instead of 32 scalar moves. The copy is a
-            // small buffer whose borders stay zero; the last 16 columns overlap the ones
-            // before (rows under 16 columns are stored lane by lane). ResNet-20's 16 -> 32
-            // stride-2 layer, batch 128, one thread, Zen 4: forward 6.04-7.06 -> 5.56-5.88
-            // ms, weight gradient 6.33-7.34 -> 5.31-6.23 (four or five runs each).
-            let rowRange = rows ?? 0..<hq
-            let paddedCount = 2 * wq + 32
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCount) { buffer in
-                let padded = buffer.baseAddress!
-                padded.initialize(repeating: 0, count: paddedCount)
-                for c in channels ?? 0..<cg {
-                    let xc = x + c * inPlane
-                    for a in 0..<sh {
-                        let even = dst + (c * sh + a) * 2 * plane, odd = even + plane
-                        for i in rowRange {
-                            let e = even + i * wq, o = odd + i * wq
-                            let y = i * sh + a - ph
-                            if y < 0 || y >= h {
-                                zeroFloats(e, count: wq)
-                                zeroFloats(o, count: wq)
-                                continue
-                            }
-                            copyFloats(from: xc + y * w, to: padded + pw, count: w)
-                            if wq < 16 {
-                                let v0 = load16(padded), v1 = load16(padded + 16)
-                                store16(evenLanes(v0, v1), e, count: wq)
-                                store16(oddLanes(v0, v1), o, count: wq)
-                                continue
-                            }
-                            var j = 0
-                            while true {
-                                let j0 = min(j, wq - 16)
-                                let v0 = load16(padded + 2 * j0), v1 = load16(padded + 2 * j0 + 16)
-                                store16(evenLanes(v0, v1), e + j0)
-                                store16(oddLanes(v0, v1), o + j0)
-                                if j0 + 16 >= wq { break }
-                                j += 16
-                            }
+    }
+
+    /// Column stride 2: both column phases of a row from one zero-bordered copy of it.
+    /// Phase b's column j is padded[2j + b], so 16 columns of each come from two vectors of
+    /// the copy (`evenLanes`, `oddLanes`) instead of 32 scalar moves. The copy is a small
+    /// buffer whose borders stay zero; the last 16 columns overlap the ones before (a row
+    /// under 16 columns is stored lane by lane). ResNet-20's 16 -> 32 stride-2 layer, batch
+    /// 128, one thread, Zen 4: forward 6.04-7.06 -> 5.56-5.88 ms, weight gradient 6.33-7.34
+    /// -> 5.31-6.23 (four or five runs each).
+    private func buildColumnPhasePairs(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>,
+                                       channels: Range<Int>, rows: Range<Int>) {
+        let (sh, ph, pw, h, w) = (s.strideHeight, s.paddingHeight, s.paddingWidth, s.inHeight, s.inWidth)
+        let plane = hq * wq, paddedCount = 2 * wq + 32
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCount) { buffer in
+            let padded = buffer.baseAddress!
+            padded.initialize(repeating: 0, count: paddedCount)
+            for c in channels {
+                let xc = x + c * inPlane
+                for a in 0..<sh {
+                    let even = dst + (c * sh + a) * 2 * plane, odd = even + plane
+                    for i in rows {
+                        let e = even + i * wq, o = odd + i * wq
+                        let y = i * sh + a - ph
+                        if y < 0 || y >= h {
+                            zeroFloats(e, count: wq)
+                            zeroFloats(o, count: wq)
+                            continue
+                        }
+                        copyFloats(from: xc + y * w, to: padded + pw, count: w)
+                        var j = 0
+                        while true {
+                            let j0 = max(0, min(j, wq - 16))
+                            let v0 = load16(padded + 2 * j0), v1 = load16(padded + 2 * j0 + 16)
+                            store16(evenLanes(v0, v1), e + j0, count: wq - j0)
+                            store16(oddLanes(v0, v1), o + j0, count: wq - j0)
+                            if j0 + 16 >= wq { break }
+                            j += 16
                         }
                     }
                 }
             }
-            if (channels?.upperBound ?? cg) == cg {
-                zeroFloats(dst + phaseCount, count: wq + s.kernelWidth + 16)
-            }
-            return
         }
-        for c in channels ?? 0..<cg {
+    }
+
+    /// Any other strides: phase by phase, each row's valid columns (j' with 0 <= j'*sw + b
+    /// - pw < w) copied or gathered, zeros around them.
+    private func buildAnyPhases(x: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>,
+                                channels: Range<Int>, rows: Range<Int>) {
+        let (sh, sw, ph, pw, h, w) = (s.strideHeight, s.strideWidth, s.paddingHeight, s.paddingWidth, s.inHeight, s.inWidth)
+        let plane = hq * wq
+        for c in channels {
             let xc = x + c * inPlane
             for a in 0..<sh {
                 for b in 0..<sw {
                     let out = dst + ((c * sh + a) * sw + b) * plane
-                    // Valid phase columns j': 0 <= j'*sw + b - pw < w.
                     let cols = IM2ColConvolution.validRange(offset: b - pw, stride: sw, input: w, output: wq)
-                    for i in rows ?? 0..<hq {
+                    for i in rows {
                         let row = out + i * wq
                         let y = i * sh + a - ph
                         if y < 0 || y >= h {
@@ -497,8 +503,6 @@ struct ImplicitGEMMConvolution {
                             continue
                         }
                         let src = xc + y * w + (b - pw)
-                        // Rows are short (17 floats in a stride-2 phase of a CIFAR ResNet):
-                        // inline vector moves, not a memmove and two memsets per row.
                         zeroFloats(row, count: cols.lowerBound)
                         if sw == 1 {
                             copyFloats(from: src + cols.lowerBound, to: row + cols.lowerBound, count: cols.count)
@@ -509,10 +513,6 @@ struct ImplicitGEMMConvolution {
                     }
                 }
             }
-        }
-        // Slack past the last plane: the garbage columns of the last panel row may read it.
-        if (channels?.upperBound ?? cg) == cg {
-            (dst + phaseCount).update(repeating: 0, count: wq + s.kernelWidth + 16)
         }
     }
 
