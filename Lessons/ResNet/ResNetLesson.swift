@@ -219,8 +219,12 @@ public enum ResNetLesson: Lesson {
         let (plainDeepError, plainShallowError, resDeepError) = (percent(mean(plainDeep.trainErrors)),
                                                                  percent(mean(plainShallow.trainErrors)), percent(mean(resDeep.trainErrors)))
         if degradation {
-            let versusShallow = mean(resDeep.trainErrors) <= mean(plainShallow.trainErrors)
-                ? ", no higher than the shallow plain net." : ", though not as low as the shallow plain net."
+            // Against the shallow plain net the gap is often a fraction of a point: seed by
+            // seed (paired: the same mini-batches), not by the means.
+            let belowShallow = zip(resDeep.trainErrors, plainShallow.trainErrors).filter { $0 < $1 }.count
+            let versusShallow = belowShallow == seeds.count ? ", and below the shallow plain net on every seed too."
+                : belowShallow == 0 ? ", though above the shallow plain net on every seed (\(plainShallowError))."
+                : ", level with the shallow plain net (\(plainShallowError)): below it on \(belowShallow) of \(seeds.count) seeds."
             run.say("The degradation problem, reproduced: on every seed the \(deep)-layer plain net ends with a HIGHER training"
                     + " error than the \(shallow)-layer one (\(plainDeepError) against \(plainShallowError), means), though it could"
                     + " copy the shallow net and set its extra layers to the identity; the \(deep)-layer residual net, whose extra"
