@@ -68,7 +68,7 @@ enum BenchCommand {
         let batchList = try args.intListOption("batches", maximum: BenchCases.maximumBatch)
         let naiveLimit = try args.doubleOption("naive-limit", default: 1.2e9)
         let noNaive = args.flag("no-naive")
-        if args.flag("direct") { Fast.usesWinograd = false }
+        if args.flag("direct") { Fast.usesWinograd = false; Fast.trainsByWinograd = false }
         if args.flag("no-small") { Fast.usesSmallConvolution = false }
         if args.flag("no-subsample") { Fast.usesSubsampledPointwise = false }
         let samples = try args.intOption("samples", default: 7)

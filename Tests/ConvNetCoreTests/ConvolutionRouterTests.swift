@@ -23,10 +23,14 @@ struct ConvolutionRouterTests {
         Route(name: "ResNeXt's 32 groups of 4 channels",
               c: ConvCase(1, 32, 10, 9, out: 32, kernel: (3, 3), padding: (1, 1), groups: 8, bias: true),
               forward: .grouped, prepacked: .grouped, input: .grouped, weight: .grouped),
-        Route(name: "3x3 on 32 x 32 pixels: enough to pack the weights on the call",
-              c: ConvCase(1, 16, 32, 32, out: 32, kernel: (3, 3), padding: (1, 1), bias: true),
+        Route(name: "3x3 on 36 x 36 pixels: enough to pack the weights on the call",
+              c: ConvCase(1, 16, 36, 36, out: 32, kernel: (3, 3), padding: (1, 1), bias: true),
               forward: avx512 ? .direct : .implicitGEMM, prepacked: avx512 ? .direct : .implicitGEMM,
               input: avx512 ? .direct : .implicitGEMM, weight: .directWeightGradient),
+        Route(name: "3x3 on a map 32 wide, at most 32 channels: Winograd with tiles in the lanes (training)",
+              c: ConvCase(2, 12, 5, 32, out: 20, kernel: (3, 3), padding: (1, 1), bias: true),
+              forward: avx512 ? .winogradLanes : .implicitGEMM, prepacked: avx512 ? .direct : .implicitGEMM,
+              input: avx512 ? .winogradLanes : .implicitGEMM, weight: .directWeightGradient),
         Route(name: "1x1 with stride 1: the input is the GEMM's matrix",
               c: ConvCase(2, 48, 6, 7, out: 24, kernel: (1, 1), bias: true),
               forward: .implicitGEMM, prepacked: .implicitGEMM, input: .implicitGEMM, weight: .directWeightGradient),
@@ -67,8 +71,8 @@ struct ConvolutionRouterTests {
         let forward = Set(Self.routes.flatMap { [$0.forward, $0.prepacked] })
         let input = Set(Self.routes.map(\.input)), weight = Set(Self.routes.map(\.weight))
         if Self.avx512 {
-            #expect(forward == [.grouped, .blocked, .blockedImage, .direct, .implicitGEMM])
-            #expect(input == [.grouped, .direct, .implicitGEMM, .stridedInput, .im2colGEMM])
+            #expect(forward == [.grouped, .blocked, .blockedImage, .direct, .winogradLanes, .implicitGEMM])
+            #expect(input == [.grouped, .direct, .winogradLanes, .implicitGEMM, .stridedInput, .im2colGEMM])
         } else {
             #expect(forward == [.grouped, .implicitGEMM])
             #expect(input == [.grouped, .implicitGEMM, .stridedInput, .im2colGEMM])

@@ -84,7 +84,7 @@ import Dispatch
 /// ``Fast/conv2dMethod(for:prepacked:)``, ``Fast/conv2dBackwardMethods(for:)`` and
 /// ``Fast/conv2dBlockedMethod(for:)`` (the map is at the top of Convolution+Fast.swift).
 public enum ConvolutionMethod: String, CaseIterable, Sendable {
-    case direct, blocked, blockedImage, winograd, implicitGEMM, im2colGEMM, grouped
+    case direct, blocked, blockedImage, winograd, winogradLanes, implicitGEMM, im2colGEMM, grouped
     case stridedInput, directWeightGradient, implicitWeightGradient
 
     /// How it works, in a few words (with the register tile of this CPU where it depends on it).
@@ -94,6 +94,7 @@ public enum ConvolutionMethod: String, CaseIterable, Sendable {
         case .blocked: return "direct on NCHW16c activations, 6 px x 64 ch register tiles (AVX-512)"
         case .blockedImage: return "direct from NCHW image planes to 16-channel blocks (AVX-512)"
         case .winograd: return "Winograd F(2x2, 3x3) on NCHW16c activations (AVX-512)"
+        case .winogradLanes: return "Winograd F(2x2, 3x3) on NCHW, 16 tiles in the lanes (AVX-512)"
         case .implicitGEMM:
             return CPUFeatures.hasAVX512F ? "implicit GEMM, 8 ch x 32 px register tiles (AVX-512)"
                                           : "implicit GEMM, 6 ch x 16 px register tiles"
@@ -111,6 +112,7 @@ public enum ConvolutionMethod: String, CaseIterable, Sendable {
         case .direct: return "Convolution+FastDirect.swift"
         case .blocked, .blockedImage: return "Convolution+FastBlocked.swift"
         case .winograd: return "Convolution+FastWinograd.swift"
+        case .winogradLanes: return "Convolution+FastWinogradLanes.swift"
         case .implicitGEMM, .implicitWeightGradient: return "Convolution+FastImplicit.swift"
         case .im2colGEMM: return "Convolution+FastIm2col.swift"
         case .grouped: return "Convolution+FastGrouped.swift"
@@ -130,6 +132,7 @@ extension Fast {
         let s = geometry
         if GroupedDirectConvolution.applies(to: s) { return .grouped }
         if prepacked && BlockedConvolution.runsNCHW(s) { return .blocked }
+        if !prepacked && WinogradLaneConvolution.applies(to: s) { return .winogradLanes }
         let direct = DirectConvolution.applies(to: s, prepacked: prepacked)
         if direct && BlockedConvolution.runsImage(s) { return .blockedImage }
         return direct ? .direct : .implicitGEMM
@@ -162,6 +165,7 @@ extension Fast {
         if ImplicitGEMMConvolution.backwardInputApplies(to: s) {
             // Stride 1: the forward convolution of dy by the turned kernel.
             let turned = ImplicitGEMMConvolution.inputGradientGeometry(of: s)
+            if WinogradLaneConvolution.applies(to: turned) { return (.winogradLanes, weight) }
             if DirectConvolution.applies(to: turned, prepacked: true) && !GroupedDirectConvolution.applies(to: turned) {
                 return (.direct, weight)
             }
@@ -278,6 +282,8 @@ extension Fast {
         case .direct:
             DirectConvolution(s).forward(x: x, packed: packed ?? PackedConvolutionWeights(weight, geometry: s), y: y,
                                          epilogue: epilogue)
+        case .winogradLanes:
+            WinogradLaneConvolution.forward(x, weight: weight, geometry: s, epilogue: epilogue, into: y)
         case .implicitGEMM:
             ImplicitGEMMConvolution(s).forward(x: x, weight: weight, y: y, epilogue: epilogue)
         case let method:
@@ -413,6 +419,8 @@ extension Fast {
                                         DirectConvolution(ImplicitGEMMConvolution.inputGradientGeometry(of: s))
                                             .forward(x: dyp, packed: PackedConvolutionWeights.turned(w, forward: s), y: dxp,
                                                      epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+                                    case .winogradLanes:            // stride 1: the turned convolution by Winograd
+                                        WinogradLaneConvolution.inputGradient(weight: w, dy: dyp, forward: s, into: dxp)
                                     case .implicitGEMM, .grouped:   // stride 1: the turned convolution, forward-routed
                                         ImplicitGEMMConvolution.backwardInput(geometry: s, weight: w, dy: dyp, dx: dxp)
                                     case .stridedInput:

@@ -536,19 +536,27 @@ struct StridedInputGradient {
         for e in 0..<sw where at(e).0 != nil { vectorEnd = min(vectorEnd, at(e).filled) }
         @inline(__always)
         func load(_ e: Int, _ i: Int) -> SIMD16<Float> { at(e).0.map { load16($0 + i) } ?? SIMD16<Float>() }
+        // Sixteen columns of each phase at a time, the last group shorter (a row of 16 at
+        // stride 2 is one group of 8): its loads run past the phase's values into the
+        // workspace (which has 16 floats of slack past the last phase), and only the
+        // `sw * count` interleaved values that hold them are stored.
         var i = 0
-        while i + 16 <= vectorEnd {
+        while i < vectorEnd {
+            let count = min(16, vectorEnd - i), stored = sw * count
             if sw == 2 {
                 let (lo, hi) = interleaveLanes(load(0, i), load(1, i))
-                store16(lo, row + 2 * i); store16(hi, row + 2 * i + 16)
+                store16(lo, row + 2 * i, count: stored)
+                if stored > 16 { store16(hi, row + 2 * i + 16, count: stored - 16) }
             } else {
                 let (a0, a1) = interleaveLanes(load(0, i), load(2, i))
                 let (b0, b1) = interleaveLanes(load(1, i), load(3, i))
                 let (c0, c1) = interleaveLanes(a0, b0), (c2, c3) = interleaveLanes(a1, b1)
-                store16(c0, row + 4 * i); store16(c1, row + 4 * i + 16)
-                store16(c2, row + 4 * i + 32); store16(c3, row + 4 * i + 48)
+                store16(c0, row + 4 * i, count: stored)
+                if stored > 16 { store16(c1, row + 4 * i + 16, count: stored - 16) }
+                if stored > 32 { store16(c2, row + 4 * i + 32, count: stored - 32) }
+                if stored > 48 { store16(c3, row + 4 * i + 48, count: stored - 48) }
             }
-            i += 16
+            i += count
         }
         for q in sw * i ..< w {
             let (i, e) = q.quotientAndRemainder(dividingBy: sw)

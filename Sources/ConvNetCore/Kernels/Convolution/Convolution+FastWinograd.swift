@@ -79,23 +79,11 @@ public final class WinogradConvolutionWeights {
         outChannels = k; inChannels = c
         // u[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c), computed in Double.
         var u = [[Float]](repeating: [Float](repeating: 0, count: k * c), count: 16)
-        /// G applied to three values: (a, b, d) -> (a, (a + b + d) / 2, (a - b + d) / 2, d).
-        func g3(_ a: Double, _ b: Double, _ d: Double) -> (Double, Double, Double, Double) {
-            (a, (a + b + d) / 2, (a - b + d) / 2, d)
-        }
         for o in 0..<k {
             for i in 0..<c {
-                let f = (o * c + i) * 9, at = o * c + i
-                func g(_ r: Int, _ v: Int) -> Double { Double(weight[f + 3 * r + v]) }
-                // G g (4 x 3), column by column: G applied to each column v of the filter.
-                let c0 = g3(g(0, 0), g(1, 0), g(2, 0)), c1 = g3(g(0, 1), g(1, 1), g(2, 1)), c2 = g3(g(0, 2), g(1, 2), g(2, 2))
-                // (G g) Gᵀ, row by row: G applied to each row r of G g.
-                func put(_ r: Int, _ row: (Double, Double, Double, Double)) {
-                    u[4 * r][at] = Float(row.0); u[4 * r + 1][at] = Float(row.1)
-                    u[4 * r + 2][at] = Float(row.2); u[4 * r + 3][at] = Float(row.3)
-                }
-                put(0, g3(c0.0, c1.0, c2.0)); put(1, g3(c0.1, c1.1, c2.1))
-                put(2, g3(c0.2, c1.2, c2.2)); put(3, g3(c0.3, c1.3, c2.3))
+                let f = (o * c + i) * 9
+                let t = winogradFilterTransform { r, v in Double(weight[f + 3 * r + v]) }
+                for xi in 0..<16 { u[xi][o * c + i] = Float(t[xi]) }
             }
         }
         let product = Conv2DGeometry(batch: 1, inChannels: c, inHeight: 1, inWidth: 1, outChannels: k, kernel: (1, 1))
@@ -392,6 +380,12 @@ extension Fast {
     /// F(2 x 2, 3 x 3) where it applies (true), or all with the direct kernel. `lesson
     /// bench --direct` sets it to false to time the direct kernels alone.
     nonisolated(unsafe) public static var usesWinograd = true
+
+    /// Whether training's forward and input-gradient passes run the 3 x 3 stride-1
+    /// convolutions of at most 32 channels on maps a multiple of 32 wide by Winograd's
+    /// F(2 x 2, 3 x 3) with tiles in the lanes (Convolution+FastWinogradLanes.swift; true),
+    /// or by the direct kernel. `lesson bench --direct` sets it to false.
+    nonisolated(unsafe) public static var trainsByWinograd = true
 
     /// `y = act(conv(x) + bias + residual)` by Winograd's F(2 x 2, 3 x 3), x, y (and the
     /// residual) blocked: 3 x 3 kernel, stride 1, padding 1, groups 1

@@ -1,0 +1,336 @@
+// Winograd's F(2 x 2, 3 x 3) on NCHW tensors, sixteen tiles in the vector lanes: how
+// training runs the 3 x 3 stride-1 convolutions of few channels on 32-pixel-wide maps.
+//
+// The algorithm is the one of Convolution+FastWinograd.swift (Lavin and Gray, 2016): a
+// 2 x 2 block of outputs of a 3 x 3 filter g from the 4 x 4 input patch d around it,
+//
+//     Y = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A,
+//
+// 16 multiply-adds per input channel where the direct kernel does 36. That file keeps 16
+// CHANNELS in a vector (NCHW16c activations, inference). Training's tensors are NCHW, and
+// CIFAR ResNet's first stage has 16 channels on 32 x 32 maps: copying them into and out
+// of the blocked layout costs as much as Winograd saves there (measured: no gain). Here
+// the lanes hold 16 TILES instead, the 16 tiles of one tile row of a 32-pixel-wide map:
+//
+// * Input transform, read in place: the four rows of x under a tile row are loaded as two
+//   vectors each; their even and odd columns (one two-source permute each) are the patch
+//   columns 0 and 1 of the 16 tiles (columns 2j and 2j + 1), and the same shifted one lane
+//   (the zero padding, or the neighbouring value, moved in) are columns -1 and 2. Rows
+//   above and below the map are zeros: no padded copy of x is made. 32 additions give the
+//   16 vectors V[ξ] of one channel (ξ the 16 positions of the 4 x 4 patch).
+// * The 16 products, per position ξ a matrix product over the channels,
+//   M[ξ][o] = Σ_c U[ξ][c][o] V[ξ][c]: a register tile of 8 output channels x 2 tile rows
+//   (16 accumulators); per input channel it loads the two V vectors and broadcasts 8
+//   values of U, 16 FMAs for 10 loads. U = G g Gᵀ is made once per call ([ξ][c][o], the
+//   output channels padded to 8 with zeros).
+// * Output transform: Aᵀ M A, 24 additions, gives each tile's 2 x 2 outputs as four
+//   vectors; interleaving the two columns of a row gives 32 consecutive pixels of y, which
+//   are stored straight into y's NCHW rows with the bias, residual and ReLU: no transpose.
+//
+// Work goes in bands of two tile rows (four output rows) per 32 columns: V for one band
+// is 2 KB per input channel, M 16 KB per block of 8 output channels, both in L1/L2. An odd
+// number of tile rows leaves a last band whose second row lies below the map: its input
+// is zeros and its outputs are not stored. Threads take whole images (or, with fewer
+// images than threads, bands).
+//
+// Where it runs (``WinogradLaneConvolution/applies(to:)``): AVX-512, a 3 x 3 kernel with
+// stride 1 and padding 1, groups 1, a map width that is a multiple of 32, and at most 32
+// input and output channels (beyond, the direct kernel's reuse of each loaded value over
+// 64 channels wins). Training's forward pass and its input gradient (the convolution of
+// dy by the turned kernel, the same geometry) take it; the weight gradient stays direct.
+// The results differ from the direct kernel's by rounding only: the transforms'
+// coefficients are 0, ±1 and ±1/2 (the tests hold it to the naive kernel within 1e-4
+// relative to the output's scale).
+
+/// F(2 x 2, 3 x 3) of one geometry with 16 tiles in the lanes; see the header.
+struct WinogradLaneConvolution {
+    let s: Conv2DGeometry
+    /// Output channels padded to the register tile's 8.
+    let paddedOut: Int
+    /// Whether the map is 16 wide: a vector's 16 tiles are then two tile rows of 8 (lanes
+    /// 0-7 and 8-15), the input rows under them 2 apart.
+    let halves: Bool
+    /// Rows of 16 tiles (tile rows, or pairs of them when `halves`), bands of two of them,
+    /// and groups of 32 columns per row.
+    let vectorRows: Int, bands: Int, groups: Int
+    var threadsOverride: Int? = nil
+
+    /// Output channels of the register tile, and tile rows of a band.
+    static let tileChannels = 8, bandRows = 2
+
+    init(_ g: Conv2DGeometry) {
+        s = g
+        paddedOut = (g.outChannels + 7) / 8 * 8
+        halves = g.outWidth == 16
+        let tileRows = (g.outHeight + 1) / 2
+        vectorRows = halves ? (tileRows + 1) / 2 : tileRows
+        bands = (vectorRows + 1) / 2
+        groups = halves ? 1 : g.outWidth / 32
+    }
+
+    /// Whether this kernel runs `g`: see the header. `Fast.trainsByWinograd` turns it off.
+    static func applies(to g: Conv2DGeometry) -> Bool {
+        Fast.trainsByWinograd && CPUFeatures.hasAVX512F && g.groups == 1
+            && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.paddingHeight == 1 && g.paddingWidth == 1 && (g.inWidth % 32 == 0 || g.inWidth == 16)
+            && g.inChannels <= 32 && g.outChannels <= 32
+    }
+
+    /// U[ξ][c][o] = (G g Gᵀ)[ξ] of filter (o, c), `filter(o, c, r, v)` its tap (r, v);
+    /// output channels past `outChannels` zero.
+    func transformedWeights(_ filter: (Int, Int, Int, Int) -> Double) -> [Float] {
+        let (k, c) = (s.outChannels, s.inChannels)
+        var u = [Float](repeating: 0, count: 16 * c * paddedOut)
+        for o in 0..<k {
+            for i in 0..<c {
+                let t = winogradFilterTransform { r, v in filter(o, i, r, v) }
+                for xi in 0..<16 { u[(xi * c + i) * paddedOut + o] = Float(t[xi]) }
+            }
+        }
+        return u
+    }
+
+    /// Floats of one thread's workspace: V of a band (16 positions x C x 2 rows x 16
+    /// lanes) and M of one block of output channels (16 x 8 x 2 x 16).
+    var workspaceFloats: Int { 16 * s.inChannels * 32 + 16 * Self.tileChannels * 32 }
+
+    /// `y = act(conv(x) + bias + residual)`, NCHW, `u` from ``transformedWeights(_:)``.
+    func forward(x: UnsafePointer<Float>, u: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                 epilogue: ConvEpilogue) {
+        let units = bands * groups
+        let items = s.batch * units
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        threads = max(1, min(threads, items))
+        // Whole images per thread when they split evenly enough, else runs of bands.
+        let perImage = Parallelism.takesWholeItems(s.batch, threads: threads)
+        Parallelism.run(threads) { t in
+            ConvWorkspaces.with(workspaceFloats) { ws in
+                let share = perImage
+                    ? s.batch * t / threads * units ..< s.batch * (t + 1) / threads * units
+                    : items * t / threads ..< items * (t + 1) / threads
+                for item in share {
+                    let (n, unit) = item.quotientAndRemainder(dividingBy: units)
+                    let (band, group) = unit.quotientAndRemainder(dividingBy: groups)
+                    run(image: n, band: band, group: group, x: x, u: u, y: y, epilogue: epilogue, ws: ws)
+                }
+            }
+        }
+    }
+
+    /// One band (two tile rows) of 16 tiles each, all output channels, of image `n`.
+    private func run(image n: Int, band: Int, group: Int, x: UnsafePointer<Float>, u: UnsafePointer<Float>,
+                     y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, ws: UnsafeMutablePointer<Float>) {
+        let (c, k, h, w) = (s.inChannels, s.outChannels, s.inHeight, s.inWidth)
+        let plane = h * w
+        let v = ws, m = ws + 16 * c * 32
+        let tileRowsPerVector = halves ? 2 : 1
+        /// The first tile row of vector row `row` of the band.
+        func tileRow(_ row: Int) -> Int { (band * Self.bandRows + row) * tileRowsPerVector }
+        // 1. V[ξ][c][row][16 tiles], vector rows 0 and 1 of the band.
+        for ch in 0..<c {
+            let xc = x + (n * c + ch) * plane + group * 32
+            for row in 0..<Self.bandRows {
+                let top = 2 * tileRow(row) - 1          // the first input row under the (first) tile row
+                transformInputRow(xc, top: top, height: h, width: w, group: group, halves: halves,
+                                  into: v + (ch * 2 + row) * 16, positionStride: c * 32)
+            }
+        }
+        // 2. and 3. per block of 8 output channels: M, then Y into y.
+        var o0 = 0
+        while o0 < k {
+            multiply(v: v, u: u + o0, channels: c, uStride: paddedOut, into: m)
+            for o in o0..<min(o0 + Self.tileChannels, k) {
+                let bias = epilogue.bias?[o] ?? 0
+                let yo = (n * k + o) * plane + group * 32
+                for row in 0..<Self.bandRows {
+                    let outRow = 2 * tileRow(row)
+                    guard outRow < h else { break }
+                    transformOutput(m + ((o - o0) * 2 + row) * 16, positionStride: Self.tileChannels * 32,
+                                    bias: bias, rows: h - outRow, halves: halves, y: y + yo + outRow * w,
+                                    residual: epilogue.residual.map { $0 + yo + outRow * w }, rowFloats: w,
+                                    relu: epilogue.relu)
+                }
+            }
+            o0 += Self.tileChannels
+        }
+    }
+}
+
+/// (G g Gᵀ) of one 3 x 3 filter (`tap(r, v)`), its 16 positions ξ = 4 * row + column, in
+/// Double: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Shared by both Winograd kernels.
+func winogradFilterTransform(_ tap: (Int, Int) -> Double) -> [Double] {
+    /// G applied to three values: (a, b, d) -> (a, (a + b + d) / 2, (a - b + d) / 2, d).
+    func g3(_ a: Double, _ b: Double, _ d: Double) -> (Double, Double, Double, Double) {
+        (a, (a + b + d) / 2, (a - b + d) / 2, d)
+    }
+    // G g (4 x 3), column by column: G applied to each column v of the filter.
+    let c0 = g3(tap(0, 0), tap(1, 0), tap(2, 0)), c1 = g3(tap(0, 1), tap(1, 1), tap(2, 1))
+    let c2 = g3(tap(0, 2), tap(1, 2), tap(2, 2))
+    // (G g) Gᵀ, row by row: G applied to each row r of G g.
+    let rows = [g3(c0.0, c1.0, c2.0), g3(c0.1, c1.1, c2.1), g3(c0.2, c1.2, c2.2), g3(c0.3, c1.3, c2.3)]
+    return rows.flatMap { [$0.0, $0.1, $0.2, $0.3] }
+}
+
+/// Column j - 1 of 32 columns of a row as 16 lanes: `(first, v[0], ..., v[14])`.
+@inline(__always)
+private func shiftedUp(_ v: SIMD16<Float>, inserting first: Float) -> SIMD16<Float> {
+    SIMD16(first, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14])
+}
+
+/// `(v[1], ..., v[15], last)`.
+@inline(__always)
+private func shiftedDown(_ v: SIMD16<Float>, appending last: Float) -> SIMD16<Float> {
+    SIMD16(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], last)
+}
+
+/// V = Bᵀ d B of one channel for the 16 tiles of one vector row, whose patches start at
+/// input row `top` (rows outside 0..<height are zeros) and column 32 * group - 1; `xc`
+/// points at column 32 * group of the channel's row 0. With `halves` (a map 16 wide),
+/// lanes 8-15 are the next tile row, whose patches start at row `top + 2`. V[ξ] goes to
+/// `v + ξ * positionStride`.
+@inline(__always)
+private func transformInputRow(_ xc: UnsafePointer<Float>, top: Int, height: Int, width: Int, group: Int, halves: Bool,
+                               into v: UnsafeMutablePointer<Float>, positionStride: Int) {
+    typealias V = SIMD16<Float>
+    @inline(__always)
+    func row(_ r: Int) -> UnsafePointer<Float>? { r >= 0 && r < height ? xc + r * width : nil }
+    /// The patch columns -1, 0, 1, 2 of input row `r` for the 16 tiles.
+    @inline(__always)
+    func columns(_ r: Int) -> (V, V, V, V) {
+        if halves {
+            // Rows r and r + 2, 16 columns each: their even and odd columns side by side,
+            // shifted within each half with the zero padding moved in.
+            let a = row(r).map { load16($0) } ?? V(), b = row(r + 2).map { load16($0) } ?? V()
+            let even = evenLanes(a, b), odd = oddLanes(a, b)
+            return (SIMD16(0, odd[0], odd[1], odd[2], odd[3], odd[4], odd[5], odd[6],
+                           0, odd[8], odd[9], odd[10], odd[11], odd[12], odd[13], odd[14]), even, odd,
+                    SIMD16(even[1], even[2], even[3], even[4], even[5], even[6], even[7], 0,
+                           even[9], even[10], even[11], even[12], even[13], even[14], even[15], 0))
+        }
+        guard let p = row(r) else { return (V(), V(), V(), V()) }
+        let a = load16(p), b = load16(p + 16)
+        let even = evenLanes(a, b), odd = oddLanes(a, b)
+        let before: Float = group > 0 ? p[-1] : 0
+        let after: Float = 32 * (group + 1) < width ? p[32] : 0
+        return (shiftedUp(odd, inserting: before), even, odd, shiftedDown(even, appending: after))
+    }
+    let d0 = columns(top), d1 = columns(top + 1), d2 = columns(top + 2), d3 = columns(top + 3)
+    // Bᵀ d, column by column: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+    @inline(__always)
+    func bt(_ a: V, _ b: V, _ c: V, _ d: V) -> (V, V, V, V) { (a - c, b + c, c - b, b - d) }
+    let e0 = bt(d0.0, d1.0, d2.0, d3.0), e1 = bt(d0.1, d1.1, d2.1, d3.1)
+    let e2 = bt(d0.2, d1.2, d2.2, d3.2), e3 = bt(d0.3, d1.3, d2.3, d3.3)
+    // (Bᵀ d) B, row by row: columns f0 - f2, f1 + f2, f2 - f1, f1 - f3.
+    @inline(__always)
+    func put(_ i: Int, _ f0: V, _ f1: V, _ f2: V, _ f3: V) {
+        store16(f0 - f2, v + (4 * i) * positionStride)
+        store16(f1 + f2, v + (4 * i + 1) * positionStride)
+        store16(f2 - f1, v + (4 * i + 2) * positionStride)
+        store16(f1 - f3, v + (4 * i + 3) * positionStride)
+    }
+    put(0, e0.0, e1.0, e2.0, e3.0)
+    put(1, e0.1, e1.1, e2.1, e3.1)
+    put(2, e0.2, e1.2, e2.2, e3.2)
+    put(3, e0.3, e1.3, e2.3, e3.3)
+}
+
+/// M[ξ][o][row] = Σ_c U[ξ][c][o] V[ξ][c][row] for 8 output channels (U at `u`, rows
+/// `uStride` apart per channel, `channels * uStride` per position) and the band's two tile
+/// rows: 16 accumulators, per channel two V loads and eight broadcasts. M goes to
+/// `m[(ξ * 8 + o) * 32 + row * 16]`.
+@inline(never)
+private func multiply(v: UnsafePointer<Float>, u: UnsafePointer<Float>, channels: Int, uStride: Int,
+                      into m: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD16<Float>
+    for xi in 0..<16 {
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V()
+        var vp = v + xi * channels * 32, up = u + xi * channels * uStride
+        for _ in 0..<channels {
+            let r0 = load16(vp), r1 = load16(vp + 16)
+            var s = V(repeating: up[0]); a0.addProduct(s, r0); b0.addProduct(s, r1)
+            s = V(repeating: up[1]); a1.addProduct(s, r0); b1.addProduct(s, r1)
+            s = V(repeating: up[2]); a2.addProduct(s, r0); b2.addProduct(s, r1)
+            s = V(repeating: up[3]); a3.addProduct(s, r0); b3.addProduct(s, r1)
+            s = V(repeating: up[4]); a4.addProduct(s, r0); b4.addProduct(s, r1)
+            s = V(repeating: up[5]); a5.addProduct(s, r0); b5.addProduct(s, r1)
+            s = V(repeating: up[6]); a6.addProduct(s, r0); b6.addProduct(s, r1)
+            s = V(repeating: up[7]); a7.addProduct(s, r0); b7.addProduct(s, r1)
+            vp += 32
+            up += uStride
+        }
+        let out = m + xi * 8 * 32
+        store16(a0, out); store16(b0, out + 16); store16(a1, out + 32); store16(b1, out + 48)
+        store16(a2, out + 64); store16(b2, out + 80); store16(a3, out + 96); store16(b3, out + 112)
+        store16(a4, out + 128); store16(b4, out + 144); store16(a5, out + 160); store16(b5, out + 176)
+        store16(a6, out + 192); store16(b6, out + 208); store16(a7, out + 224); store16(b7, out + 240)
+    }
+}
+
+/// Y = Aᵀ M A for the 16 tiles of one vector row and one output channel (M[ξ] at
+/// `m + ξ * positionStride`), + bias (+ residual), ReLU, stored at `y` (rows `rowFloats`
+/// apart): 2 rows of 32 pixels, or with `halves` 2 rows of 16 pixels for lanes 0-7 and
+/// the 2 rows below them for lanes 8-15; only the first `rows` rows (those inside the map).
+@inline(__always)
+private func transformOutput(_ m: UnsafePointer<Float>, positionStride: Int, bias: Float, rows: Int, halves: Bool,
+                             y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, rowFloats: Int,
+                             relu: Bool) {
+    typealias V = SIMD16<Float>
+    // Aᵀ M, column by column: rows m0 + m1 + m2, m1 - m2 - m3.
+    @inline(__always)
+    func column(_ j: Int) -> (V, V) {
+        let m0 = load16(m + j * positionStride), m1 = load16(m + (4 + j) * positionStride)
+        let m2 = load16(m + (8 + j) * positionStride), m3 = load16(m + (12 + j) * positionStride)
+        return (m0 + m1 + m2, m1 - m2 - m3)
+    }
+    let f0 = column(0), f1 = column(1), f2 = column(2), f3 = column(3)
+    let b = V(repeating: bias), zero = V()
+    /// 16 pixels of output row `row`, with the epilogue.
+    @inline(__always)
+    func store(_ v: V, row: Int, column: Int) {
+        var v = v
+        if let residual { v += load16(residual + row * rowFloats + column) }
+        if relu { v = v.replacing(with: zero, where: v .< zero) }
+        store16(v, y + row * rowFloats + column)
+    }
+    @inline(__always)
+    func put(_ row: Int, _ left: V, _ right: V) {
+        // Columns 2j and 2j + 1 of the 16 tiles, interleaved: 32 consecutive pixels of one
+        // row, or (halves) 16 of this tile row's and 16 of the next one's.
+        let (lo, hi) = interleaveLanes(left + b, right + b)
+        if halves {
+            if row < rows { store(lo, row: row, column: 0) }
+            if row + 2 < rows { store(hi, row: row + 2, column: 0) }
+        } else if row < rows {
+            store(lo, row: row, column: 0); store(hi, row: row, column: 16)
+        }
+    }
+    // (Aᵀ M) A, row by row: columns f0 + f1 + f2, f1 - f2 - f3.
+    put(0, f0.0 + f1.0 + f2.0, f1.0 - f2.0 - f3.0)
+    put(1, f0.1 + f1.1 + f2.1, f1.1 - f2.1 - f3.1)
+}
+
+extension WinogradLaneConvolution {
+    /// The forward convolution of training: `y = act(conv(x, weight) + bias + residual)`.
+    static func forward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: Conv2DGeometry,
+                        epilogue: ConvEpilogue, into y: UnsafeMutablePointer<Float>) {
+        let conv = WinogradLaneConvolution(g)
+        let c = g.inChannels
+        let u = conv.transformedWeights { o, i, r, v in Double(weight[(o * c + i) * 9 + 3 * r + v]) }
+        u.withUnsafeBufferPointer { conv.forward(x: x, u: $0.baseAddress!, y: y, epilogue: epilogue) }
+    }
+
+    /// The input gradient of the 3 x 3 stride-1 padding-1 convolution `s` (weights `weight`,
+    /// `[O, C, 3, 3]`): the convolution of dy by the kernel turned 180 degrees with the
+    /// channel axes swapped, `W'[c, o, r, v] = W[o, c, 2 - r, 2 - v]`.
+    static func inputGradient(weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, forward s: Conv2DGeometry,
+                              into dx: UnsafeMutablePointer<Float>) {
+        let conv = WinogradLaneConvolution(ImplicitGEMMConvolution.inputGradientGeometry(of: s))
+        let c = s.inChannels
+        let u = conv.transformedWeights { i, o, r, v in Double(weight[(o * c + i) * 9 + 3 * (2 - r) + (2 - v)]) }
+        u.withUnsafeBufferPointer {
+            conv.forward(x: dy, u: $0.baseAddress!, y: dx, epilogue: ConvEpilogue(bias: nil, residual: nil, relu: false))
+        }
+    }
+}
