@@ -31,6 +31,10 @@ struct ConvolutionRouterTests {
               c: ConvCase(2, 12, 5, 32, out: 20, kernel: (3, 3), padding: (1, 1), bias: true),
               forward: avx512 ? .winogradLanes : .implicitGEMM, prepacked: avx512 ? .direct : .implicitGEMM,
               input: avx512 ? .winogradLanes : .implicitGEMM, weight: .directWeightGradient),
+        Route(name: "the same with 32 channels in and out: its weight gradient by Winograd too",
+              c: ConvCase(2, 32, 3, 16, out: 32, kernel: (3, 3), padding: (1, 1), bias: true),
+              forward: avx512 ? .winogradLanes : .implicitGEMM, prepacked: avx512 ? .direct : .implicitGEMM,
+              input: avx512 ? .winogradLanes : .implicitGEMM, weight: avx512 ? .winogradLanes : .directWeightGradient),
         Route(name: "1x1 with stride 1: the input is the GEMM's matrix",
               c: ConvCase(2, 48, 6, 7, out: 24, kernel: (1, 1), bias: true),
               forward: .implicitGEMM, prepacked: .implicitGEMM, input: .implicitGEMM, weight: .directWeightGradient),
@@ -77,7 +81,8 @@ struct ConvolutionRouterTests {
             #expect(forward == [.grouped, .implicitGEMM])
             #expect(input == [.grouped, .implicitGEMM, .stridedInput, .im2colGEMM])
         }
-        #expect(weight == [.grouped, .directWeightGradient, .implicitWeightGradient])
+        #expect(weight == (Self.avx512 ? [.grouped, .winogradLanes, .directWeightGradient, .implicitWeightGradient]
+                                        : [.grouped, .directWeightGradient, .implicitWeightGradient]))
     }
 
     @Test("each routed kernel equals the seven loops: forward, with packed weights, and both gradients", arguments: routes)

@@ -78,6 +78,29 @@ struct WinogradLanesTests {
         #expect(relativeError(Fast.conv2dBackwardInput(weight: w, outputGradient: dy, geometry: g), naive) < 1e-5)
     }
 
+    @Test("the weight gradient (Gᵀ [Σ Z ⊙ V] G) equals the seven loops, on one thread and two", arguments: 0..<shapes.count)
+    func weightGradient(_ index: Int) {
+        guard Self.avx512 else { return }
+        let g = Self.geometry(Self.shapes[index])
+        let seed = UInt64(500 + 10 * index)
+        let x: [Float] = randomArray(g.inputShape.count, seed: seed), dy: [Float] = randomArray(g.outputShape.count, seed: seed + 1)
+        let pays = g.inChannels * g.outChannels >= 16 * (g.inChannels + g.outChannels)
+        #expect((Fast.conv2dBackwardMethods(for: g).weight == .winogradLanes) == pays)
+        let naive = Naive.conv2dBackwardWeight(x, outputGradient: dy, geometry: g)
+        #expect(relativeError(Fast.conv2dBackwardWeight(x, outputGradient: dy, geometry: g).weight, naive.weight) < 1e-5)
+        for threads in [1, 2] {
+            var conv = WinogradLaneConvolution(g)
+            conv.threadsOverride = threads
+            var dw = [Float](repeating: .nan, count: g.weightCount)
+            x.withUnsafeBufferPointer { x in
+                dy.withUnsafeBufferPointer { dy in
+                    dw.withUnsafeMutableBufferPointer { conv.weightGradient(x: x.baseAddress!, dy: dy.baseAddress!, dw: $0.baseAddress!) }
+                }
+            }
+            #expect(relativeError(dw, naive.weight) < 1e-5, "threads \(threads)")
+        }
+    }
+
     @Test("the filter transform is G g Gᵀ: a filter that is one tap shows G's columns")
     func filterTransform() {
         // g = e(1,1) (the centre tap): G g Gᵀ = G[:,1] G[:,1]ᵀ with G[:,1] = (0, 1/2, -1/2, 0).

@@ -161,7 +161,9 @@ extension Fast {
     public static func conv2dBackwardMethods(for geometry: Conv2DGeometry) -> (input: ConvolutionMethod, weight: ConvolutionMethod) {
         let s = geometry
         if GroupedDirectConvolution.applies(to: s) { return (.grouped, .grouped) }
-        let weight: ConvolutionMethod = DirectWeightGradient.applies(to: s) ? .directWeightGradient : .implicitWeightGradient
+        let weight: ConvolutionMethod = WinogradLaneConvolution.applies(to: s) && WinogradLaneConvolution.weightGradientPays(for: s)
+            ? .winogradLanes
+            : DirectWeightGradient.applies(to: s) ? .directWeightGradient : .implicitWeightGradient
         if ImplicitGEMMConvolution.backwardInputApplies(to: s) {
             // Stride 1: the forward convolution of dy by the turned kernel.
             let turned = ImplicitGEMMConvolution.inputGradientGeometry(of: s)
@@ -405,6 +407,8 @@ extension Fast {
                                 }
                                 if let dwp, let x {
                                     switch methods.weight {
+                                    case .winogradLanes:
+                                        WinogradLaneConvolution(s).weightGradient(x: x, dy: dyp, dw: dwp)
                                     case .directWeightGradient:
                                         DirectWeightGradient(s).weightGradient(x: x, dy: dyp, dw: dwp)
                                     case .implicitWeightGradient:

@@ -334,3 +334,213 @@ extension WinogradLaneConvolution {
         }
     }
 }
+
+// MARK: - The weight gradient
+
+// The same algorithm turned around (Lavin and Gray, section 4): with M = U ⊙ V and
+// Y = Aᵀ M A, the gradient of M is Z = A dY Aᵀ (a 2 x 2 block of dy spread over 4 x 4),
+// and the weight gradient of filter (o, c) is
+//
+//     dW[o, c] = Gᵀ [ Σ_tiles Z[o] ⊙ V[c] ] G                   (3 x 3 from 4 x 4)
+//
+// V is the forward's input transform of x. Per position ξ the sum over the batch's tiles
+// is a matrix product whose depth is the tiles: with 16 tiles in the lanes, a register
+// tile of 4 output x 4 input channels keeps 16 vectors of partial sums (lane l the sum
+// over the tiles in lane l), loading 4 vectors of Z and 4 of V per 16 FMAs. V and Z of a
+// block of images (about 32 vector rows) are made first, so the partial sums, kept in
+// memory between blocks, are read and written once per block, not once per tile row.
+// At the end the lanes are added, in Double, and Gᵀ S G (coefficients 0, ±1/2, 1) made.
+
+extension WinogradLaneConvolution {
+    /// Whether the weight gradient of `g` (which ``applies(to:)``) runs here rather than
+    /// directly: the transforms cost in proportion to C + K per tile, the products to C K,
+    /// so it pays from C K >= 16 (C + K): ResNet-20's 32-channel layer at batch 128, one
+    /// thread, 6.1-7.5 ms against the direct kernel's 7.6-7.9; its 16-channel one 8.8-10.0
+    /// against 7.7-8.7 (alternating runs).
+    static func weightGradientPays(for g: Conv2DGeometry) -> Bool {
+        g.inChannels * g.outChannels >= 16 * (g.inChannels + g.outChannels)
+    }
+
+    /// Input and output channels padded to the weight gradient's 4 x 4 register tile.
+    var paddedChannels: (c: Int, k: Int) { ((s.inChannels + 3) / 4 * 4, (s.outChannels + 3) / 4 * 4) }
+    /// Vector rows of one image (both band rows of every band, every group of columns).
+    var imageVectorRows: Int { bands * Self.bandRows * groups }
+    /// Images whose V and Z are made before the partial sums are updated: as many as keep
+    /// V and Z within 512 KB (16 x 16 floats per vector row and channel), so that they
+    /// are read back from L2 (one image of 16 channels on 32 x 32 maps, two of 32 on 16 x 16).
+    var imagesPerBlock: Int {
+        let (cp, kp) = paddedChannels
+        return max(1, min(s.batch, (1 << 17) / (256 * (cp + kp)) / imageVectorRows))
+    }
+
+    /// `dw` (`[O, C, 3, 3]`, overwritten) of `L = sum(y * dy)` for the forward convolution `s`.
+    func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>) {
+        let (cp, kp) = paddedChannels
+        let rowsPerBlock = imagesPerBlock * imageVectorRows
+        let vFloats = 16 * cp * rowsPerBlock * 16, zFloats = 16 * kp * rowsPerBlock * 16
+        let sumFloats = 16 * kp * cp * 16
+        let blocks = (s.batch + imagesPerBlock - 1) / imagesPerBlock
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        threads = max(1, min(threads, blocks))
+        // Each thread's lane sums, added in Double at the end (in thread order).
+        var totals = [Double](repeating: 0, count: 16 * kp * cp)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: threads * sumFloats)
+        defer { partials.deallocate() }
+        partials.initialize(repeating: 0, count: threads * sumFloats)
+        Parallelism.run(threads) { t in
+            ConvWorkspaces.with(vFloats + zFloats) { ws in
+                let (v, z) = (ws, ws + vFloats)
+                let sums = partials + t * sumFloats
+                for block in blocks * t / threads ..< blocks * (t + 1) / threads {
+                    let images = block * imagesPerBlock ..< min(s.batch, (block + 1) * imagesPerBlock)
+                    let rows = images.count * imageVectorRows
+                    transformBlock(images: images, x: x, dy: dy, v: v, z: z, rowStride: rowsPerBlock * 16)
+                    accumulate(v: v, z: z, rows: rows, rowStride: rowsPerBlock * 16, into: sums)
+                }
+            }
+        }
+        for t in 0..<threads {
+            let sums = partials + t * sumFloats
+            for i in 0..<16 * kp * cp { totals[i] += Double(load16(sums + i * 16).sum()) }
+        }
+        // dW[o, c] = Gᵀ S G, S[ξ] = totals[(ξ * kp + o) * cp + c].
+        let (k, c) = (s.outChannels, s.inChannels)
+        for o in 0..<k {
+            for i in 0..<c {
+                func sum(_ r: Int, _ q: Int) -> Double { totals[((4 * r + q) * kp + o) * cp + i] }
+                /// Gᵀ applied to four values: (a, b, d, e) -> (a + (b + d)/2, (b - d)/2, (b + d)/2 + e).
+                func gt(_ a: Double, _ b: Double, _ d: Double, _ e: Double) -> (Double, Double, Double) {
+                    (a + (b + d) / 2, (b - d) / 2, (b + d) / 2 + e)
+                }
+                // Gᵀ S (3 x 4), column by column, then (Gᵀ S) G, row by row.
+                let c0 = gt(sum(0, 0), sum(1, 0), sum(2, 0), sum(3, 0)), c1 = gt(sum(0, 1), sum(1, 1), sum(2, 1), sum(3, 1))
+                let c2 = gt(sum(0, 2), sum(1, 2), sum(2, 2), sum(3, 2)), c3 = gt(sum(0, 3), sum(1, 3), sum(2, 3), sum(3, 3))
+                let rows = [gt(c0.0, c1.0, c2.0, c3.0), gt(c0.1, c1.1, c2.1, c3.1), gt(c0.2, c1.2, c2.2, c3.2)]
+                let out = dw + (o * c + i) * 9
+                for (r, row) in rows.enumerated() {
+                    out[3 * r] = Float(row.0); out[3 * r + 1] = Float(row.1); out[3 * r + 2] = Float(row.2)
+                }
+            }
+        }
+    }
+
+    /// V[ξ][c][row] (x) and Z[ξ][o][row] (dy) of `images`, rows numbered image after image,
+    /// (band, band row, group) within one; padded channels are zeros. Channel after
+    /// channel, each plane read top to bottom (one stream at a time: with every channel's
+    /// rows of a band in turn, the 32 planes' streams missed in cache).
+    private func transformBlock(images: Range<Int>, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                v: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let (c, k, h, w) = (s.inChannels, s.outChannels, s.inHeight, s.inWidth)
+        let (cp, kp) = paddedChannels
+        let plane = h * w, tileRowsPerVector = halves ? 2 : 1
+        /// `body(r, top tile row, group)` for every vector row of image b of the block.
+        @inline(__always)
+        func forEachRow(_ b: Int, _ body: (Int, Int, Int) -> Void) {
+            for band in 0..<bands {
+                for row in 0..<Self.bandRows {
+                    for group in 0..<groups {
+                        body(((b * bands + band) * Self.bandRows + row) * groups + group,
+                             (band * Self.bandRows + row) * tileRowsPerVector, group)
+                    }
+                }
+            }
+        }
+        for (b, n) in images.enumerated() {
+            for ch in 0..<cp {
+                forEachRow(b) { r, tileRow, group in
+                    let vr = v + ch * rowStride + r * 16
+                    if ch >= c { for xi in 0..<16 { store16(SIMD16(), vr + xi * cp * rowStride) }; return }
+                    transformInputRow(x + (n * c + ch) * plane + group * 32, top: 2 * tileRow - 1, height: h,
+                                      width: w, group: group, halves: halves, into: vr, positionStride: cp * rowStride)
+                }
+            }
+            for o in 0..<kp {
+                forEachRow(b) { r, tileRow, group in
+                    let zr = z + o * rowStride + r * 16
+                    if o >= k { for xi in 0..<16 { store16(SIMD16(), zr + xi * kp * rowStride) }; return }
+                    transformGradientRow(dy + (n * k + o) * plane + group * 32, top: 2 * tileRow, height: h,
+                                         width: w, halves: halves, into: zr, positionStride: kp * rowStride)
+                }
+            }
+        }
+    }
+
+    /// sums[ξ][o][c][16] += Σ_rows Z[ξ][o][row] ⊙ V[ξ][c][row], 4 x 4 channels at a time.
+    private func accumulate(v: UnsafePointer<Float>, z: UnsafePointer<Float>, rows: Int, rowStride: Int,
+                            into sums: UnsafeMutablePointer<Float>) {
+        let (cp, kp) = paddedChannels
+        for xi in 0..<16 {
+            for o0 in stride(from: 0, to: kp, by: 4) {
+                for c0 in stride(from: 0, to: cp, by: 4) {
+                    accumulateTile(v: v + (xi * cp + c0) * rowStride, z: z + (xi * kp + o0) * rowStride, rows: rows,
+                                   rowStride: rowStride, sums: sums + ((xi * kp + o0) * cp + c0) * 16, ldSums: cp * 16)
+                }
+            }
+        }
+    }
+}
+
+/// Z = A dy Aᵀ of one output channel for the 16 tiles of one vector row, whose 2 x 2
+/// blocks of dy start at row `top` (rows at or past `height` are zeros; with `halves`,
+/// lanes 8-15 start at row `top + 2`); `dyc` points at column 32 * group of the channel's
+/// row 0. A = [1 0; 1 1; 1 -1; 0 -1]. Z[ξ] goes to `z + ξ * positionStride`.
+@inline(__always)
+private func transformGradientRow(_ dyc: UnsafePointer<Float>, top: Int, height: Int, width: Int, halves: Bool,
+                                  into z: UnsafeMutablePointer<Float>, positionStride: Int) {
+    typealias V = SIMD16<Float>
+    @inline(__always)
+    func load(_ r: Int, _ column: Int) -> V { r < height ? load16(dyc + r * width + column) : V() }
+    /// Columns 2j and 2j + 1 of dy row `r` (and, with halves, of row r + 2 in lanes 8-15).
+    @inline(__always)
+    func columns(_ r: Int) -> (V, V) {
+        let (a, b) = halves ? (load(r, 0), load(r + 2, 0)) : (load(r, 0), load(r, 16))
+        return (evenLanes(a, b), oddLanes(a, b))
+    }
+    let d0 = columns(top), d1 = columns(top + 1)
+    /// A applied to two values: (a, b) -> (a, a + b, a - b, -b).
+    @inline(__always)
+    func a4(_ a: V, _ b: V) -> (V, V, V, V) { (a, a + b, a - b, V() - b) }
+    // A dy (4 x 2), column by column, then (A dy) Aᵀ, row by row.
+    let q0 = a4(d0.0, d1.0), q1 = a4(d0.1, d1.1)
+    @inline(__always)
+    func put(_ i: Int, _ e0: V, _ e1: V) {
+        let row = a4(e0, e1)
+        store16(row.0, z + (4 * i) * positionStride); store16(row.1, z + (4 * i + 1) * positionStride)
+        store16(row.2, z + (4 * i + 2) * positionStride); store16(row.3, z + (4 * i + 3) * positionStride)
+    }
+    put(0, q0.0, q1.0); put(1, q0.1, q1.1); put(2, q0.2, q1.2); put(3, q0.3, q1.3)
+}
+
+/// sums[o][c] (+)= Σ_r z[o][r] ⊙ v[c][r] for 4 x 4 channels (rows `rowStride` apart per
+/// channel, vectors of 16 per r; sums rows `ldSums` apart, 16 floats per c): 16
+/// accumulators, 8 loads per 16 FMAs.
+@inline(never)
+private func accumulateTile(v: UnsafePointer<Float>, z: UnsafePointer<Float>, rows: Int, rowStride: Int,
+                            sums: UnsafeMutablePointer<Float>, ldSums: Int) {
+    typealias V = SIMD16<Float>
+    @inline(__always) func at(_ o: Int, _ c: Int) -> UnsafeMutablePointer<Float> { sums + o * ldSums + c * 16 }
+    var a00 = load16(at(0, 0)), a01 = load16(at(0, 1)), a02 = load16(at(0, 2)), a03 = load16(at(0, 3))
+    var a10 = load16(at(1, 0)), a11 = load16(at(1, 1)), a12 = load16(at(1, 2)), a13 = load16(at(1, 3))
+    var a20 = load16(at(2, 0)), a21 = load16(at(2, 1)), a22 = load16(at(2, 2)), a23 = load16(at(2, 3))
+    var a30 = load16(at(3, 0)), a31 = load16(at(3, 1)), a32 = load16(at(3, 2)), a33 = load16(at(3, 3))
+    let (s1, s2, s3) = (rowStride, 2 * rowStride, 3 * rowStride)
+    var vp = v, zp = z
+    for _ in 0..<rows {
+        let v0 = load16(vp), v1 = load16(vp + s1), v2 = load16(vp + s2), v3 = load16(vp + s3)
+        var q = load16(zp)
+        a00.addProduct(q, v0); a01.addProduct(q, v1); a02.addProduct(q, v2); a03.addProduct(q, v3)
+        q = load16(zp + s1)
+        a10.addProduct(q, v0); a11.addProduct(q, v1); a12.addProduct(q, v2); a13.addProduct(q, v3)
+        q = load16(zp + s2)
+        a20.addProduct(q, v0); a21.addProduct(q, v1); a22.addProduct(q, v2); a23.addProduct(q, v3)
+        q = load16(zp + s3)
+        a30.addProduct(q, v0); a31.addProduct(q, v1); a32.addProduct(q, v2); a33.addProduct(q, v3)
+        vp += 16
+        zp += 16
+    }
+    store16(a00, at(0, 0)); store16(a01, at(0, 1)); store16(a02, at(0, 2)); store16(a03, at(0, 3))
+    store16(a10, at(1, 0)); store16(a11, at(1, 1)); store16(a12, at(1, 2)); store16(a13, at(1, 3))
+    store16(a20, at(2, 0)); store16(a21, at(2, 1)); store16(a22, at(2, 2)); store16(a23, at(2, 3))
+    store16(a30, at(3, 0)); store16(a31, at(3, 1)); store16(a32, at(3, 2)); store16(a33, at(3, 3))
+}
