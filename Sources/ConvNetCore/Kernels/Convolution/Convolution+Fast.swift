@@ -32,6 +32,11 @@ import Dispatch
 //                 more, where `direct` would run: the blocked kernel reads the image's
 //                 padded planes at the stride instead of copying 16 phase planes a channel
 //                 (Convolution+FastBlocked.swift).
+//   winogradLanes training only (weights not packed once), AVX-512: 3 x 3, stride 1, padding 1,
+//                 groups 1, at most 32 input and output channels, a map 16 or a multiple of
+//                 32 wide (CIFAR ResNet's first two stages): Winograd's F(2x2, 3x3) with 16
+//                 tiles in the vector lanes, x read in place and y written in place
+//                 (Convolution+FastWinogradLanes.swift).
 //   direct        AVX-512, 8+ output channels a group, not a 1x1 with stride 1, and either
 //                 weights packed once or 1,024+ output pixels to pay for packing on the
 //                 call: 16 output channels a vector, one input value broadcast, tiles of
@@ -58,6 +63,7 @@ import Dispatch
 //     stride 1 (padding smaller than the kernel): dx is the convolution of dy by the
 //     kernel turned 180 degrees (see Convolution+FastImplicit.swift), so a forward kernel
 //     runs it:
+//       winogradLanes where the turned convolution takes it (as forward);
 //       direct        where the direct kernel takes the turned convolution with weights
 //                     packed turned in one pass (AVX-512);
 //       implicitGEMM  otherwise (or `grouped`, where the turned groups are narrow): the
@@ -70,6 +76,8 @@ import Dispatch
 //                     as the kernel): W^T dY by GEMM, then col2im's scatter-add
 //                     (Convolution+FastIm2col.swift).
 //   weight gradient dW:
+//     winogradLanes           where it runs the forward pass and C K >= 16 (C + K) (32 channels
+//                             in and out): Gᵀ [Σ Z ⊙ V] G over the batch's tiles.
 //     directWeightGradient    16 to 64 output channels a group: the channels in the lanes,
 //                             x read in place (Convolution+FastWeightGradient.swift).
 //     implicitWeightGradient  otherwise: a GEMM whose depth is the pixels, on the phase-
