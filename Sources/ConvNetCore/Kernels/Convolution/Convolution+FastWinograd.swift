@@ -325,26 +325,42 @@ struct WinogradConvolution {
 @inline(__always)
 private func transformInput(_ p: UnsafePointer<Float>, rowFloats: Int, into v: UnsafeMutablePointer<Float>,
                             positionStride: Int) {
+    @inline(__always)
+    func row(_ i: Int) -> WinogradPatchRow {
+        let r = p + i * rowFloats
+        return (load16(r), load16(r + 16), load16(r + 32), load16(r + 48))
+    }
+    storeWinogradInputTransform((row(0), row(1), row(2), row(3)), into: v, positionStride: positionStride)
+}
+
+/// One row of a 4 x 4 input patch, its four columns as vectors (of channels, or of tiles).
+typealias WinogradPatchRow = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+
+/// V = Bᵀ d B of a 4 x 4 patch of vectors `d` (four rows of four columns), V[ξ] stored at
+/// `v + ξ * positionStride`: 32 additions. Shared by both Winograd kernels (the lanes are
+/// 16 channels in this file's, 16 tiles in Convolution+FastWinogradLanes.swift's).
+@inline(__always)
+func storeWinogradInputTransform(_ d: (WinogradPatchRow, WinogradPatchRow, WinogradPatchRow, WinogradPatchRow),
+                                 into v: UnsafeMutablePointer<Float>, positionStride: Int) {
+    typealias V = SIMD16<Float>
     // Bᵀ d, column by column: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-    let r0 = p, r1 = p + rowFloats, r2 = p + 2 * rowFloats, r3 = p + 3 * rowFloats
     @inline(__always)
-    func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-        let d0 = load16(r0 + 16 * j), d1 = load16(r1 + 16 * j), d2 = load16(r2 + 16 * j), d3 = load16(r3 + 16 * j)
-        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-    }
-    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-    // (Bᵀ d) B, row by row: columns e0 - e2, e1 + e2, e2 - e1, e1 - e3.
+    func bt(_ a: V, _ b: V, _ c: V, _ e: V) -> (V, V, V, V) { (a - c, b + c, c - b, b - e) }
+    let (d0, d1, d2, d3) = d
+    let e0 = bt(d0.0, d1.0, d2.0, d3.0), e1 = bt(d0.1, d1.1, d2.1, d3.1)
+    let e2 = bt(d0.2, d1.2, d2.2, d3.2), e3 = bt(d0.3, d1.3, d2.3, d3.3)
+    // (Bᵀ d) B, row by row: columns f0 - f2, f1 + f2, f2 - f1, f1 - f3.
     @inline(__always)
-    func row(_ i: Int, _ e0: SIMD16<Float>, _ e1: SIMD16<Float>, _ e2: SIMD16<Float>, _ e3: SIMD16<Float>) {
-        store16(e0 - e2, v + (4 * i) * positionStride)
-        store16(e1 + e2, v + (4 * i + 1) * positionStride)
-        store16(e2 - e1, v + (4 * i + 2) * positionStride)
-        store16(e1 - e3, v + (4 * i + 3) * positionStride)
+    func put(_ i: Int, _ f0: V, _ f1: V, _ f2: V, _ f3: V) {
+        store16(f0 - f2, v + (4 * i) * positionStride)
+        store16(f1 + f2, v + (4 * i + 1) * positionStride)
+        store16(f2 - f1, v + (4 * i + 2) * positionStride)
+        store16(f1 - f3, v + (4 * i + 3) * positionStride)
     }
-    row(0, c0.0, c1.0, c2.0, c3.0)
-    row(1, c0.1, c1.1, c2.1, c3.1)
-    row(2, c0.2, c1.2, c2.2, c3.2)
-    row(3, c0.3, c1.3, c2.3, c3.3)
+    put(0, e0.0, e1.0, e2.0, e3.0)
+    put(1, e0.1, e1.1, e2.1, e3.1)
+    put(2, e0.2, e1.2, e2.2, e3.2)
+    put(3, e0.3, e1.3, e2.3, e3.3)
 }
 
 /// Y = Aᵀ M A for one tile and 16 channels, + bias (+ residual), ReLU, stored as 2 x 2

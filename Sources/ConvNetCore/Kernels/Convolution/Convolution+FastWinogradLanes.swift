@@ -215,24 +215,8 @@ private func transformInputRow(_ xc: UnsafePointer<Float>, top: Int, height: Int
         let after: Float = 32 * (group + 1) < width ? p[32] : 0
         return (shiftedUp(odd, inserting: before), even, odd, shiftedDown(even, appending: after))
     }
-    let d0 = columns(top), d1 = columns(top + 1), d2 = columns(top + 2), d3 = columns(top + 3)
-    // Bᵀ d, column by column: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-    @inline(__always)
-    func bt(_ a: V, _ b: V, _ c: V, _ d: V) -> (V, V, V, V) { (a - c, b + c, c - b, b - d) }
-    let e0 = bt(d0.0, d1.0, d2.0, d3.0), e1 = bt(d0.1, d1.1, d2.1, d3.1)
-    let e2 = bt(d0.2, d1.2, d2.2, d3.2), e3 = bt(d0.3, d1.3, d2.3, d3.3)
-    // (Bᵀ d) B, row by row: columns f0 - f2, f1 + f2, f2 - f1, f1 - f3.
-    @inline(__always)
-    func put(_ i: Int, _ f0: V, _ f1: V, _ f2: V, _ f3: V) {
-        store16(f0 - f2, v + (4 * i) * positionStride)
-        store16(f1 + f2, v + (4 * i + 1) * positionStride)
-        store16(f2 - f1, v + (4 * i + 2) * positionStride)
-        store16(f1 - f3, v + (4 * i + 3) * positionStride)
-    }
-    put(0, e0.0, e1.0, e2.0, e3.0)
-    put(1, e0.1, e1.1, e2.1, e3.1)
-    put(2, e0.2, e1.2, e2.2, e3.2)
-    put(3, e0.3, e1.3, e2.3, e3.3)
+    storeWinogradInputTransform((columns(top), columns(top + 1), columns(top + 2), columns(top + 3)),
+                                into: v, positionStride: positionStride)
 }
 
 /// M[ξ][o][row] = Σ_c U[ξ][c][o] V[ξ][c][row] for 8 output channels (U at `u`, rows
