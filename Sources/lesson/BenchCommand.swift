@@ -20,7 +20,9 @@ enum BenchCommand {
     reorders its weights when the session is created), its <case>_dx and <case>_dw rows
     (input and weight gradients) pack what they need on every call, as training does;
     resnet18 runs model.infer (batch norm folded; its 3x3 stride-1 convolutions by
-    Winograd's F(2x2, 3x3) unless --direct); the training row is a full SGD step.
+    Winograd's F(2x2, 3x3) unless --direct); the training row is a full SGD step (its
+    3x3 stride-1 convolutions of 16-32 channels on 16- and 32-wide maps, and such a case's
+    _dx and _dw rows, by Winograd with tiles in the lanes unless --direct).
     Build in release mode: swift run -c release lesson bench
 
     OPTIONS:
@@ -30,7 +32,8 @@ enum BenchCommand {
       --batches LIST     batch sizes for conv/LRN/pool/network cases (default: the file's)
       --naive-limit N    skip the naive kernel above N MACs (default 1.2e9)
       --no-naive         never run the naive kernels
-      --direct           run resnet18's convolutions all with the direct kernel (no Winograd)
+      --direct           no Winograd: resnet18's convolutions and the training steps'
+                         3x3s (16-32 channels on 16- and 32-wide maps) on the direct kernels
       --no-small         leave out the small-map 3x3 kernels (Convolution+FastSmall.swift)
       --no-subsample     run strided 1x1 convolutions on the general kernels, not as
                          subsample-then-1x1 (Convolution+FastSubsampled.swift)
