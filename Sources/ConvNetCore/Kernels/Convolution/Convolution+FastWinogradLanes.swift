@@ -1,5 +1,6 @@
 // Winograd's F(2 x 2, 3 x 3) on NCHW tensors, sixteen tiles in the vector lanes: how
-// training runs the 3 x 3 stride-1 convolutions of few channels on 32-pixel-wide maps.
+// training runs the 3 x 3 stride-1 convolutions of few channels on 16- and 32-pixel-wide
+// maps (CIFAR ResNet's first two stages).
 //
 // The algorithm is the one of Convolution+FastWinograd.swift (Lavin and Gray, 2016): a
 // 2 x 2 block of outputs of a 3 x 3 filter g from the 4 x 4 input patch d around it,
@@ -10,7 +11,9 @@
 // CHANNELS in a vector (NCHW16c activations, inference). Training's tensors are NCHW, and
 // CIFAR ResNet's first stage has 16 channels on 32 x 32 maps: copying them into and out
 // of the blocked layout costs as much as Winograd saves there (measured: no gain). Here
-// the lanes hold 16 TILES instead, the 16 tiles of one tile row of a 32-pixel-wide map:
+// the lanes hold 16 TILES instead, the 16 tiles of one tile row of a 32-pixel-wide map
+// (or of 32 columns of a wider one), or on a 16-wide map the 8 tiles of two tile rows
+// (lanes 0-7 and 8-15; their input rows are 2 apart, their outputs 2 rows apart):
 //
 // * Input transform, read in place: the four rows of x under a tile row are loaded as two
 //   vectors each; their even and odd columns (one two-source permute each) are the patch
@@ -27,20 +30,21 @@
 //   vectors; interleaving the two columns of a row gives 32 consecutive pixels of y, which
 //   are stored straight into y's NCHW rows with the bias, residual and ReLU: no transpose.
 //
-// Work goes in bands of two tile rows (four output rows) per 32 columns: V for one band
-// is 2 KB per input channel, M 16 KB per block of 8 output channels, both in L1/L2. An odd
-// number of tile rows leaves a last band whose second row lies below the map: its input
-// is zeros and its outputs are not stored. Threads take whole images (or, with fewer
-// images than threads, bands).
+// Work goes in bands of two vector rows per 32 columns: V for one band is 2 KB per input
+// channel, M 16 KB per block of 8 output channels, both in L1/L2. Tile rows past the map
+// (an odd height, or a band's second vector row below it) read zeros and store nothing.
+// Threads take whole images (or, with fewer images than threads, bands). (Making all of
+// an image's V first, channel by channel, so that each plane is read as one stream,
+// measured even on ResNet-20's step: 344-366 ms against 354-369, alternating.)
 //
 // Where it runs (``WinogradLaneConvolution/applies(to:)``): AVX-512, a 3 x 3 kernel with
-// stride 1 and padding 1, groups 1, a map width that is a multiple of 32, and at most 32
-// input and output channels (beyond, the direct kernel's reuse of each loaded value over
-// 64 channels wins). Training's forward pass and its input gradient (the convolution of
-// dy by the turned kernel, the same geometry) take it; the weight gradient stays direct.
-// The results differ from the direct kernel's by rounding only: the transforms'
-// coefficients are 0, ±1 and ±1/2 (the tests hold it to the naive kernel within 1e-4
-// relative to the output's scale).
+// stride 1 and padding 1, groups 1, a map 16 or a multiple of 32 wide, and at most 32
+// input and output channels (the sizes it was measured on: ResNet-20's 16- and
+// 32-channel stages; see BENCHMARKS.md). Training's forward pass and its input gradient
+// (the convolution of dy by the turned kernel, the same geometry) take it, and its weight
+// gradient where that pays (below). The results differ from the direct kernel's by
+// rounding only: the transforms' coefficients are 0, ±1 and ±1/2 (the tests hold every
+// output within 1e-5 of the naive kernel, relative to the largest).
 
 /// F(2 x 2, 3 x 3) of one geometry with 16 tiles in the lanes; see the header.
 struct WinogradLaneConvolution {
@@ -55,7 +59,7 @@ struct WinogradLaneConvolution {
     let vectorRows: Int, bands: Int, groups: Int
     var threadsOverride: Int? = nil
 
-    /// Output channels of the register tile, and tile rows of a band.
+    /// Output channels of the register tile, and vector rows of a band.
     static let tileChannels = 8, bandRows = 2
 
     init(_ g: Conv2DGeometry) {
@@ -118,7 +122,8 @@ struct WinogradLaneConvolution {
         }
     }
 
-    /// One band (two tile rows) of 16 tiles each, all output channels, of image `n`.
+    /// One band (two vector rows of 16 tiles each) of image `n` and of column group `group`
+    /// (32 columns), all output channels.
     private func run(image n: Int, band: Int, group: Int, x: UnsafePointer<Float>, u: UnsafePointer<Float>,
                      y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, ws: UnsafeMutablePointer<Float>) {
         let (c, k, h, w) = (s.inChannels, s.outChannels, s.inHeight, s.inWidth)
