@@ -333,6 +333,22 @@ private func transformInput(_ p: UnsafePointer<Float>, rowFloats: Int, into v: U
     storeWinogradInputTransform((row(0), row(1), row(2), row(3)), into: v, positionStride: positionStride)
 }
 
+/// (G g Gᵀ) of one 3 x 3 filter (`tap(r, v)`), its 16 positions ξ = 4 * row + column, in
+/// Double: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Shared by both Winograd kernels;
+/// a value, not an array, since training transforms every filter on every call.
+func winogradFilterTransform(_ tap: (Int, Int) -> Double) -> SIMD16<Double> {
+    /// G applied to three values: (a, b, d) -> (a, (a + b + d) / 2, (a - b + d) / 2, d).
+    func g3(_ a: Double, _ b: Double, _ d: Double) -> (Double, Double, Double, Double) {
+        (a, (a + b + d) / 2, (a - b + d) / 2, d)
+    }
+    // G g (4 x 3), column by column: G applied to each column v of the filter.
+    let c0 = g3(tap(0, 0), tap(1, 0), tap(2, 0)), c1 = g3(tap(0, 1), tap(1, 1), tap(2, 1))
+    let c2 = g3(tap(0, 2), tap(1, 2), tap(2, 2))
+    // (G g) Gᵀ, row by row: G applied to each row r of G g.
+    let r0 = g3(c0.0, c1.0, c2.0), r1 = g3(c0.1, c1.1, c2.1), r2 = g3(c0.2, c1.2, c2.2), r3 = g3(c0.3, c1.3, c2.3)
+    return SIMD16(r0.0, r0.1, r0.2, r0.3, r1.0, r1.1, r1.2, r1.3, r2.0, r2.1, r2.2, r2.3, r3.0, r3.1, r3.2, r3.3)
+}
+
 /// One row of a 4 x 4 input patch, its four columns as vectors (of channels, or of tiles).
 typealias WinogradPatchRow = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
 

@@ -162,21 +162,6 @@ struct WinogradLaneConvolution {
     }
 }
 
-/// (G g Gᵀ) of one 3 x 3 filter (`tap(r, v)`), its 16 positions ξ = 4 * row + column, in
-/// Double: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Shared by both Winograd kernels.
-func winogradFilterTransform(_ tap: (Int, Int) -> Double) -> [Double] {
-    /// G applied to three values: (a, b, d) -> (a, (a + b + d) / 2, (a - b + d) / 2, d).
-    func g3(_ a: Double, _ b: Double, _ d: Double) -> (Double, Double, Double, Double) {
-        (a, (a + b + d) / 2, (a - b + d) / 2, d)
-    }
-    // G g (4 x 3), column by column: G applied to each column v of the filter.
-    let c0 = g3(tap(0, 0), tap(1, 0), tap(2, 0)), c1 = g3(tap(0, 1), tap(1, 1), tap(2, 1))
-    let c2 = g3(tap(0, 2), tap(1, 2), tap(2, 2))
-    // (G g) Gᵀ, row by row: G applied to each row r of G g.
-    let rows = [g3(c0.0, c1.0, c2.0), g3(c0.1, c1.1, c2.1), g3(c0.2, c1.2, c2.2), g3(c0.3, c1.3, c2.3)]
-    return rows.flatMap { [$0.0, $0.1, $0.2, $0.3] }
-}
-
 /// Column j - 1 of 32 columns of a row as 16 lanes: `(first, v[0], ..., v[14])`.
 @inline(__always)
 private func shiftedUp(_ v: SIMD16<Float>, inserting first: Float) -> SIMD16<Float> {
