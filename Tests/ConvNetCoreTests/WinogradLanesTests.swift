@@ -16,6 +16,9 @@ struct WinogradLanesTests {
         (3, 32, 4, 32, 32), (1, 5, 9, 96, 9), (2, 17, 3, 32, 31), (1, 8, 32, 32, 24),
         // 16 wide: two tile rows per vector (the second, or both of a band's second vector, below odd maps).
         (2, 32, 16, 16, 32), (1, 7, 3, 16, 12), (1, 4, 6, 16, 5), (2, 3, 1, 16, 8), (1, 9, 10, 16, 16),
+        // 8 wide, C K > 16 (C + K): four tile rows per vector, bands of two vector rows across images
+        // (an odd count over the batch, odd and taller maps).
+        (3, 64, 8, 8, 64), (2, 40, 8, 8, 56), (1, 48, 12, 8, 48), (2, 33, 5, 8, 64), (1, 64, 3, 8, 40),
     ]
 
     static func geometry(_ s: (Int, Int, Int, Int, Int)) -> Conv2DGeometry {
@@ -23,14 +26,17 @@ struct WinogradLanesTests {
                        kernel: (3, 3), stride: (1, 1), padding: (1, 1))
     }
 
-    @Test("it applies to 3x3 stride 1 padding 1 on maps 16 or a multiple of 32 wide, at most 32 channels, on AVX-512")
+    @Test("it applies to 3x3 stride 1 padding 1 on maps 16 or a multiple of 32 wide (at most 32 channels) or 8 wide (at most 64, C K > 16 (C + K)), on AVX-512")
     func applies() {
         #expect(WinogradLaneConvolution.applies(to: Self.geometry((1, 16, 32, 32, 16))) == Self.avx512)
         #expect(WinogradLaneConvolution.applies(to: Self.geometry((1, 16, 16, 16, 16))) == Self.avx512)  // 16 wide
-        #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 16, 32, 8, 16))))       // 8 wide
+        #expect(WinogradLaneConvolution.applies(to: Self.geometry((1, 64, 8, 8, 64))) == Self.avx512)    // 8 wide
+        #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 32, 8, 8, 32))))        // 8 wide, C K = 16 (C + K)
+        #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 16, 32, 4, 16))))       // 4 wide
         #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 16, 32, 48, 16))))      // 48 wide
         #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 64, 32, 32, 16))))      // 64 channels in
         #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 16, 32, 32, 48))))      // 48 out
+        #expect(!WinogradLaneConvolution.applies(to: Self.geometry((1, 96, 8, 8, 96))))        // 96 on 8 wide
         let strided = Conv2DGeometry(batch: 1, inChannels: 16, inHeight: 32, inWidth: 32, outChannels: 16,
                                      kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         #expect(!WinogradLaneConvolution.applies(to: strided))
@@ -84,10 +90,11 @@ struct WinogradLanesTests {
         let g = Self.geometry(Self.shapes[index])
         let seed = UInt64(500 + 10 * index)
         let x: [Float] = randomArray(g.inputShape.count, seed: seed), dy: [Float] = randomArray(g.outputShape.count, seed: seed + 1)
-        let pays = g.inChannels * g.outChannels >= 16 * (g.inChannels + g.outChannels)
+        let pays = g.inWidth != 8 && g.inChannels * g.outChannels >= 16 * (g.inChannels + g.outChannels)
         #expect((Fast.conv2dBackwardMethods(for: g).weight == .winogradLanes) == pays)
         let naive = Naive.conv2dBackwardWeight(x, outputGradient: dy, geometry: g)
         #expect(relativeError(Fast.conv2dBackwardWeight(x, outputGradient: dy, geometry: g).weight, naive.weight) < 1e-5)
+        guard g.inWidth != 8 else { return }                    // no Winograd weight gradient on 8-wide maps
         for threads in [1, 2] {
             var conv = WinogradLaneConvolution(g)
             conv.threadsOverride = threads
@@ -98,6 +105,18 @@ struct WinogradLanesTests {
                 }
             }
             #expect(relativeError(dw, naive.weight) < 1e-5, "threads \(threads)")
+        }
+    }
+
+    @Test("on 8-wide maps it replaces the plane kernel only where C K > 16 (C + K)")
+    func replacesPlanes() {
+        guard Self.avx512 else { return }
+        for (c, k, replaces) in [(64, 64, true), (48, 48, true), (32, 64, true), (32, 32, false), (16, 16, false), (64, 16, false)] {
+            let g = Self.geometry((2, c, 8, 8, k))
+            #expect(WinogradLaneConvolution.replacesPlanes(for: g) == replaces, "\(c) -> \(k)")
+            #expect(Fast.conv2dKernelName(g).contains("Winograd") == replaces, "\(c) -> \(k)")
+            #expect(PlaneConvolution.appliesForward(to: g) == !replaces, "\(c) -> \(k)")
+            #expect(PlaneConvolution.appliesInputGradient(to: g) == !replaces, "\(c) -> \(k)")
         }
     }
 

@@ -34,8 +34,10 @@ import Dispatch
 //                 (Convolution+FastBlocked.swift).
 //   winogradLanes training only (weights not packed once), AVX-512: 3 x 3, stride 1, padding 1,
 //                 groups 1, at most 32 input and output channels, a map 16 or a multiple of
-//                 32 wide (CIFAR ResNet's first two stages): Winograd's F(2x2, 3x3) with 16
-//                 tiles in the vector lanes, x read in place and y written in place
+//                 32 wide (CIFAR ResNet's first two stages), or at most 64 with
+//                 C K > 16 (C + K) on a map 8 wide (its third: there it goes before the
+//                 plane kernel's hook): Winograd's F(2x2, 3x3) with 16 tiles in the
+//                 vector lanes, x read in place and y written in place
 //                 (Convolution+FastWinogradLanes.swift).
 //   direct        AVX-512, 8+ output channels a group, not a 1x1 with stride 1, and either
 //                 weights packed once or 1,024+ output pixels to pay for packing on the
@@ -76,8 +78,9 @@ import Dispatch
 //                     as the kernel): W^T dY by GEMM, then col2im's scatter-add
 //                     (Convolution+FastIm2col.swift).
 //   weight gradient dW:
-//     winogradLanes           where it runs the forward pass and C K >= 16 (C + K) (32 channels
-//                             in and out): Gᵀ [Σ Z ⊙ V] G over the batch's tiles.
+//     winogradLanes           where it runs the forward pass, the map is not 8 wide and
+//                             C K >= 16 (C + K) (32 channels in and out): Gᵀ [Σ Z ⊙ V] G
+//                             over the batch's tiles.
 //     directWeightGradient    16 to 64 output channels a group: the channels in the lanes,
 //                             x read in place (Convolution+FastWeightGradient.swift).
 //     implicitWeightGradient  otherwise: a GEMM whose depth is the pixels, on the phase-

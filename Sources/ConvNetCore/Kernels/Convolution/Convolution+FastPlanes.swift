@@ -39,14 +39,18 @@ struct PlaneConvolution {
             && (outChannels % 16 == 0 || (outChannels % 8 == 0 && (s.inHeight * s.inWidth / 16) % 2 == 0))
     }
 
-    /// Where the router runs it (forward): measured faster than the kernels it replaces.
+    /// Where the router runs it (forward): measured faster than the kernels it replaces;
+    /// not where Winograd with tiles in the lanes takes 8-wide maps of many channels
+    /// (``WinogradLaneConvolution/replacesPlanes(for:)``, measured faster still).
     static func appliesForward(to s: Conv2DGeometry) -> Bool {
         Fast.usesSmallConvolution && fits(s, outChannels: s.outChannels) && s.inHeight * s.inWidth <= 64
+            && !WinogradLaneConvolution.replacesPlanes(for: s)
     }
 
     /// Where the router runs it for the input gradient (dx's channels are the outputs).
     static func appliesInputGradient(to s: Conv2DGeometry) -> Bool {
         Fast.usesSmallConvolution && fits(s, outChannels: s.inChannels) && s.inHeight * s.inWidth <= 64
+            && !WinogradLaneConvolution.replacesPlanes(for: s)
     }
 
     init(_ geometry: Conv2DGeometry) {

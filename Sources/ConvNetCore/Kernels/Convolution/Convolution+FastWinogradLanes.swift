@@ -1,6 +1,7 @@
 // Winograd's F(2 x 2, 3 x 3) on NCHW tensors, sixteen tiles in the vector lanes: how
 // training runs the 3 x 3 stride-1 convolutions of few channels on 16- and 32-pixel-wide
-// maps (CIFAR ResNet's first two stages).
+// maps (CIFAR ResNet's first two stages), and those of 48-64 channels on 8-wide maps (its
+// third; see "Maps 8 wide" at the end of the file).
 //
 // The algorithm is the one of Convolution+FastWinograd.swift (Lavin and Gray, 2016): a
 // 2 x 2 block of outputs of a 3 x 3 filter g from the 4 x 4 input patch d around it,
@@ -40,7 +41,8 @@
 // Where it runs (``WinogradLaneConvolution/applies(to:)``): AVX-512, a 3 x 3 kernel with
 // stride 1 and padding 1, groups 1, a map 16 or a multiple of 32 wide, and at most 32
 // input and output channels (the sizes it was measured on: ResNet-20's 16- and
-// 32-channel stages; see BENCHMARKS.md). Training's forward pass and its input gradient
+// 32-channel stages; see BENCHMARKS.md), or a map 8 wide with at most 64 channels and
+// C K > 16 (C + K) (forward and input gradient only). Training's forward pass and its input gradient
 // (the convolution of dy by the turned kernel, the same geometry) take it, and its weight
 // gradient where that pays (below). The results differ from the direct kernel's by
 // rounding only: the transforms' coefficients are 0, ±1 and ±1/2 (the tests hold every
@@ -76,8 +78,10 @@ struct WinogradLaneConvolution {
     static func applies(to g: Conv2DGeometry) -> Bool {
         Fast.trainsByWinograd && CPUFeatures.hasAVX512F && g.groups == 1
             && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.paddingHeight == 1 && g.paddingWidth == 1 && (g.inWidth % 32 == 0 || g.inWidth == 16)
-            && g.inChannels <= 32 && g.outChannels <= 32
+            && g.paddingHeight == 1 && g.paddingWidth == 1
+            && ((g.inWidth % 32 == 0 || g.inWidth == 16) && g.inChannels <= 32 && g.outChannels <= 32
+                || g.inWidth == 8 && g.inChannels <= 64 && g.outChannels <= 64
+                    && g.inChannels * g.outChannels > 16 * (g.inChannels + g.outChannels))
     }
 
     /// U[ξ][c][o] = (G g Gᵀ)[ξ] of filter (o, c), `filter(o, c, r, v)` its tap (r, v);
@@ -101,6 +105,7 @@ struct WinogradLaneConvolution {
     /// `y = act(conv(x) + bias + residual)`, NCHW, `u` from ``transformedWeights(_:)``.
     func forward(x: UnsafePointer<Float>, u: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                  epilogue: ConvEpilogue) {
+        if quarters { return forwardQuarters(x: x, u: u, y: y, epilogue: epilogue) }
         let units = bands * groups
         let items = s.batch * units
         var threads = threadsOverride ?? Parallelism.threadCount
@@ -332,7 +337,7 @@ extension WinogradLaneConvolution {
     /// thread, 6.1-7.5 ms against the direct kernel's 7.6-7.9; its 16-channel one 8.8-10.0
     /// against 7.7-8.7 (alternating runs).
     static func weightGradientPays(for g: Conv2DGeometry) -> Bool {
-        g.inChannels * g.outChannels >= 16 * (g.inChannels + g.outChannels)
+        g.inWidth != 8 && g.inChannels * g.outChannels >= 16 * (g.inChannels + g.outChannels)
     }
 
     /// Input and output channels padded to the weight gradient's 4 x 4 register tile.
@@ -349,6 +354,7 @@ extension WinogradLaneConvolution {
 
     /// `dw` (`[O, C, 3, 3]`, overwritten) of `L = sum(y * dy)` for the forward convolution `s`.
     func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>) {
+        precondition(!quarters, "Winograd lanes: no weight gradient on 8-wide maps")
         let (cp, kp) = paddedChannels
         let rowsPerBlock = imagesPerBlock * imageVectorRows
         let vFloats = 16 * cp * rowsPerBlock * 16, zFloats = 16 * kp * rowsPerBlock * 16
@@ -517,4 +523,152 @@ private func accumulateTile(v: UnsafePointer<Float>, z: UnsafePointer<Float>, ro
     store16(a10, at(1, 0)); store16(a11, at(1, 1)); store16(a12, at(1, 2)); store16(a13, at(1, 3))
     store16(a20, at(2, 0)); store16(a21, at(2, 1)); store16(a22, at(2, 2)); store16(a23, at(2, 3))
     store16(a30, at(3, 0)); store16(a31, at(3, 1)); store16(a32, at(3, 2)); store16(a33, at(3, 3))
+}
+
+// MARK: - Maps 8 wide: four tile rows in a vector
+
+// On an 8-wide map a tile row has 4 tiles, so a vector holds four tile rows, lanes 4q to
+// 4q + 3 the q-th (on an 8 x 8 map all 16 tiles of an image); their input rows are 2
+// apart, and so are their outputs. A band's two vector rows are counted over the batch
+// (two images of an 8 x 8 map). The products are the same `multiply`; the transforms
+// read four rows of 8 into one vector and write 8 pixels of four rows. Only the forward
+// pass and the input gradient run here, and only where the products outweigh the
+// transforms more than at the weight gradient's threshold, C K > 16 (C + K): the plane
+// kernel (Convolution+FastPlanes.swift) keeps the rest. ResNet-20's 64-channel input
+// gradient at batch 128, one thread, alternating: 4.1-4.4 ms against the planes'
+// 5.6-5.8; 48 channels 2.47-2.50 against 3.15-3.23; 32 channels (C K = 16 (C + K))
+// even, 1.46-1.49 against 1.43-1.45. The weight gradient stays direct: an image is one
+// vector row here, so a block of V and Z within L2 holds few rows and the partial sums
+// are read and written every few of them (ResNet-20's 64-channel layer measured no
+// faster, 6.2-9.1 ms against 6.6-7.2 over blocks of 4 to 64 rows). This path is kept
+// apart from the 16- and 32-wide one: making that one's transforms take the number of
+// tile rows a vector as a parameter slowed its 32-channel input gradient by 15%
+// (4.5-4.8 ms against 3.7-4.1), even with one copy of the body per layout.
+
+extension WinogradLaneConvolution {
+    /// Whether the map is 8 wide: four tile rows in a vector.
+    var quarters: Bool { s.outWidth == 8 }
+    /// Vector rows of one image on an 8-wide map.
+    var quarterRows: Int { ((s.outHeight + 1) / 2 + 3) / 4 }
+
+    /// Whether it runs `g` (a forward convolution, or the turned one of an input gradient:
+    /// C and K swapped, the same test) in place of the plane kernel: see above.
+    static func replacesPlanes(for g: Conv2DGeometry) -> Bool {
+        g.inWidth == 8 && applies(to: g)
+    }
+
+    private func forwardQuarters(x: UnsafePointer<Float>, u: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                 epilogue: ConvEpilogue) {
+        let items = (s.batch * quarterRows + 1) / 2
+        var threads = threadsOverride ?? Parallelism.threadCount
+        if s.macs < 1 << 21 && threadsOverride == nil { threads = 1 }
+        threads = max(1, min(threads, items))
+        Parallelism.run(threads) { t in
+            ConvWorkspaces.with(workspaceFloats) { ws in
+                for band in items * t / threads ..< items * (t + 1) / threads {
+                    runQuarters(band: band, x: x, u: u, y: y, epilogue: epilogue, ws: ws)
+                }
+            }
+        }
+    }
+
+    /// Band `band`: vector rows 2 band and 2 band + 1 of the batch, all output channels.
+    private func runQuarters(band: Int, x: UnsafePointer<Float>, u: UnsafePointer<Float>,
+                             y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue, ws: UnsafeMutablePointer<Float>) {
+        let (c, k, h) = (s.inChannels, s.outChannels, s.inHeight)
+        let plane = h * 8
+        let v = ws, m = ws + 16 * c * 32
+        /// The image and first tile row of the band's vector row `row`, nil past the batch.
+        func location(_ row: Int) -> (image: Int, tileRow: Int)? {
+            let r = band * Self.bandRows + row
+            guard r < s.batch * quarterRows else { return nil }
+            let (n, q) = r.quotientAndRemainder(dividingBy: quarterRows)
+            return (n, 4 * q)
+        }
+        let rows = (location(0), location(1))
+        for ch in 0..<c {
+            for row in 0..<Self.bandRows {
+                let into = v + (ch * 2 + row) * 16
+                guard let at = row == 0 ? rows.0 : rows.1 else {
+                    for xi in 0..<16 { store16(SIMD16(), into + xi * c * 32) }
+                    continue
+                }
+                transformQuarterInputRow(x + (at.image * c + ch) * plane, top: 2 * at.tileRow - 1, height: h,
+                                         into: into, positionStride: c * 32)
+            }
+        }
+        var o0 = 0
+        while o0 < k {
+            multiply(v: v, u: u + o0, channels: c, uStride: paddedOut, into: m)
+            for o in o0..<min(o0 + Self.tileChannels, k) {
+                let bias = epilogue.bias?[o] ?? 0
+                for row in 0..<Self.bandRows {
+                    guard let at = row == 0 ? rows.0 : rows.1 else { break }
+                    let outRow = 2 * at.tileRow
+                    let yo = (at.image * k + o) * plane + outRow * 8
+                    transformQuarterOutput(m + ((o - o0) * 2 + row) * 16, positionStride: Self.tileChannels * 32,
+                                           bias: bias, rows: h - outRow, y: y + yo,
+                                           residual: epilogue.residual.map { $0 + yo }, relu: epilogue.relu)
+                }
+            }
+            o0 += Self.tileChannels
+        }
+    }
+}
+
+/// V = Bᵀ d B of one channel of an 8-wide map (`xc` its plane) for the 16 tiles of four
+/// tile rows, whose patches start at input rows `top`, `top + 2`, `top + 4`, `top + 6`
+/// (rows outside 0..<height are zeros) and column -1. V[ξ] goes to `v + ξ * positionStride`.
+@inline(__always)
+private func transformQuarterInputRow(_ xc: UnsafePointer<Float>, top: Int, height: Int,
+                                      into v: UnsafeMutablePointer<Float>, positionStride: Int) {
+    typealias V = SIMD16<Float>
+    @inline(__always)
+    func eight(_ r: Int) -> SIMD8<Float> { r >= 0 && r < height ? load8(xc + 8 * r) : SIMD8() }
+    /// The patch columns -1, 0, 1, 2 of input row `r` and the rows 2, 4 and 6 below it.
+    @inline(__always)
+    func columns(_ r: Int) -> (V, V, V, V) {
+        let a = V(lowHalf: eight(r), highHalf: eight(r + 2)), b = V(lowHalf: eight(r + 4), highHalf: eight(r + 6))
+        let e = evenLanes(a, b), o = oddLanes(a, b)
+        // Shifted one lane within each tile row, the zero padding moved in at its ends.
+        return (SIMD16(0, o[0], o[1], o[2], 0, o[4], o[5], o[6], 0, o[8], o[9], o[10], 0, o[12], o[13], o[14]), e, o,
+                SIMD16(e[1], e[2], e[3], 0, e[5], e[6], e[7], 0, e[9], e[10], e[11], 0, e[13], e[14], e[15], 0))
+    }
+    storeWinogradInputTransform((columns(top), columns(top + 1), columns(top + 2), columns(top + 3)),
+                                into: v, positionStride: positionStride)
+}
+
+/// Y = Aᵀ M A for the 16 tiles of four tile rows of an 8-wide map and one output channel
+/// (M[ξ] at `m + ξ * positionStride`), + bias (+ residual), ReLU: 8 pixels of output rows
+/// 0, 1 (the first tile row), 2, 3, ..., 7 from `y`, only the first `rows` of them.
+@inline(__always)
+private func transformQuarterOutput(_ m: UnsafePointer<Float>, positionStride: Int, bias: Float, rows: Int,
+                                    y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool) {
+    typealias V = SIMD16<Float>
+    @inline(__always)
+    func column(_ j: Int) -> (V, V) {
+        let m0 = load16(m + j * positionStride), m1 = load16(m + (4 + j) * positionStride)
+        let m2 = load16(m + (8 + j) * positionStride), m3 = load16(m + (12 + j) * positionStride)
+        return (m0 + m1 + m2, m1 - m2 - m3)
+    }
+    let f0 = column(0), f1 = column(1), f2 = column(2), f3 = column(3)
+    let b = V(repeating: bias)
+    /// Output row `row` of 8 pixels, with the epilogue.
+    @inline(__always)
+    func store(_ v: SIMD8<Float>, row: Int) {
+        guard row < rows else { return }
+        var v = v
+        if let residual { v += load8(residual + 8 * row) }
+        if relu { v = v.replacing(with: SIMD8(), where: v .< SIMD8()) }
+        store8(v, y + 8 * row)
+    }
+    @inline(__always)
+    func put(_ row: Int, _ left: V, _ right: V) {
+        // Columns 2j and 2j + 1 interleaved: 8 pixels of each of the four tile rows.
+        let (lo, hi) = interleaveLanes(left + b, right + b)
+        store(lo.lowHalf, row: row); store(lo.highHalf, row: row + 2)
+        store(hi.lowHalf, row: row + 4); store(hi.highHalf, row: row + 6)
+    }
+    put(0, f0.0 + f1.0 + f2.0, f1.0 - f2.0 - f3.0)
+    put(1, f0.1 + f1.1 + f2.1, f1.1 - f2.1 - f3.1)
 }
